@@ -1,0 +1,122 @@
+"""The AMT crossover: the most ISO shares one can exercise and hold this year within an AMT budget.
+
+Exercising and holding ISOs changes only Form 6251 line 2i: the regular tax, NIIT and everything on
+Form 1040 stay put, and the tentative minimum tax never falls as AMTI rises. So the AMT as a
+function of whole shares is non-decreasing, and a binary search over the share count, evaluating
+the exact Form 6251 at each probe, finds the largest N with AMT(N) <= budget < AMT(N + 1).
+
+The same code runs on one household (floats) or on many at once (arrays), like `models.forms`.
+
+Rule of thumb shown beside it (what the field calls the crossover):
+room = (regular tax - TMT) / 28%.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from models.forms import SCALAR, Household, form_1040, form_6251, tentative_minimum_tax
+from models.law import Params
+
+RULE_OF_THUMB_RATE = 0.28
+# Cents are exact in float64 at these magnitudes; this absorbs only summation noise.
+_TOLERANCE = 1e-6
+
+
+def _tmt_at(shares: Any, per_share: Any, f1040: dict, f6251: dict, p: Params, ops: Any) -> Any:
+    """TMT after exercising `shares` more (line 2i grows by shares x spread; nothing else moves)."""
+    amti = f6251["amti_before_addback"] + shares * per_share
+    return tentative_minimum_tax(amti, f6251["amt_gains"], f1040["qdcg_line5"], p, ops)["tmt"]
+
+
+def _largest_within(
+    cap: Any,
+    shares_available: Any,
+    per_share: Any,
+    f1040: dict,
+    f6251: dict,
+    p: Params,
+    ops: Any,
+    iterations: int,
+) -> Any:
+    """Largest whole N in [0, shares_available] with TMT(N) <= cap (0 if even N = 0 is over)."""
+    lo = shares_available * 0.0
+    hi = shares_available + 0.0
+    for _ in range(iterations):
+        mid = ops.floor((lo + hi + 1.0) / 2.0)
+        ok = _tmt_at(mid, per_share, f1040, f6251, p, ops) <= cap + _TOLERANCE
+        lo = ops.where(ok, mid, lo)
+        hi = ops.where(ok, hi, mid - 1.0)
+    return lo
+
+
+def crossover(
+    h: Household,
+    p: Params,
+    strike: Any,
+    fmv: Any,
+    shares_available: Any,
+    amt_budget: Any = 0.0,
+    ops: Any = SCALAR,
+) -> dict[str, Any]:
+    """Exact crossover for one household (ops=SCALAR) or many (ops=VECTOR, arrays everywhere).
+
+    `h` is the household-year before this exercise (its own iso_spread, if any, counts as already
+    exercised). Returns the share counts and, at each, the spread, TMT and AMT:
+      shares             largest N with AMT(N) <= amt_budget
+      shares_keep_credit largest N that leaves this year's minimum tax credit fully usable,
+                         i.e. TMT(N) <= regular tax - credit allowed at N = 0
+      rule_shares        the rule of thumb: floor((regular - TMT + budget) / 28% / spread)
+    """
+    per_share = ops.maximum(fmv - strike, 0.0)
+    f1040 = form_1040(h, p, ops)
+    f6251 = form_6251(h, f1040, p, ops)
+    regular = f1040["regular_tax"]
+    tmt0 = f6251["tmt"]
+    if ops is SCALAR:
+        iterations = max(1, math.ceil(math.log2(shares_available + 1.0))) + 1
+    else:
+        iterations = max(1, math.ceil(math.log2(float(np.max(shares_available)) + 1.0))) + 1
+    n = _largest_within(
+        regular + amt_budget, shares_available, per_share, f1040, f6251, p, ops, iterations
+    )
+    credit0 = ops.minimum(
+        ops.maximum(h.amt_credit_carryforward, 0.0), ops.maximum(regular - tmt0, 0.0)
+    )
+    n_keep = _largest_within(
+        regular - credit0, shares_available, per_share, f1040, f6251, p, ops, iterations
+    )
+    gap = regular - tmt0
+    rule_room = ops.maximum(gap + amt_budget, 0.0) / RULE_OF_THUMB_RATE
+    safe_per_share = ops.where(per_share > 0.0, per_share, 1.0)
+    rule_shares = ops.where(
+        per_share > 0.0,
+        ops.minimum(ops.floor(rule_room / safe_per_share + _TOLERANCE), shares_available),
+        shares_available,
+    )
+
+    def at(shares: Any) -> dict[str, Any]:
+        tmt = _tmt_at(shares, per_share, f1040, f6251, p, ops)
+        return {
+            "shares": shares,
+            "spread": shares * per_share,
+            "tmt": tmt,
+            "amt": ops.maximum(tmt - regular, 0.0),
+        }
+
+    next_shares = ops.minimum(n + 1.0, shares_available)
+    return {
+        "regular_tax": regular,
+        "tmt_before": tmt0,
+        "amt_before": f6251["amt"],
+        "gap": gap,
+        "spread_per_share": per_share,
+        "best": at(n),
+        "next": at(next_shares),
+        "all_exercisable": n >= shares_available,
+        "keep_credit": at(n_keep),
+        "rule_of_thumb": at(rule_shares),
+    }

@@ -1,0 +1,386 @@
+"""The exact federal tax of one household-year, line by line after the IRS forms.
+
+Every function here is written once and runs on two kinds of numbers: plain floats (one household,
+`SCALAR`) and numpy arrays (many household-years at once, `VECTOR`). The `ops` argument supplies
+max/min/where/floor for the kind at hand, so the vectorized path cannot drift from the scalar one.
+
+Form map (names follow the form lines they compute):
+  Form 1040 lines 9-16, Schedule A lines 5-17, QDCG worksheet lines 1-25 (1040 instructions),
+  the Tax Table below $100,000 and the Tax Computation Worksheet above it    -> `form_1040`
+  Form 6251 Part I (lines 1-4, MFS add-back), Part II (lines 5-11), Part III (lines 12-40)
+                                                                            -> `form_6251`
+  Form 8801 Part I (net minimum tax on exclusion items) and Part II lines 21-26 -> `form_8801`
+  Form 8960 (net investment income tax, IRC §1411)                          -> `form_8960`
+  Form 8959 (Additional Medicare Tax on wages, IRC §3101(b)(2))             -> `form_8959`
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models.law import Params
+
+
+class _ScalarOps:
+    maximum = staticmethod(max)
+    minimum = staticmethod(min)
+    floor = staticmethod(math.floor)
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
+
+
+class _VectorOps:
+    maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+    floor = staticmethod(np.floor)
+    where = staticmethod(np.where)
+
+
+SCALAR = _ScalarOps()
+VECTOR = _VectorOps()
+
+# Tax Table rows are $50 wide from $3,000 and $25 wide below (first rows $0-5, $5-15, $15-25);
+# the table gives the tax on the row's midpoint, rounded to whole dollars (half up).
+_TABLE_WIDE_FROM = 3000.0
+_ROUND_EPS = 1e-6  # exact midpoint taxes are multiples of $0.25; float sums may fall a hair short
+
+
+@dataclass
+class Household:
+    """One household-year's inputs (floats), or many (arrays). Amounts are annual dollars.
+
+    ordinary_income: other ordinary income that is not investment income (e.g. business income,
+        disqualifying-disposition compensation not on the W-2).
+    interest: taxable interest and non-qualified dividends (ordinary income and NII).
+    iso_spread: ISO bargain element of shares exercised and held past year end (Form 6251 line 2i).
+    amt_ltcg_adjustment: AMT minus regular long-term gain on shares sold (their AMT basis is
+        higher); part of Form 6251 line 2k and of the AMT capital gain refigured for Part III.
+    amt_ordinary_adjustment: the rest of line 2k, e.g. minus a later-year disqualifying
+        disposition's ordinary income, which the AMT already counted at exercise.
+    itemize: 1.0 to itemize, 0.0 for the standard deduction (`compute` may choose; see there).
+    aged_blind: count of 65-or-older / blind conditions (0-4) for the additional standard deduction.
+    """
+
+    wages: Any = 0.0
+    ordinary_income: Any = 0.0
+    interest: Any = 0.0
+    qualified_dividends: Any = 0.0
+    ltcg: Any = 0.0
+    stcg: Any = 0.0
+    iso_spread: Any = 0.0
+    amt_ltcg_adjustment: Any = 0.0
+    amt_ordinary_adjustment: Any = 0.0
+    salt: Any = 0.0
+    mortgage_interest: Any = 0.0
+    charitable: Any = 0.0
+    aged_blind: Any = 0.0
+    amt_credit_carryforward: Any = 0.0
+    itemize: Any = 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Rate schedules
+# ----------------------------------------------------------------------------------------------
+
+
+def rate_schedule(x: Any, rates: tuple, edges: tuple, ops: Any) -> Any:
+    """Tax on `x` under a progressive schedule: sum over bands of rate step x (x - band start)+.
+
+    This is the Tax Computation Worksheet / IRC §1(j)(2) arithmetic, written as marginal steps so it
+    vectorizes; `edges[k]` is the upper edge of band k, the last rate applies above the last edge.
+    """
+    tax = rates[0] * ops.maximum(x, 0.0)
+    for k, edge in enumerate(edges):
+        tax = tax + (rates[k + 1] - rates[k]) * ops.maximum(x - edge, 0.0)
+    return tax
+
+
+def tax_on_ordinary(x: Any, p: Params, ops: Any) -> Any:
+    """Tax on an amount of ordinary taxable income as Form 1040 line 16 figures it: the Tax Table
+    (tax on the row's midpoint, whole dollars) below `p.table_max` ($100,000), the rate formula
+    (Tax Computation Worksheet) at or above it. QDCG worksheet lines 22 and 24 use the same rule."""
+    narrow = ops.floor(x / 25.0) * 25.0 + 12.5
+    wide = ops.floor(x / 50.0) * 50.0 + 25.0
+    tiny = ops.where(x < 5.0, 2.5, ops.where(x < 15.0, 10.0, 20.0))
+    midpoint = ops.where(x < 25.0, tiny, ops.where(x < _TABLE_WIDE_FROM, narrow, wide))
+    in_table = x < p.table_max
+    amount = ops.where(in_table, midpoint, x)
+    tax = rate_schedule(amount, p.ord_rates, p.ord_edges, ops)
+    table_tax = ops.floor(tax + 0.5 + _ROUND_EPS)
+    return ops.where(x <= 0.0, 0.0, ops.where(in_table, table_tax, tax))
+
+
+def amt_rate_schedule(x: Any, p: Params, ops: Any) -> Any:
+    """26% of `x` up to the breakpoint, 28% above (Form 6251 lines 7, 18 and 39; IRC §55(b)(1))."""
+    low, high = p.amt_rates
+    return low * ops.maximum(x, 0.0) + (high - low) * ops.maximum(x - p.amt_breakpoint, 0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Form 1040 with Schedule A and the QDCG worksheet
+# ----------------------------------------------------------------------------------------------
+
+
+def capital_gain_line7(ltcg: Any, stcg: Any, p: Params, ops: Any) -> Any:
+    """Form 1040 line 7: net capital gain or loss, a loss limited to $3,000 ($1,500 MFS)."""
+    return ops.maximum(ltcg + stcg, -p.loss_limit)
+
+
+def net_capital_gain(ltcg: Any, stcg: Any, ops: Any) -> Any:
+    """QDCG worksheet line 3: the smaller of Schedule D lines 15 and 16, if both are gains."""
+    return ops.maximum(ops.minimum(ltcg, ltcg + stcg), 0.0)
+
+
+def qdcg_worksheet(line1: Any, line2: Any, line3: Any, p: Params, ops: Any) -> dict[str, Any]:
+    """Qualified Dividends and Capital Gain Tax Worksheet (Form 1040 instructions, line 16).
+
+    line1 taxable income, line2 qualified dividends, line3 net capital gain. Returns line 5
+    (ordinary taxable income, also used by Form 6251 lines 20 and 27) and line 25 (the tax).
+    """
+    r0, r15, r20 = p.cg_rates
+    line4 = line2 + line3
+    line5 = ops.maximum(line1 - line4, 0.0)
+    line7 = ops.minimum(line1, p.cg0)
+    line8 = ops.minimum(line5, line7)
+    line9 = line7 - line8
+    line10 = ops.minimum(line1, line4)
+    line12 = line10 - line9
+    line14 = ops.minimum(line1, p.cg15)
+    line15 = line5 + line9
+    line16 = ops.maximum(line14 - line15, 0.0)
+    line17 = ops.minimum(line12, line16)
+    line18 = line17 * r15
+    line19 = line9 + line17
+    line20 = line10 - line19
+    line21 = line20 * r20
+    line22 = tax_on_ordinary(line5, p, ops)
+    line23 = line9 * r0 + line18 + line21 + line22
+    line24 = tax_on_ordinary(line1, p, ops)
+    line25 = ops.minimum(line23, line24)
+    return {"line4": line4, "line5": line5, "line25": line25}
+
+
+def schedule_a(h: Household, agi: Any, p: Params, ops: Any) -> dict[str, Any]:
+    """Schedule A itemized deductions, with the 2025-2029 SALT cap phase-down (§164(b)(7)),
+    the 60%-of-AGI cash limit and 2026+ 0.5%-of-AGI floor on charity (§170(b)(1)(G), (I)),
+    and the 2026+ limitation of §68 (2/37 of the lesser of itemized deductions or AGI above the
+    start of the 37% band; the AMT does not apply it, §56(b)(1)(F))."""
+    salt_limit = ops.maximum(
+        p.salt_cap - p.salt_rate * ops.maximum(agi - p.salt_threshold, 0.0), p.salt_floor
+    )
+    line7_taxes = ops.minimum(h.salt, salt_limit)
+    charity = ops.minimum(
+        ops.maximum(h.charitable - p.charity_floor * agi, 0.0), p.charity_agi_limit * agi
+    )
+    charity = ops.maximum(charity, 0.0)
+    before_limit = line7_taxes + h.mortgage_interest + charity
+    top_band_start = p.ord_edges[-1]
+    limitation = p.itemized_limit_rate * ops.minimum(
+        before_limit, ops.maximum(agi - top_band_start, 0.0)
+    )
+    return {
+        "line7_taxes": line7_taxes,
+        "before_limitation": before_limit,
+        "limitation": limitation,
+        "line17": before_limit - limitation,
+    }
+
+
+def form_1040(h: Household, p: Params, ops: Any) -> dict[str, Any]:
+    """Form 1040 lines 9-16 with the deduction `h.itemize` selects (1 itemized, 0 standard)."""
+    line7 = capital_gain_line7(h.ltcg, h.stcg, p, ops)
+    line11_agi = h.wages + h.ordinary_income + h.interest + h.qualified_dividends + line7
+    sched_a = schedule_a(h, line11_agi, p, ops)
+    standard = p.std + p.aged_blind * h.aged_blind
+    # §170(p) (2026+): a capped charitable deduction for those who do not itemize.
+    nonitemizer_charity = ops.minimum(ops.maximum(h.charitable, 0.0), p.charity_nonitemizer)
+    itemizing = h.itemize > 0.5
+    line12 = ops.where(itemizing, sched_a["line17"], standard)
+    line14 = line12 + ops.where(itemizing, 0.0, nonitemizer_charity)
+    line15 = ops.maximum(line11_agi - line14, 0.0)
+    qdcg = qdcg_worksheet(
+        line15, h.qualified_dividends, net_capital_gain(h.ltcg, h.stcg, ops), p, ops
+    )
+    return {
+        "line7": line7,
+        "agi": line11_agi,
+        "itemizing": itemizing,
+        "standard": standard,
+        "schedule_a": sched_a,
+        "line12": line12,
+        "line14": line14,
+        "taxable_income": line15,
+        "qdcg_line5": qdcg["line5"],
+        "regular_tax": qdcg["line25"],
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Form 6251 — Alternative Minimum Tax
+# ----------------------------------------------------------------------------------------------
+
+
+def tentative_minimum_tax(
+    amti_before_addback: Any,
+    amt_gains: Any,
+    regular_ordinary_income: Any,
+    p: Params,
+    ops: Any,
+) -> dict[str, Any]:
+    """Form 6251 line 4 (with the MFS add-back) through line 9, Part III for the gains.
+
+    amt_gains is Part III line 13 (qualified dividends + net capital gain refigured for the AMT);
+    regular_ordinary_income is QDCG worksheet line 5, anchoring the 0/15/20% bands (lines 20, 27).
+    """
+    rate = p.amt_phaseout_rate
+    # Last sentence of §55(d)(2): an MFS filer adds the lesser of rate x (AMTI above the point where
+    # the exemption is gone) or the exemption amount.
+    exemption_gone_at = p.amt_phaseout_start + p.amt_exemption / rate
+    addback = p.mfs * ops.minimum(
+        rate * ops.maximum(amti_before_addback - exemption_gone_at, 0.0), p.amt_exemption
+    )
+    line4 = amti_before_addback + addback
+    line5 = ops.maximum(
+        p.amt_exemption - rate * ops.maximum(line4 - p.amt_phaseout_start, 0.0), 0.0
+    )
+    line6 = ops.maximum(line4 - line5, 0.0)
+    # Part III: gains keep their 0/15/20% rates inside the AMT.
+    r0, r15, r20 = p.cg_rates
+    line12 = line6
+    line13 = ops.maximum(amt_gains, 0.0)
+    line16 = ops.minimum(line12, line13)
+    line17 = line12 - line16
+    line18 = amt_rate_schedule(line17, p, ops)
+    line20 = regular_ordinary_income
+    line21 = ops.maximum(p.cg0 - line20, 0.0)
+    line22 = ops.minimum(line12, line13)
+    line23 = ops.minimum(line21, line22)
+    line24 = line22 - line23
+    line28 = line21 + line20
+    line29 = ops.maximum(p.cg15 - line28, 0.0)
+    line30 = ops.minimum(line24, line29)
+    line31 = line30 * r15
+    line32 = line23 + line30
+    line33 = line22 - line32
+    line34 = line33 * r20
+    line38 = line18 + line23 * r0 + line31 + line34
+    line39 = amt_rate_schedule(line12, p, ops)
+    line40 = ops.minimum(line38, line39)
+    return {
+        "mfs_addback": addback,
+        "amti": line4,
+        "exemption": line5,
+        "taxable_excess": line6,
+        "tmt": line40,
+    }
+
+
+def form_6251(h: Household, f1040: dict[str, Any], p: Params, ops: Any) -> dict[str, Any]:
+    """Form 6251 Part I: AMTI from taxable income plus adjustments; then the TMT and the AMT.
+
+    line1  Form 1040 line 11 minus line 14 (may be negative)
+    line2a taxes deducted on Schedule A line 7 if itemizing, else the standard deduction (§56(b)(1))
+    line2i ISO bargain element of shares held past year end (§56(b)(3))
+    line2k disposition of property: AMT minus regular gain or loss, each with its own capital-loss
+           limit (Form 6251 instructions), plus other disposition differences
+    line2_68 the §68 reduction of itemized deductions, not applied for the AMT (§56(b)(1)(F)),
+           entered as a negative amount
+    """
+    line1 = f1040["agi"] - f1040["line14"]
+    itemizing = f1040["itemizing"]
+    line2a = ops.where(itemizing, f1040["schedule_a"]["line7_taxes"], f1040["standard"])
+    line2_68 = -ops.where(itemizing, f1040["schedule_a"]["limitation"], 0.0)
+    amt_ltcg = h.ltcg + h.amt_ltcg_adjustment
+    amt_line7 = capital_gain_line7(amt_ltcg, h.stcg, p, ops)
+    line2k = amt_line7 - f1040["line7"] + h.amt_ordinary_adjustment
+    exclusion_amti = line1 + line2a + line2_68
+    amti = exclusion_amti + h.iso_spread + line2k
+    amt_gains = h.qualified_dividends + net_capital_gain(amt_ltcg, h.stcg, ops)
+    tmt = tentative_minimum_tax(amti, amt_gains, f1040["qdcg_line5"], p, ops)
+    line10 = f1040["regular_tax"]
+    line11 = ops.maximum(tmt["tmt"] - line10, 0.0)
+    return {
+        "line1": line1,
+        "line2a": line2a,
+        "line2k": line2k,
+        "exclusion_amti": exclusion_amti,
+        "amti_before_addback": amti,
+        "amt_gains": amt_gains,
+        **tmt,
+        "amt": line11,
+    }
+
+
+def form_8801(
+    h: Household, f1040: dict[str, Any], f6251: dict[str, Any], p: Params, ops: Any
+) -> dict[str, Any]:
+    """Minimum tax credit (IRC §53; Form 8801).
+
+    Allowed this year (Part II lines 21-25): min(carryforward, max(0, regular tax - TMT)).
+    Generated for next year (next year's Part I, over this year's figures): this year's AMT less
+    the AMT the exclusion items alone would have caused. Exclusion items (standard deduction, SALT
+    and other itemized add-backs) are kept; deferral items (ISO spread line 2i, line 2k) are
+    removed, and the capital gains are those of the regular tax.
+    """
+    regular = f1040["regular_tax"]
+    line24 = ops.maximum(regular - f6251["tmt"], 0.0)
+    allowed = ops.minimum(ops.maximum(h.amt_credit_carryforward, 0.0), line24)
+    exclusion_gains = h.qualified_dividends + net_capital_gain(h.ltcg, h.stcg, ops)
+    exclusion_tmt = tentative_minimum_tax(
+        f6251["exclusion_amti"], exclusion_gains, f1040["qdcg_line5"], p, ops
+    )["tmt"]
+    net_minimum_tax_on_exclusions = ops.maximum(exclusion_tmt - regular, 0.0)
+    generated = ops.maximum(f6251["amt"] - net_minimum_tax_on_exclusions, 0.0)
+    return {
+        "allowed": allowed,
+        "generated": generated,
+        "carryforward_out": h.amt_credit_carryforward - allowed + generated,
+    }
+
+
+def form_8960(h: Household, f1040: dict[str, Any], p: Params, ops: Any) -> Any:
+    """Net investment income tax: 3.8% of the lesser of NII or MAGI above the threshold (§1411).
+    NII here: interest and dividends plus the capital gain or (limited) loss of Form 1040 line 7;
+    ISO spread and disqualifying-disposition compensation are not NII."""
+    nii = ops.maximum(h.interest + h.qualified_dividends + f1040["line7"], 0.0)
+    over = ops.maximum(f1040["agi"] - p.niit_threshold, 0.0)
+    return p.niit_rate * ops.minimum(nii, over)
+
+
+def form_8959(h: Household, p: Params, ops: Any) -> Any:
+    """Additional Medicare Tax on wages above the threshold (§3101(b)(2)). ISO income is not
+    FICA wages (§3121(a)(22)), so it never enters here."""
+    return p.addl_medicare_rate * ops.maximum(h.wages - p.addl_medicare_threshold, 0.0)
+
+
+def household_tax(h: Household, p: Params, ops: Any) -> dict[str, Any]:
+    """All forms for one deduction choice; the flat result the CLI and tests read."""
+    f1040 = form_1040(h, p, ops)
+    f6251 = form_6251(h, f1040, p, ops)
+    f8801 = form_8801(h, f1040, f6251, p, ops)
+    niit = form_8960(h, f1040, p, ops)
+    addl_medicare = form_8959(h, p, ops)
+    total = f1040["regular_tax"] + f6251["amt"] + niit + addl_medicare - f8801["allowed"]
+    return {
+        "agi": f1040["agi"],
+        "deduction": f1040["line14"],
+        "taxable_income": f1040["taxable_income"],
+        "regular_tax": f1040["regular_tax"],
+        "amti": f6251["amti"],
+        "amt_exemption": f6251["exemption"],
+        "tmt": f6251["tmt"],
+        "amt": f6251["amt"],
+        "niit": niit,
+        "additional_medicare_tax": addl_medicare,
+        "mtc_allowed": f8801["allowed"],
+        "mtc_generated": f8801["generated"],
+        "mtc_carryforward_out": f8801["carryforward_out"],
+        "total_tax": total,
+        "itemized": f1040["itemizing"],
+    }

@@ -1,0 +1,11 @@
+"""Errors a user can fix. The CLI prints them as one line and exits with code 2."""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """Bad input: the message names the file, row and field, and why."""
+
+
+class LawDataError(InputError):
+    """A tax-law data file is missing, malformed or inconsistent."""

@@ -1,0 +1,223 @@
+"""Load the tax law of each year from `data/`, validate it, and project later years.
+
+Published years live in `data/federal/YYYY.yaml`; years after the last one are made by the rules in
+`data/projection.yaml` with an assumed inflation rate and flagged `projected`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from models.law import PARAMETER_NAMES, STATUSES, YearLaw
+from planner.errors import LawDataError
+
+_RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates")
+_NULLABLE = ("salt.phasedown_threshold",)
+
+
+def data_dir() -> Path:
+    """The installed data folder (package `isoplan_data`, which is the repository's `data/`)."""
+    return Path(str(resources.files("isoplan_data")))
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LawDataError(f"{path}: cannot read tax-law file: {first}") from None
+    if not isinstance(doc, dict):
+        raise LawDataError(f"{path}: expected a mapping at the top level")
+    return doc
+
+
+def _check_number(path: Path, name: str, value: Any, where: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise LawDataError(f"{path}: {name}{where}: expected a number, got {value!r}")
+    if value < 0:
+        raise LawDataError(f"{path}: {name}{where}: must not be negative, got {value!r}")
+
+
+def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any]) -> Any:
+    if not isinstance(entry, dict) or "value" not in entry:
+        raise LawDataError(f"{path}: {name}: expected a mapping with a 'value'")
+    for key in ("description", "unit", "reference"):
+        if not entry.get(key):
+            raise LawDataError(f"{path}: {name}: missing '{key}' (every figure needs its source)")
+    ref = entry["reference"]
+    if not isinstance(ref, dict) or ref.get("document") not in documents:
+        raise LawDataError(f"{path}: {name}: reference must name a document listed in 'documents'")
+    value = entry["value"]
+    if name in _NULLABLE and value is None:
+        return None
+    if name in _RATE_LISTS:
+        if not isinstance(value, list) or not value:
+            raise LawDataError(f"{path}: {name}: expected a list of rates")
+        for r in value:
+            _check_number(path, name, r)
+        if any(b < a for a, b in itertools.pairwise(value)) or value[-1] > 1:
+            raise LawDataError(f"{path}: {name}: rates must rise and stay within 0..1")
+        return value
+    if isinstance(value, dict):
+        missing = [s for s in STATUSES if s not in value]
+        if missing:
+            raise LawDataError(f"{path}: {name}: filing status {missing[0]!r} missing")
+        for s in STATUSES:
+            v = value[s]
+            if isinstance(v, list):
+                for e in v:
+                    _check_number(path, name, e, f".{s}")
+                if any(b <= a for a, b in itertools.pairwise(v)):
+                    raise LawDataError(f"{path}: {name}.{s}: bracket edges must increase")
+            else:
+                _check_number(path, name, v, f".{s}")
+        return value
+    _check_number(path, name, value)
+    return value
+
+
+def _check_year(path: Path, values: dict[str, Any]) -> None:
+    rates = values["ordinary.rates"]
+    for s in STATUSES:
+        edges = values["ordinary.brackets"][s]
+        if len(edges) != len(rates) - 1:
+            raise LawDataError(
+                f"{path}: ordinary.brackets.{s}: {len(edges)} edges for {len(rates)} rates "
+                f"(need one fewer edge than rates)"
+            )
+        if values["capital_gains.zero_rate_max"][s] >= values["capital_gains.fifteen_rate_max"][s]:
+            raise LawDataError(
+                f"{path}: capital_gains.{s}: the 0% band must end below the 15% band"
+            )
+    if len(values["capital_gains.rates"]) != 3 or len(values["amt.rates"]) != 2:
+        raise LawDataError(f"{path}: capital_gains.rates needs 3 rates and amt.rates 2")
+    if not 0 < values["amt.phaseout_rate"] <= 1:
+        raise LawDataError(f"{path}: amt.phaseout_rate must be in (0, 1]")
+
+
+def parse_year_file(path: Path) -> YearLaw:
+    """Read and validate one published year."""
+    doc = _load_yaml(path)
+    year = doc.get("year")
+    if not isinstance(year, int) or path.stem != str(year):
+        raise LawDataError(f"{path}: 'year' must be an integer equal to the file name")
+    documents = doc.get("documents")
+    params = doc.get("parameters")
+    if not isinstance(documents, dict) or not isinstance(params, dict):
+        raise LawDataError(f"{path}: needs 'documents' and 'parameters' mappings")
+    values: dict[str, Any] = {}
+    for name in PARAMETER_NAMES:
+        if name not in params:
+            raise LawDataError(f"{path}: parameter {name!r} missing")
+        values[name] = _check_parameter(path, name, params[name], documents)
+    unknown = sorted(set(params) - set(PARAMETER_NAMES))
+    if unknown:
+        raise LawDataError(f"{path}: unknown parameter {unknown[0]!r}")
+    _check_year(path, values)
+    return YearLaw(year=year, values=values, projected=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Projection
+# ----------------------------------------------------------------------------------------------
+
+
+def _round(value: float, step: float, mode: str) -> float:
+    if mode == "down":
+        return math.floor(value / step + 1e-9) * step
+    return math.floor(value / step + 0.5) * step
+
+
+def _project_value(rule: dict[str, Any], last: YearLaw, name: str, year: int, rate: float) -> Any:
+    method = rule["method"]
+    prior = last.values[name]
+    if method == "fixed":
+        return prior
+    if method == "schedule":
+        return rule["values"].get(year, rule.get("after"))
+    start = last.year
+    if method == "cpi_from":
+        start = max(start, rule["first_indexed_year"] - 1)
+    factor = (1.0 + rate) ** max(year - start, 0)
+    step = rule["step"]
+
+    def one(v: Any, status: str | None) -> Any:
+        # A per-status step may omit MFS when MFS is derived as half of MFJ below.
+        s = step.get(status, 1) if isinstance(step, dict) else step
+        if isinstance(v, list):
+            return [_round(e * factor, s, rule["round"]) for e in v]
+        return _round(v * factor, s, rule["round"])
+
+    if not isinstance(prior, dict):
+        return one(prior, None)
+    out = {s: one(prior[s], s) for s in STATUSES}
+    if rule.get("mfs") == "half_mfj":
+        mfj = out["mfj"]
+        out["mfs"] = [e / 2 for e in mfj] if isinstance(mfj, list) else mfj / 2
+    return out
+
+
+def project_year(last: YearLaw, year: int, rules: dict[str, Any], rate: float) -> YearLaw:
+    """The law of `year` (> last.year) by each parameter's indexing rule."""
+    values = {name: _project_value(rules[name], last, name, year, rate) for name in PARAMETER_NAMES}
+    return YearLaw(year=year, values=values, projected=True)
+
+
+@lru_cache(maxsize=1)
+def _published() -> tuple[dict[int, YearLaw], dict[str, Any], float]:
+    root = data_dir()
+    files = sorted((root / "federal").glob("*.yaml"))
+    if not files:
+        raise LawDataError(f"{root / 'federal'}: no tax-law files found")
+    laws = {law.year: law for law in (parse_year_file(f) for f in files)}
+    years = sorted(laws)
+    gaps = sorted(set(range(years[0], years[-1] + 1)) - set(years))
+    if gaps:
+        raise LawDataError(
+            f"{root / 'federal'}: tax year {gaps[0]} missing between published years"
+        )
+    proj = _load_yaml(root / "projection.yaml")
+    rules = proj.get("rules")
+    if not isinstance(rules, dict) or any(n not in rules for n in PARAMETER_NAMES):
+        missing = [n for n in PARAMETER_NAMES if not isinstance(rules, dict) or n not in rules]
+        raise LawDataError(f"{root / 'projection.yaml'}: no projection rule for {missing[0]!r}")
+    return laws, rules, float(proj.get("default_inflation_rate", 0.025))
+
+
+def default_inflation() -> float:
+    """The assumed chained-CPI inflation rate for projected years, from `data/projection.yaml`."""
+    return _published()[2]
+
+
+def published_years() -> list[int]:
+    return sorted(_published()[0])
+
+
+def law_for_years(
+    years: Iterable[int], inflation: float | None = None, allow_projection: bool = True
+) -> dict[int, YearLaw]:
+    """The law of every requested year; later years are projected (or refused)."""
+    laws, rules, default_rate = _published()
+    rate = default_rate if inflation is None else inflation
+    first, last = min(laws), max(laws)
+    out: dict[int, YearLaw] = {}
+    for year in sorted(set(years)):
+        if year in laws:
+            out[year] = laws[year]
+        elif year < first:
+            raise LawDataError(f"tax year {year}: no tax-law data (published years {first}-{last})")
+        elif not allow_projection:
+            raise LawDataError(
+                f"tax year {year}: no published tax-law data (last is {last}) and projection is off"
+            )
+        else:
+            out[year] = project_year(laws[last], year, rules, rate)
+    return out
