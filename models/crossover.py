@@ -117,6 +117,7 @@ def crossover(
         "best": at(n),
         "next": at(next_shares),
         "all_exercisable": n >= shares_available,
+        "all": at(shares_available),
         "keep_credit": at(n_keep),
         "rule_of_thumb": at(rule_shares),
     }

@@ -1,0 +1,459 @@
+"""The `isoplan` command line.
+
+Every command reads validated input, computes with the exact engine, and prints a readable result;
+`--json` prints the same result for machines, `-o FILE` writes it (Parquet, CSV, JSONL or JSON by
+extension). Bad input is one line on stderr and exit code 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from models.law import STATUSES
+from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
+from planner.errors import InputError
+from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_table
+from planner.law import default_inflation, law_for_years, published_years
+from planner.outputs import check_output_path, records, write_table
+
+try:
+    __version__ = version("isoplan")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0+unknown"
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True)
+
+INPUT_HELP = (
+    "Household-years as CSV, JSONL or Parquet. Columns: id, year, filing_status "
+    f"({'|'.join(STATUSES)}), itemize (true, false, or empty = choose the lower tax), and money "
+    "columns (missing = 0): " + ", ".join(c.name for c in HOUSEHOLD_COLUMNS) + "."
+)
+
+
+def _money(x: float) -> str:
+    return f"${x:,.2f}"
+
+
+def _provenance(out: pd.DataFrame, inflation: float | None) -> dict[str, str]:
+    years = sorted({int(y) for y in out["year"]})
+    projected = sorted({int(y) for y in out.loc[out["projected"], "year"]})
+    rate = default_inflation() if inflation is None else inflation
+    return {
+        "version": __version__,
+        "tax_law_years": ",".join(map(str, years)),
+        "projected_years": ",".join(map(str, projected)),
+        "inflation_assumed": str(rate) if projected else "",
+        "published_years": ",".join(map(str, published_years())),
+    }
+
+
+def _projection_note(out: pd.DataFrame, inflation: float | None) -> str | None:
+    projected = sorted({int(y) for y in out.loc[out["projected"], "year"]})
+    if not projected:
+        return None
+    rate = default_inflation() if inflation is None else inflation
+    return (
+        f"note: tax law for {', '.join(map(str, projected))} is projected (not yet published), "
+        f"indexed at an assumed {rate:.1%} a year"
+    )
+
+
+def _with_projection(f: Any) -> Any:
+    """The --inflation and --no-projection options every computing command shares."""
+    f = click.option(
+        "--no-projection",
+        is_flag=True,
+        help="Refuse years whose tax law is not published yet instead of projecting them.",
+    )(f)
+    return click.option(
+        "--inflation",
+        type=click.FloatRange(-0.5, 1.0),
+        default=None,
+        help="Assumed annual chained-CPI inflation for years after the last published tax law "
+        "(default from data/projection.yaml).",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="isoplan")
+def cli() -> None:
+    """isoplan: exact federal tax for stock-option decisions.
+
+    \b
+    Start here:
+      isoplan crossover scenarios/seed-story.yaml   the most ISO shares you can exercise AMT-free
+      isoplan tax households.csv -o taxes.parquet   regular tax, AMT, NIIT, AMT credit per row
+      isoplan law 2026                              the tax-law figures used, with their sources
+
+    Every figure of tax law comes from data/ with its source; years after the last published year
+    are projected and flagged as such.
+    """
+
+
+@cli.command()
+@click.argument(
+    "input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write results to this file: .parquet, .csv, .jsonl or .json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON (one array).")
+@_with_projection
+def tax(
+    input_path: Path,
+    output: Path | None,
+    as_json: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    """Exact federal tax of every household-year in INPUT.
+
+    Computes Form 1040 line 16 (Tax Table below $100,000, QDCG worksheet), Form 6251 (AMTI,
+    exemption, tentative minimum tax, AMT), Form 8801 (minimum tax credit allowed, generated and
+    carried forward), Form 8960 (NIIT) and Form 8959 (Additional Medicare Tax).
+
+    \b
+    Output columns: id, year, filing_status, agi, deduction, taxable_income, regular_tax, amti,
+    amt_exemption, tmt, amt, niit, additional_medicare_tax, mtc_allowed, mtc_generated,
+    mtc_carryforward_out, total_tax, itemized, projected.
+
+    \b
+    Example:
+      isoplan tax scenarios/households.csv -o taxes.parquet
+    """
+    if output is not None:
+        check_output_path(output)
+    df = read_table(input_path)
+    if len(df) > CHUNK_ROWS and sys.stderr.isatty():
+        with Progress(
+            *Progress.get_default_columns()[:-1],
+            BarColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("computing", total=len(df))
+            out = compute_tax(
+                df,
+                inflation,
+                not no_projection,
+                input_path,
+                progress=lambda n: bar.advance(task, n),
+            )
+    else:
+        out = compute_tax(df, inflation, not no_projection, input_path)
+    note = _projection_note(out, inflation)
+    if output is not None:
+        write_table(out, output, _provenance(out, inflation))
+    if as_json:
+        click.echo(json.dumps(records(out)))
+    elif output is not None:
+        err_console.print(f"wrote {len(out):,} rows to {output}")
+    else:
+        _print_tax_table(out)
+    if note:
+        err_console.print(note)
+
+
+def _print_tax_table(out: pd.DataFrame, limit: int = 40) -> None:
+    table = Table(show_header=True, header_style="bold")
+    cols = [
+        "id",
+        "year",
+        "filing_status",
+        "taxable_income",
+        "regular_tax",
+        "tmt",
+        "amt",
+        "niit",
+        "mtc_allowed",
+        "total_tax",
+    ]
+    for c in cols:
+        table.add_column(c, justify="right" if c not in ("id", "filing_status") else "left")
+    for _, row in out.head(limit).iterrows():
+        table.add_row(*[_money(row[c]) if isinstance(row[c], float) else str(row[c]) for c in cols])
+    console.print(table)
+    if len(out) > limit:
+        console.print(f"... {len(out) - limit:,} more rows; use -o FILE or --json for all")
+
+
+# ----------------------------------------------------------------------------------------------
+# crossover
+# ----------------------------------------------------------------------------------------------
+
+
+def _household_options(f: Any) -> Any:
+    for col in reversed(HOUSEHOLD_COLUMNS + GRANT_COLUMNS):
+        kind = click.INT if col.integer else click.FLOAT
+        f = click.option(
+            f"--{col.name.replace('_', '-')}",
+            col.name,
+            type=kind,
+            default=None,
+            help=col.help[0].upper() + col.help[1:] + ".",
+        )(f)
+    return f
+
+
+def _example_frame(path: Path) -> tuple[pd.DataFrame, str]:
+    """A self-describing example: `description`, `household` fields and `grant` fields."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read YAML: {str(exc).splitlines()[0]}") from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("household"), dict)
+        or not isinstance(doc.get("grant"), dict)
+    ):
+        raise InputError(f"{path}: expected mappings 'household' and 'grant' (and a description)")
+    row = {"id": path.stem, **doc["household"], **doc["grant"]}
+    return pd.DataFrame([row]), str(doc.get("description", "")).strip()
+
+
+@cli.command()
+@click.argument(
+    "input_path",
+    metavar="[INPUT]",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--year", type=int, default=None, help="Tax year (default: this year).")
+@click.option(
+    "--filing-status",
+    type=click.Choice(STATUSES),
+    default=None,
+    help="Filing status (needed without INPUT).",
+)
+@click.option(
+    "--itemize/--standard-deduction",
+    default=None,
+    help="Force the deduction; by default the lower-tax one is used.",
+)
+@_household_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write results to this file: .parquet, .csv, .jsonl or .json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_with_projection
+def crossover(
+    input_path: Path | None,
+    year: int | None,
+    filing_status: str | None,
+    itemize: bool | None,
+    output: Path | None,
+    as_json: bool,
+    inflation: float | None,
+    no_projection: bool,
+    **fields: Any,
+) -> None:
+    """The most ISO shares you can exercise and hold this year without AMT.
+
+    Exact to the share: at the answer N the AMT is within --amt-budget (default $0) and at N+1 it
+    is over. Also shows the largest exercise that keeps a minimum tax credit carried in from
+    earlier years fully usable this year, and what the rule of thumb (gap / 28%) would say and the
+    AMT it would really cost.
+
+    \b
+    INPUT is optional:
+      a YAML example with `description`, `household` and `grant` (options override its fields),
+      or a CSV / JSONL / Parquet table of many household-years with columns strike, fmv,
+      shares and optionally amt_budget (one answer per row).
+
+    \b
+    Examples:
+      isoplan crossover scenarios/seed-story.yaml
+      isoplan crossover --year 2026 --filing-status single --wages 250000 \\
+          --strike 1 --fmv 51 --shares 10000
+      isoplan crossover clients.csv -o crossover.parquet
+    """
+    if output is not None:
+        check_output_path(output)
+    given = {k: v for k, v in fields.items() if v is not None}
+    if year is not None:
+        given["year"] = year
+    if filing_status is not None:
+        given["filing_status"] = filing_status
+    if itemize is not None:
+        given["itemize"] = itemize
+    description = ""
+    input_is_table = input_path is not None and input_path.suffix.lower() not in (".yaml", ".yml")
+    if input_path is not None and not input_is_table:
+        df, description = _example_frame(input_path)
+        for k, v in given.items():
+            df[k] = [v]
+    elif input_path is not None:
+        df = read_table(input_path)
+        if "amt_budget" in given and "amt_budget" not in df.columns:
+            df["amt_budget"] = given.pop("amt_budget")
+        if given:
+            name = next(iter(given)).replace("_", "-")
+            raise InputError(f"--{name} applies to one household; with a table, use its columns")
+    else:
+        if "filing_status" not in given:
+            raise InputError("--filing-status is required without INPUT (or give an INPUT file)")
+        given.setdefault("year", _dt.date.today().year)
+        df = pd.DataFrame([{"id": "cli", **given}])
+    source = input_path or Path("<options>")
+    out = compute_crossover(df, inflation, not no_projection, source)
+    if output is not None:
+        write_table(out, output, _provenance(out, inflation))
+    if as_json:
+        rows = records(out)
+        click.echo(json.dumps(rows if input_is_table else rows[0]))
+    elif len(out) == 1:
+        _print_crossover(out.iloc[0], description)
+    else:
+        _print_crossover_table(out)
+    note = _projection_note(out, inflation)
+    if note:
+        err_console.print(note)
+
+
+def _print_crossover(r: pd.Series, description: str) -> None:
+    if description:
+        console.print(description, style="dim")
+    budget = r["amt_budget"]
+    target = "no AMT" if budget == 0 else f"AMT within {_money(budget)}"
+    console.print(
+        f"[bold]AMT crossover, {r['year']} ({r['filing_status']}"
+        f"{', itemized' if r['itemized'] else ', standard deduction'})[/bold]"
+    )
+    console.print(
+        f"  Exercise [bold]{r['shares']:,}[/bold] shares with {target}: spread "
+        f"{_money(r['spread'])} at {_money(r['spread_per_share'])} a share"
+    )
+    console.print(
+        f"  Regular tax {_money(r['regular_tax'])}, tentative minimum tax {_money(r['tmt'])}, "
+        f"AMT {_money(r['amt'])}"
+    )
+    if r["all_exercisable"]:
+        console.print("  Every available share fits: the limit is the grant, not the AMT.")
+    else:
+        console.print(
+            f"  One share more ({r['next_shares']:,}) would cost AMT {_money(r['next_amt'])}; "
+            f"all available shares would cost AMT {_money(r['all_shares_amt'])}."
+        )
+    if r["amt_before"] > budget:
+        console.print(
+            f"  [red]Already over budget before exercising: AMT {_money(r['amt_before'])}[/red]"
+        )
+    console.print(
+        f"  Rule of thumb (gap {_money(r['gap'])} / 28%): {r['rule_of_thumb_shares']:,} shares, "
+        f"which would really cost AMT {_money(r['rule_of_thumb_amt'])}."
+    )
+    if r["keep_credit_shares"] != r["shares"]:
+        console.print(
+            f"  To keep the carried-in AMT credit fully usable this year: "
+            f"{r['keep_credit_shares']:,} shares."
+        )
+    if r["projected"]:
+        console.print(f"  Tax law for {r['year']} is projected, not yet published.", style="yellow")
+
+
+def _print_crossover_table(out: pd.DataFrame, limit: int = 40) -> None:
+    table = Table(show_header=True, header_style="bold")
+    cols = [
+        "id",
+        "year",
+        "filing_status",
+        "shares",
+        "amt",
+        "next_amt",
+        "keep_credit_shares",
+        "rule_of_thumb_shares",
+        "rule_of_thumb_amt",
+    ]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("id", "filing_status") else "right")
+    for _, row in out.head(limit).iterrows():
+        table.add_row(
+            *[
+                _money(row[c])
+                if c.endswith("amt")
+                else (f"{row[c]:,}" if c.endswith("shares") else str(row[c]))
+                for c in cols
+            ]
+        )
+    console.print(table)
+    if len(out) > limit:
+        console.print(f"... {len(out) - limit:,} more rows; use -o FILE or --json for all")
+
+
+# ----------------------------------------------------------------------------------------------
+# law
+# ----------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("year", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@_with_projection
+def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) -> None:
+    """The tax-law figures isoplan uses for YEAR, per filing status.
+
+    Published years show the values from data/federal/YEAR.yaml, where each figure names its
+    source (Rev. Proc. section and page, IRC section); later years show the projection.
+    """
+    year_law = law_for_years([year], inflation, not no_projection)[year]
+    if as_json:
+        click.echo(
+            json.dumps({"year": year, "projected": year_law.projected, "values": year_law.values})
+        )
+        return
+    title = f"Tax law {year}" + (" (projected)" if year_law.projected else "")
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("parameter")
+    for s in STATUSES:
+        table.add_column(s, justify="right")
+    for name, value in year_law.values.items():
+        cells = [value.get(s) if isinstance(value, dict) else value for s in STATUSES]
+        table.add_row(name, *[_fmt(c) for c in cells])
+    console.print(table)
+    if not year_law.projected:
+        console.print(f"Sources: data/federal/{year}.yaml (each parameter's `reference`).")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, list):
+        return " / ".join(_fmt(x) for x in v)
+    if isinstance(v, float) and v < 1:
+        return f"{v:g}"
+    return f"{v:,.2f}".removesuffix(".00")
+
+
+def main() -> None:
+    """Console entry point: one-line errors with exit code 2 for anything the user can fix."""
+    try:
+        cli.main(standalone_mode=False)
+    except InputError as exc:
+        err_console.print(f"isoplan: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        err_console.print("isoplan: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

@@ -1,0 +1,251 @@
+"""Household-year tables: the columns isoplan reads, and reading them from CSV, JSONL or Parquet.
+
+Validation happens here, once, so the engine in `models` only ever sees clean numbers. Every error
+names the file, the row (1-based, data rows only) with its id, the field, and why.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from models.law import STATUS_INDEX, STATUSES
+from planner.errors import InputError
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    help: str
+    signed: bool = False  # may be negative
+    integer: bool = False
+    maximum: float | None = None
+
+
+# Money columns: a missing column means 0 for every row; an empty cell means 0 for that row.
+HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
+    Column("wages", "W-2 wages, including NSO spread and RSU vest income (Form 1040 line 1)"),
+    Column("ordinary_income", "other ordinary income that is not investment income", signed=True),
+    Column("interest", "taxable interest and non-qualified dividends (investment income)"),
+    Column("qualified_dividends", "qualified dividends (Form 1040 line 3a)"),
+    Column("ltcg", "net long-term capital gain or loss (Schedule D line 15)", signed=True),
+    Column("stcg", "net short-term capital gain or loss (Schedule D line 7)", signed=True),
+    Column("iso_spread", "ISO bargain element of shares exercised and held (Form 6251 line 2i)"),
+    Column(
+        "amt_ltcg_adjustment",
+        "AMT minus regular long-term gain on ISO shares sold in a later year (Form 6251 line 2k)",
+        signed=True,
+    ),
+    Column(
+        "amt_ordinary_adjustment",
+        "other line 2k difference, e.g. minus a later-year disqualifying disposition's income",
+        signed=True,
+    ),
+    Column("salt", "state and local income/sales and property taxes paid"),
+    Column("mortgage_interest", "deductible home mortgage interest"),
+    Column("charitable", "cash gifts to charity"),
+    Column("aged_blind", "number of age-65+/blind conditions, 0-4", integer=True, maximum=4),
+    Column("amt_credit_carryforward", "minimum tax credit carried in from earlier years (8801)"),
+)
+
+GRANT_COLUMNS: tuple[Column, ...] = (
+    Column("strike", "exercise price per share"),
+    Column("fmv", "fair market value per share at exercise"),
+    Column("shares", "ISO shares vested and available to exercise", integer=True),
+    Column("amt_budget", "AMT you accept paying this year (default 0)"),
+)
+
+KEY_COLUMNS = ("id", "year", "filing_status", "itemize")
+
+
+@dataclass
+class HouseholdTable:
+    """Validated household-years as arrays (one element per row), plus the original ids."""
+
+    ids: pd.Series
+    years: np.ndarray
+    statuses: np.ndarray  # index into models.law.STATUSES
+    itemize: np.ndarray  # 1.0 / 0.0 / NaN (choose)
+    money: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.years)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read CSV, JSONL (or JSON array) or Parquet by extension, every cell as text or number."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        elif suffix in (".jsonl", ".ndjson"):
+            df = _read_jsonl(path)
+        elif suffix == ".json":
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise InputError(f"{path}: expected a JSON array of objects")
+            df = pd.DataFrame(rows)
+        elif suffix == ".parquet":
+            df = pq.read_table(path).to_pandas()
+        else:
+            raise InputError(
+                f"{path}: unknown file type {suffix!r} (use .csv, .jsonl, .json or .parquet)"
+            )
+    except InputError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: malformed JSON: {exc.msg} at line {exc.lineno}") from None
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        pa.ArrowException,
+        OSError,
+        UnicodeDecodeError,
+        ValueError,
+    ) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot read {suffix[1:]} file: {first}") from None
+    if len(df) == 0:
+        raise InputError(f"{path}: no rows")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    rows = []
+    text = path.read_text(encoding="utf-8")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: line {lineno}: malformed JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}: line {lineno}: expected a JSON object")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _where(path: Path, df: pd.DataFrame, row: int) -> str:
+    ident = df["id"].iloc[row] if "id" in df.columns else None
+    tag = f" (id={ident})" if ident is not None and str(ident) != "" else ""
+    return f"{path}: row {row + 1}{tag}"
+
+
+def _blank(series: pd.Series) -> np.ndarray:
+    return series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
+
+
+def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
+    if col.name not in df.columns:
+        return np.zeros(len(df))
+    raw = df[col.name]
+    blank = _blank(raw)
+    values = pd.to_numeric(raw.where(~blank, "0"), errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{_where(path, df, i)}: field '{col.name}': expected a number, got {raw.iloc[i]!r}"
+        )
+    checks = [
+        (not col.signed, values < 0, "must not be negative"),
+        (col.integer, values != np.floor(values), "must be a whole number"),
+        (col.maximum is not None, values > (col.maximum or 0), f"must be at most {col.maximum}"),
+    ]
+    for active, failed, why in checks:
+        if active and failed.any():
+            i = int(np.flatnonzero(failed)[0])
+            raise InputError(
+                f"{_where(path, df, i)}: field '{col.name}': {why}, got {raw.iloc[i]!r}"
+            )
+    return values
+
+
+def _itemize(path: Path, df: pd.DataFrame) -> np.ndarray:
+    if "itemize" not in df.columns:
+        return np.full(len(df), np.nan)
+    out = np.full(len(df), np.nan)
+    truthy = {"true", "1", "yes", "y", "t", "1.0"}
+    falsy = {"false", "0", "no", "n", "f", "0.0"}
+    for i, v in enumerate(df["itemize"].tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        text = str(v).strip().lower()
+        if text in ("", "none", "null", "nan"):
+            continue
+        if text in truthy:
+            out[i] = 1.0
+        elif text in falsy:
+            out[i] = 0.0
+        else:
+            raise InputError(
+                f"{_where(path, df, i)}: field 'itemize': expected true, false or empty, got {v!r}"
+            )
+    return out
+
+
+def check_columns(path: Path, df: pd.DataFrame, allowed: tuple[Column, ...]) -> None:
+    """Required key columns present; no unknown columns (a typo would silently mean $0)."""
+    for name in ("id", "year", "filing_status"):
+        if name not in df.columns:
+            raise InputError(f"{path}: missing column '{name}'")
+    known = set(KEY_COLUMNS) | {c.name for c in allowed}
+    for name in df.columns:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise InputError(f"{path}: unknown column '{name}'{hint}")
+
+
+def parse_households(
+    path: Path, df: pd.DataFrame, extra: tuple[Column, ...] = ()
+) -> tuple[HouseholdTable, dict[str, np.ndarray]]:
+    """Validate a household-year table; returns it and the arrays of the `extra` columns."""
+    check_columns(path, df, HOUSEHOLD_COLUMNS + extra)
+    ids = df["id"]
+    blank_id = _blank(ids)
+    if blank_id.any():
+        i = int(np.flatnonzero(blank_id)[0])
+        raise InputError(f"{path}: row {i + 1}: field 'id': must not be empty")
+    years_raw = pd.to_numeric(df["year"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(years_raw) | (years_raw != np.floor(years_raw))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{_where(path, df, i)}: field 'year': expected a tax year like 2026, "
+            f"got {df['year'].iloc[i]!r}"
+        )
+    status_text = df["filing_status"].astype(str).str.strip().str.lower()
+    unknown = ~status_text.isin(STATUSES).to_numpy()
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        raise InputError(
+            f"{_where(path, df, i)}: field 'filing_status': unknown filing status "
+            f"{df['filing_status'].iloc[i]!r} (use one of: {', '.join(STATUSES)})"
+        )
+    statuses = status_text.map(STATUS_INDEX).to_numpy(dtype=np.int64)
+    money = {c.name: _numbers(path, df, c) for c in HOUSEHOLD_COLUMNS}
+    extras = {c.name: _numbers(path, df, c) for c in extra}
+    table = HouseholdTable(
+        ids=ids.reset_index(drop=True),
+        years=years_raw.astype(np.int64),
+        statuses=statuses,
+        itemize=_itemize(path, df),
+        money=money,
+    )
+    return table, extras
+
+
+def row_of_year(path: Path, df: pd.DataFrame, years: np.ndarray, year: int) -> str:
+    """Where the first row of a given year is, for errors raised about that year's law."""
+    i = int(np.flatnonzero(years == year)[0])
+    return f"{_where(path, df, i)}: field 'year'"
