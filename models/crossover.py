@@ -22,8 +22,9 @@ from models.forms import SCALAR, Household, form_1040, form_6251, tentative_mini
 from models.law import Params
 
 RULE_OF_THUMB_RATE = 0.28
-# Cents are exact in float64 at these magnitudes; this absorbs only summation noise.
-_TOLERANCE = 1e-6
+# Money is reported in whole cents: an AMT under half a cent is no AMT, and AMT(N + 1) is at least
+# a cent over the budget, so the printed figures show the crossover.
+_TOLERANCE = 0.005 - 1e-9
 
 
 def _tmt_at(shares: Any, per_share: Any, f1040: dict, f6251: dict, p: Params, ops: Any) -> Any:
@@ -94,7 +95,7 @@ def crossover(
     safe_per_share = ops.where(per_share > 0.0, per_share, 1.0)
     rule_shares = ops.where(
         per_share > 0.0,
-        ops.minimum(ops.floor(rule_room / safe_per_share + _TOLERANCE), shares_available),
+        ops.minimum(ops.floor(rule_room / safe_per_share + 1e-9), shares_available),
         shares_available,
     )
 

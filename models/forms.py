@@ -170,7 +170,7 @@ def schedule_a(h: Household, agi: Any, p: Params, ops: Any) -> dict[str, Any]:
     """Schedule A itemized deductions, with the 2025-2029 SALT cap phase-down (§164(b)(7)),
     the 60%-of-AGI cash limit and 2026+ 0.5%-of-AGI floor on charity (§170(b)(1)(G), (I)),
     and the 2026+ limitation of §68 (2/37 of the lesser of itemized deductions or AGI above the
-    start of the 37% band; the AMT does not apply it, §56(b)(1)(F))."""
+    start of the 37% band; the AMT does not apply it, §56(b)(1))."""
     salt_limit = ops.maximum(
         p.salt_cap - p.salt_rate * ops.maximum(agi - p.salt_threshold, 0.0), p.salt_floor
     )
@@ -289,7 +289,7 @@ def form_6251(h: Household, f1040: dict[str, Any], p: Params, ops: Any) -> dict[
     line2i ISO bargain element of shares held past year end (§56(b)(3))
     line2k disposition of property: AMT minus regular gain or loss, each with its own capital-loss
            limit (Form 6251 instructions), plus other disposition differences
-    line2_68 the §68 reduction of itemized deductions, not applied for the AMT (§56(b)(1)(F)),
+    line2_68 the §68 reduction of itemized deductions, not applied for the AMT (§56(b)(1)),
            entered as a negative amount
     """
     line1 = f1040["agi"] - f1040["line14"]

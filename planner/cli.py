@@ -414,6 +414,11 @@ def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) 
 
     Published years show the values from data/federal/YEAR.yaml, where each figure names its
     source (Rev. Proc. section and page, IRC section); later years show the projection.
+
+    \b
+    Examples:
+      isoplan law 2026
+      isoplan law 2030 --inflation 0.03 --json
     """
     year_law = law_for_years([year], inflation, not no_projection)[year]
     if as_json:
@@ -454,6 +459,8 @@ def main() -> None:
     except click.exceptions.Abort:
         err_console.print("isoplan: aborted")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # usage errors too: one line, not click's usage block
+        err_console.print(
+            f"isoplan: error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)

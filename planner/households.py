@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,7 +85,13 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+            # index_col=False: a first row with more fields than the header is an error (the
+            # warning below), not silently shifted into an index.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                df = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
+                )
         elif suffix in (".jsonl", ".ndjson"):
             df = _read_jsonl(path)
         elif suffix == ".json":
@@ -100,6 +107,8 @@ def read_table(path: Path) -> pd.DataFrame:
             )
     except InputError:
         raise
+    except pd.errors.ParserWarning:
+        raise InputError(f"{path}: row 1: more fields than the header has columns") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON: {exc.msg} at line {exc.lineno}") from None
     except (
@@ -140,6 +149,13 @@ def _where(path: Path, df: pd.DataFrame, row: int) -> str:
     return f"{path}: row {row + 1}{tag}"
 
 
+def _shown(value: object) -> str:
+    """A cell as the user wrote it, on one line (numpy scalars and arrays as plain Python)."""
+    if isinstance(value, np.generic | np.ndarray):
+        value = value.tolist()
+    return repr(value)
+
+
 def _blank(series: pd.Series) -> np.ndarray:
     return series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
 
@@ -153,9 +169,8 @@ def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{_where(path, df, i)}: field '{col.name}': expected a number, got {raw.iloc[i]!r}"
-        )
+        got = _shown(raw.iloc[i])
+        raise InputError(f"{_where(path, df, i)}: field '{col.name}': expected a number, got {got}")
     checks = [
         (not col.signed, values < 0, "must not be negative"),
         (col.integer, values != np.floor(values), "must be a whole number"),
@@ -165,7 +180,7 @@ def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
         if active and failed.any():
             i = int(np.flatnonzero(failed)[0])
             raise InputError(
-                f"{_where(path, df, i)}: field '{col.name}': {why}, got {raw.iloc[i]!r}"
+                f"{_where(path, df, i)}: field '{col.name}': {why}, got {_shown(raw.iloc[i])}"
             )
     return values
 
@@ -217,12 +232,12 @@ def parse_households(
         i = int(np.flatnonzero(blank_id)[0])
         raise InputError(f"{path}: row {i + 1}: field 'id': must not be empty")
     years_raw = pd.to_numeric(df["year"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(years_raw) | (years_raw != np.floor(years_raw))
+    bad = ~np.isfinite(years_raw) | (years_raw != np.floor(years_raw)) | (np.abs(years_raw) > 9999)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"{_where(path, df, i)}: field 'year': expected a tax year like 2026, "
-            f"got {df['year'].iloc[i]!r}"
+            f"got {_shown(df['year'].iloc[i])}"
         )
     status_text = df["filing_status"].astype(str).str.strip().str.lower()
     unknown = ~status_text.isin(STATUSES).to_numpy()

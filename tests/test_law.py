@@ -1,0 +1,124 @@
+"""The tax-law data: loads, validates, every figure sourced; bad files fail with a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from models.law import PARAMETER_NAMES, STATUSES, YearLaw
+from planner import law as law_module
+from planner.errors import LawDataError
+from planner.law import law_for_years, parse_year_file, published_years
+
+
+def test_published_years_complete() -> None:
+    assert published_years()[:3] == [2024, 2025, 2026]
+    for year in (2024, 2025, 2026):
+        law = law_for_years([year])[year]
+        assert not law.projected
+        assert set(law.values) == set(PARAMETER_NAMES)
+
+
+def test_every_parameter_cites_a_listed_document() -> None:
+    for path in sorted((law_module.data_dir() / "federal").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for name, entry in doc["parameters"].items():
+            assert entry["reference"]["document"] in doc["documents"], (path.name, name)
+            assert entry["description"] and entry["unit"], (path.name, name)
+
+
+def test_key_figures(laws: dict[int, YearLaw]) -> None:
+    assert laws[2026].values["amt.phaseout_start"] == {
+        "single": 500000,
+        "mfj": 1000000,
+        "mfs": 500000,
+        "hoh": 500000,
+    }
+    assert laws[2026].values["amt.phaseout_rate"] == 0.5
+    assert laws[2025].values["amt.phaseout_rate"] == 0.25
+    assert laws[2025].values["deductions.standard"]["single"] == 15750  # OBBBA §70102
+
+
+def test_projection(laws: dict[int, YearLaw]) -> None:
+    y2027 = laws[2027]
+    assert y2027.projected
+    # AMT phase-out start indexes only from 2027, from $1,000,000 (nearest $100), MFS half.
+    assert y2027.values["amt.phaseout_start"]["mfj"] == 1_025_000
+    assert y2027.values["amt.phaseout_start"]["mfs"] == 512_500
+    assert y2027.values["salt.cap"]["single"] == 40804
+    assert laws[2030].values["salt.cap"]["single"] == 10000
+    assert laws[2030].values["salt.phasedown_threshold"] is None
+    assert y2027.values["niit.threshold"]["single"] == 200000  # not indexed
+    edges = y2027.values["ordinary.brackets"]
+    for s in STATUSES:
+        assert all(b > a for a, b in zip(edges[s], edges[s][1:], strict=False))
+    assert edges["mfs"] == [e / 2 for e in edges["mfj"]]
+    flat = law_for_years([2028], inflation=0.0)[2028]
+    assert flat.values["amt.exemption"] == laws[2026].values["amt.exemption"]
+
+
+def test_projection_can_be_refused() -> None:
+    with pytest.raises(LawDataError, match="projection is off"):
+        law_for_years([2027], allow_projection=False)
+    with pytest.raises(LawDataError, match="no tax-law data"):
+        law_for_years([2019])
+
+
+def _write_variant(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
+    src = law_module.data_dir() / "federal" / "2026.yaml"
+    doc = yaml.safe_load(src.read_text(encoding="utf-8"))
+    mutate(doc)
+    out = tmp_path / "2026.yaml"
+    out.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d["parameters"]["ordinary.brackets"]["value"]["mfj"].reverse(),
+            "ordinary.brackets.mfj: bracket edges must increase",
+        ),
+        (
+            lambda d: d["parameters"]["amt.exemption"]["value"].pop("hoh"),
+            "amt.exemption: filing status 'hoh' missing",
+        ),
+        (
+            lambda d: d["parameters"]["niit.threshold"].pop("reference"),
+            "niit.threshold: missing 'reference'",
+        ),
+        (lambda d: d["parameters"].pop("salt.cap"), "parameter 'salt.cap' missing"),
+        (
+            lambda d: d["parameters"]["amt.exemption"]["value"].update(single="90k"),
+            "amt.exemption.single: expected a number",
+        ),
+        (lambda d: d.update(year=2025), "'year' must be an integer equal to the file name"),
+        (
+            lambda d: d["parameters"]["ordinary.brackets"]["value"]["single"].pop(),
+            "edges for 7 rates",
+        ),
+    ],
+)
+def test_bad_law_file(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = _write_variant(tmp_path, mutate)
+    with pytest.raises(LawDataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_year_file(path)
+
+
+def test_missing_year_between_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = law_module.data_dir()
+    (tmp_path / "federal").mkdir()
+    for year in (2024, 2026):
+        src = data / "federal" / f"{year}.yaml"
+        (tmp_path / "federal" / f"{year}.yaml").write_text(src.read_text(encoding="utf-8"))
+    (tmp_path / "projection.yaml").write_text((data / "projection.yaml").read_text("utf-8"))
+    monkeypatch.setattr(law_module, "data_dir", lambda: tmp_path)
+    law_module._published.cache_clear()
+    try:
+        with pytest.raises(LawDataError, match="year 2025 missing"):
+            law_for_years([2026])
+    finally:
+        law_module._published.cache_clear()
