@@ -33,7 +33,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-console = Console(soft_wrap=True)
+# Piped output is not cut to 80 columns: tables stay readable in files and CI logs.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 INPUT_HELP = (

@@ -157,20 +157,31 @@ def _shown(value: object) -> str:
 
 
 def _blank(series: pd.Series) -> np.ndarray:
-    return series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
+    """Missing or whitespace-only cells (these mean 0 in money columns)."""
+    missing = series.isna().to_numpy().copy()
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        empty = series.astype("string").str.strip().eq("")
+        missing |= empty.fillna(False).to_numpy(dtype=bool)
+    return missing
 
 
 def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
     if col.name not in df.columns:
         return np.zeros(len(df))
     raw = df[col.name]
-    blank = _blank(raw)
-    values = pd.to_numeric(raw.where(~blank, "0"), errors="coerce").to_numpy(dtype=np.float64)
+    if pd.api.types.is_bool_dtype(raw):
+        values = np.full(len(raw), np.nan)  # true/false is not an amount
+    elif pd.api.types.is_numeric_dtype(raw):
+        values = raw.to_numpy(dtype=np.float64, na_value=0.0)
+    else:
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        values[_blank(raw) & np.isnan(values)] = 0.0
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        got = _shown(raw.iloc[i])
-        raise InputError(f"{_where(path, df, i)}: field '{col.name}': expected a number, got {got}")
+        raise InputError(
+            f"{_where(path, df, i)}: field '{col.name}': expected a number, got {raw.iloc[i]!r}"
+        )
     checks = [
         (not col.signed, values < 0, "must not be negative"),
         (col.integer, values != np.floor(values), "must be a whole number"),
@@ -180,32 +191,33 @@ def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
         if active and failed.any():
             i = int(np.flatnonzero(failed)[0])
             raise InputError(
-                f"{_where(path, df, i)}: field '{col.name}': {why}, got {_shown(raw.iloc[i])}"
+                f"{_where(path, df, i)}: field '{col.name}': {why}, got {raw.iloc[i]!r}"
             )
     return values
 
 
+_ITEMIZE_WORDS = {
+    **dict.fromkeys(("true", "1", "yes", "y", "t", "1.0"), 1.0),
+    **dict.fromkeys(("false", "0", "no", "n", "f", "0.0"), 0.0),
+    **dict.fromkeys(("", "none", "null", "nan"), np.nan),
+}
+
+
 def _itemize(path: Path, df: pd.DataFrame) -> np.ndarray:
+    """true / false / empty per row; distinct values are parsed once, then broadcast."""
     if "itemize" not in df.columns:
         return np.full(len(df), np.nan)
-    out = np.full(len(df), np.nan)
-    truthy = {"true", "1", "yes", "y", "t", "1.0"}
-    falsy = {"false", "0", "no", "n", "f", "0.0"}
-    for i, v in enumerate(df["itemize"].tolist()):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            continue
-        text = str(v).strip().lower()
-        if text in ("", "none", "null", "nan"):
-            continue
-        if text in truthy:
-            out[i] = 1.0
-        elif text in falsy:
-            out[i] = 0.0
-        else:
+    codes, uniques = pd.factorize(df["itemize"], use_na_sentinel=True)
+    parsed = np.empty(len(uniques))
+    for k, v in enumerate(uniques):
+        word = str(v).strip().lower()
+        if word not in _ITEMIZE_WORDS:
+            i = int(np.flatnonzero(codes == k)[0])
             raise InputError(
                 f"{_where(path, df, i)}: field 'itemize': expected true, false or empty, got {v!r}"
             )
-    return out
+        parsed[k] = _ITEMIZE_WORDS[word]
+    return np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.nan)
 
 
 def check_columns(path: Path, df: pd.DataFrame, allowed: tuple[Column, ...]) -> None:
@@ -239,21 +251,21 @@ def parse_households(
             f"{_where(path, df, i)}: field 'year': expected a tax year like 2026, "
             f"got {_shown(df['year'].iloc[i])}"
         )
-    status_text = df["filing_status"].astype(str).str.strip().str.lower()
-    unknown = ~status_text.isin(STATUSES).to_numpy()
-    if unknown.any():
-        i = int(np.flatnonzero(unknown)[0])
+    codes, uniques = pd.factorize(df["filing_status"], use_na_sentinel=True)
+    status_of = np.array([STATUS_INDEX.get(str(u).strip().lower(), -1) for u in uniques] + [-1])
+    statuses = status_of[codes]  # code -1 (missing) picks the trailing -1
+    if (statuses < 0).any():
+        i = int(np.flatnonzero(statuses < 0)[0])
         raise InputError(
             f"{_where(path, df, i)}: field 'filing_status': unknown filing status "
             f"{df['filing_status'].iloc[i]!r} (use one of: {', '.join(STATUSES)})"
         )
-    statuses = status_text.map(STATUS_INDEX).to_numpy(dtype=np.int64)
     money = {c.name: _numbers(path, df, c) for c in HOUSEHOLD_COLUMNS}
     extras = {c.name: _numbers(path, df, c) for c in extra}
     table = HouseholdTable(
         ids=ids.reset_index(drop=True),
         years=years_raw.astype(np.int64),
-        statuses=statuses,
+        statuses=statuses.astype(np.int64),
         itemize=_itemize(path, df),
         money=money,
     )
