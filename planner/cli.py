@@ -35,7 +35,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 # Piped output is not cut to 80 columns: tables stay readable in files and CI logs.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 INPUT_HELP = (
     "Household-years as CSV, JSONL or Parquet. Columns: id, year, filing_status "
@@ -67,7 +67,7 @@ def _projection_note(out: pd.DataFrame, inflation: float | None) -> str | None:
         return None
     rate = default_inflation() if inflation is None else inflation
     return (
-        f"note: tax law for {', '.join(map(str, projected))} is projected (not yet published), "
+        f"note (*): tax law for {', '.join(map(str, projected))} is projected (not published), "
         f"indexed at an assumed {rate:.1%} a year"
     )
 
