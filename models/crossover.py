@@ -113,6 +113,7 @@ def crossover(
         "regular_tax": regular,
         "tmt_before": tmt0,
         "amt_before": f6251["amt"],
+        "credit_before": credit0,
         "gap": gap,
         "spread_per_share": per_share,
         "best": at(n),

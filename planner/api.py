@@ -94,7 +94,7 @@ CROSSOVER_OUTPUT_COLUMNS = (
     "id", "year", "filing_status", "shares", "spread", "regular_tax", "tmt", "amt",
     "next_shares", "next_amt", "all_exercisable", "keep_credit_shares", "keep_credit_amt",
     "rule_of_thumb_shares", "rule_of_thumb_amt", "all_shares_amt", "spread_per_share", "gap",
-    "tmt_before", "amt_before", "amt_budget", "itemized", "projected",
+    "tmt_before", "amt_before", "mtc_allowed_before", "amt_budget", "itemized", "projected",
 )  # fmt: skip
 
 
@@ -130,6 +130,7 @@ def compute_crossover(
         "all_shares_amt": r["all"]["amt"],
         "spread_per_share": r["spread_per_share"], "gap": r["gap"],
         "tmt_before": r["tmt_before"], "amt_before": r["amt_before"],
+        "mtc_allowed_before": r["credit_before"],
         "amt_budget": grant["amt_budget"], "itemized": chosen > 0.5,
     }  # fmt: skip
     for k, v in cols.items():

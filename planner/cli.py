@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 import pandas as pd
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TimeRemainingColumn
 from rich.table import Table
@@ -24,7 +23,7 @@ from rich.table import Table
 from models.law import STATUSES
 from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
 from planner.errors import InputError
-from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_table
+from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import default_inflation, law_for_years, published_years
 from planner.outputs import check_output_path, records, write_table
 
@@ -213,22 +212,6 @@ def _household_options(f: Any) -> Any:
     return f
 
 
-def _example_frame(path: Path) -> tuple[pd.DataFrame, str]:
-    """A self-describing example: `description`, `household` fields and `grant` fields."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read YAML: {str(exc).splitlines()[0]}") from None
-    if (
-        not isinstance(doc, dict)
-        or not isinstance(doc.get("household"), dict)
-        or not isinstance(doc.get("grant"), dict)
-    ):
-        raise InputError(f"{path}: expected mappings 'household' and 'grant' (and a description)")
-    row = {"id": path.stem, **doc["household"], **doc["grant"]}
-    return pd.DataFrame([row]), str(doc.get("description", "")).strip()
-
-
 @cli.command()
 @click.argument(
     "input_path",
@@ -300,7 +283,7 @@ def crossover(
     description = ""
     input_is_table = input_path is not None and input_path.suffix.lower() not in (".yaml", ".yml")
     if input_path is not None and not input_is_table:
-        df, description = _example_frame(input_path)
+        df, description = read_example(input_path)
         for k, v in given.items():
             df[k] = [v]
     elif input_path is not None:
@@ -363,10 +346,10 @@ def _print_crossover(r: pd.Series, description: str) -> None:
         f"  Rule of thumb (gap {_money(r['gap'])} / 28%): {r['rule_of_thumb_shares']:,} shares, "
         f"which would really cost AMT {_money(r['rule_of_thumb_amt'])}."
     )
-    if r["keep_credit_shares"] != r["shares"]:
+    if r["mtc_allowed_before"] > 0:
         console.print(
-            f"  To keep the carried-in AMT credit fully usable this year: "
-            f"{r['keep_credit_shares']:,} shares."
+            f"  Without exercising, {_money(r['mtc_allowed_before'])} of carried-in AMT credit is "
+            f"usable this year; {r['keep_credit_shares']:,} shares keep all of it usable."
         )
     if r["projected"]:
         console.print(f"  Tax law for {r['year']} is projected, not yet published.", style="yellow")

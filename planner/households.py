@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from models.law import STATUS_INDEX, STATUSES
 from planner.errors import InputError
@@ -125,6 +126,22 @@ def read_table(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: no rows")
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def read_example(path: Path) -> tuple[pd.DataFrame, str]:
+    """A self-describing crossover example: `description`, `household` and `grant` mappings."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read YAML: {str(exc).splitlines()[0]}") from None
+    if not (
+        isinstance(doc, dict)
+        and isinstance(doc.get("household"), dict)
+        and isinstance(doc.get("grant"), dict)
+    ):
+        raise InputError(f"{path}: expected mappings 'household' and 'grant' (and a description)")
+    row = {"id": path.stem, **doc["household"], **doc["grant"]}
+    return pd.DataFrame([row]), str(doc.get("description", "")).strip()
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
