@@ -436,7 +436,7 @@ def _fmt(v: Any) -> str:
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 for anything the user can fix."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="isoplan", standalone_mode=False)
     except InputError as exc:
         err_console.print(f"isoplan: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

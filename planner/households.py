@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
@@ -86,13 +86,7 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            # index_col=False: a first row with more fields than the header is an error (the
-            # warning below), not silently shifted into an index.
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                df = pd.read_csv(
-                    path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False
-                )
+            df = _read_csv(path)
         elif suffix in (".jsonl", ".ndjson"):
             df = _read_jsonl(path)
         elif suffix == ".json":
@@ -108,8 +102,6 @@ def read_table(path: Path) -> pd.DataFrame:
             )
     except InputError:
         raise
-    except pd.errors.ParserWarning:
-        raise InputError(f"{path}: row 1: more fields than the header has columns") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON: {exc.msg} at line {exc.lineno}") from None
     except (
@@ -126,6 +118,33 @@ def read_table(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: no rows")
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """CSV with Arrow's strict parser: a row with more or fewer fields than the header (a shifted
+    or truncated line) is an error naming the row, never silently padded with zeros. Ids stay
+    text; other columns are typed by Arrow and validated later."""
+    invalid: list[tuple[int, int, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append((row.number or 0, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={"id": pa.string(), "filing_status": pa.string()},
+            strings_can_be_null=False,
+        ),
+    )
+    if invalid:
+        line, expected, actual = invalid[0]
+        raise InputError(
+            f"{path}: row {line - 1}: {actual} fields where the header has {expected} columns"
+        )
+    return table.to_pandas()
 
 
 def read_example(path: Path) -> tuple[pd.DataFrame, str]:
@@ -196,9 +215,8 @@ def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{_where(path, df, i)}: field '{col.name}': expected a number, got {raw.iloc[i]!r}"
-        )
+        got = _shown(raw.iloc[i])
+        raise InputError(f"{_where(path, df, i)}: field '{col.name}': expected a number, got {got}")
     checks = [
         (not col.signed, values < 0, "must not be negative"),
         (col.integer, values != np.floor(values), "must be a whole number"),
@@ -208,7 +226,7 @@ def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
         if active and failed.any():
             i = int(np.flatnonzero(failed)[0])
             raise InputError(
-                f"{_where(path, df, i)}: field '{col.name}': {why}, got {raw.iloc[i]!r}"
+                f"{_where(path, df, i)}: field '{col.name}': {why}, got {_shown(raw.iloc[i])}"
             )
     return values
 
@@ -225,7 +243,7 @@ def _itemize(path: Path, df: pd.DataFrame) -> np.ndarray:
     if "itemize" not in df.columns:
         return np.full(len(df), np.nan)
     codes, uniques = pd.factorize(df["itemize"], use_na_sentinel=True)
-    parsed = np.empty(len(uniques))
+    parsed = np.full(len(uniques) + 1, np.nan)  # code -1 (missing) picks the trailing NaN
     for k, v in enumerate(uniques):
         word = str(v).strip().lower()
         if word not in _ITEMIZE_WORDS:
@@ -234,7 +252,7 @@ def _itemize(path: Path, df: pd.DataFrame) -> np.ndarray:
                 f"{_where(path, df, i)}: field 'itemize': expected true, false or empty, got {v!r}"
             )
         parsed[k] = _ITEMIZE_WORDS[word]
-    return np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.nan)
+    return parsed[codes]
 
 
 def check_columns(path: Path, df: pd.DataFrame, allowed: tuple[Column, ...]) -> None:
