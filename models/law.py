@@ -103,40 +103,48 @@ class Params:
     projected: Any
 
 
+# Which data parameter each `Params` field reads.
+_FIELD_PARAMETER: dict[str, str] = {
+    "ord_rates": "ordinary.rates",
+    "ord_edges": "ordinary.brackets",
+    "std": "deductions.standard",
+    "aged_blind": "deductions.additional_aged_blind",
+    "cg_rates": "capital_gains.rates",
+    "cg0": "capital_gains.zero_rate_max",
+    "cg15": "capital_gains.fifteen_rate_max",
+    "loss_limit": "capital_gains.loss_limit",
+    "amt_rates": "amt.rates",
+    "amt_breakpoint": "amt.rate_breakpoint",
+    "amt_exemption": "amt.exemption",
+    "amt_phaseout_start": "amt.phaseout_start",
+    "amt_phaseout_rate": "amt.phaseout_rate",
+    "niit_rate": "niit.rate",
+    "niit_threshold": "niit.threshold",
+    "addl_medicare_rate": "additional_medicare.rate",
+    "addl_medicare_threshold": "additional_medicare.threshold",
+    "salt_cap": "salt.cap",
+    "salt_threshold": "salt.phasedown_threshold",
+    "salt_rate": "salt.phasedown_rate",
+    "salt_floor": "salt.floor",
+    "itemized_limit_rate": "itemized.limitation_rate",
+    "charity_agi_limit": "charitable.agi_limit",
+    "charity_floor": "charitable.floor_rate",
+    "charity_nonitemizer": "charitable.nonitemizer_max",
+    "table_max": "tax_table.max_income",
+}
+
+
 def params_for(law: YearLaw, status: str) -> Params:
-    """The scalar `Params` of one filing status in one year."""
-    g = law.get
-    threshold = g("salt.phasedown_threshold", status)
-    return Params(
-        ord_rates=tuple(float(r) for r in g("ordinary.rates", status)),
-        ord_edges=tuple(float(e) for e in g("ordinary.brackets", status)),
-        std=float(g("deductions.standard", status)),
-        aged_blind=float(g("deductions.additional_aged_blind", status)),
-        cg_rates=tuple(float(r) for r in g("capital_gains.rates", status)),
-        cg0=float(g("capital_gains.zero_rate_max", status)),
-        cg15=float(g("capital_gains.fifteen_rate_max", status)),
-        loss_limit=float(g("capital_gains.loss_limit", status)),
-        amt_rates=tuple(float(r) for r in g("amt.rates", status)),
-        amt_breakpoint=float(g("amt.rate_breakpoint", status)),
-        amt_exemption=float(g("amt.exemption", status)),
-        amt_phaseout_start=float(g("amt.phaseout_start", status)),
-        amt_phaseout_rate=float(g("amt.phaseout_rate", status)),
-        niit_rate=float(g("niit.rate", status)),
-        niit_threshold=float(g("niit.threshold", status)),
-        addl_medicare_rate=float(g("additional_medicare.rate", status)),
-        addl_medicare_threshold=float(g("additional_medicare.threshold", status)),
-        salt_cap=float(g("salt.cap", status)),
-        salt_threshold=float("inf") if threshold is None else float(threshold),
-        salt_rate=float(g("salt.phasedown_rate", status)),
-        salt_floor=float(g("salt.floor", status)),
-        itemized_limit_rate=float(g("itemized.limitation_rate", status)),
-        charity_agi_limit=float(g("charitable.agi_limit", status)),
-        charity_floor=float(g("charitable.floor_rate", status)),
-        charity_nonitemizer=float(g("charitable.nonitemizer_max", status)),
-        table_max=float(g("tax_table.max_income", status)),
-        mfs=1.0 if status == "mfs" else 0.0,
-        projected=law.projected,
-    )
+    """The scalar `Params` of one filing status in one year. A missing threshold (null in the
+    data, e.g. no SALT phase-down) is infinite: nothing is ever above it."""
+    values: dict[str, Any] = {}
+    for field, name in _FIELD_PARAMETER.items():
+        v = law.get(name, status)
+        if isinstance(v, list):
+            values[field] = tuple(float(x) for x in v)
+        else:
+            values[field] = float("inf") if v is None else float(v)
+    return Params(**values, mfs=1.0 if status == "mfs" else 0.0, projected=law.projected)
 
 
 class LawTable:

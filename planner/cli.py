@@ -71,6 +71,17 @@ def _projection_note(out: pd.DataFrame, inflation: float | None) -> str | None:
     )
 
 
+def _with_outputs(f: Any) -> Any:
+    """The -o/--output and --json options of the computing commands."""
+    f = click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")(f)
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write results to this file: .parquet, .csv, .jsonl or .json.",
+    )(f)
+
+
 def _with_projection(f: Any) -> Any:
     """The --inflation and --no-projection options every computing command shares."""
     f = click.option(
@@ -107,13 +118,7 @@ def cli() -> None:
 @click.argument(
     "input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write results to this file: .parquet, .csv, .jsonl or .json.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON (one array).")
+@_with_outputs
 @_with_projection
 def tax(
     input_path: Path,
@@ -166,29 +171,33 @@ def tax(
     elif output is not None:
         err_console.print(f"wrote {len(out):,} rows to {output}")
     else:
-        _print_tax_table(out)
+        _print_rows(out, _TAX_TABLE_COLUMNS)
     if note:
         err_console.print(note)
 
 
-def _print_tax_table(out: pd.DataFrame, limit: int = 40) -> None:
+_TAX_TABLE_COLUMNS = ("id", "year", "filing_status", "taxable_income", "regular_tax", "tmt",
+                      "amt", "niit", "mtc_allowed", "total_tax")  # fmt: skip
+_CROSSOVER_TABLE_COLUMNS = ("id", "year", "filing_status", "shares", "amt", "next_amt",
+                            "keep_credit_shares", "rule_of_thumb_shares",
+                            "rule_of_thumb_amt")  # fmt: skip
+
+
+def _cell(column: str, value: Any) -> str:
+    if column.endswith("shares"):
+        return f"{value:,}"
+    return _money(value) if isinstance(value, float) else str(value)
+
+
+def _print_rows(out: pd.DataFrame, columns: tuple[str, ...], limit: int = 40) -> None:
+    """A result table for the console; projected years are starred."""
     table = Table(show_header=True, header_style="bold")
-    cols = [
-        "id",
-        "year",
-        "filing_status",
-        "taxable_income",
-        "regular_tax",
-        "tmt",
-        "amt",
-        "niit",
-        "mtc_allowed",
-        "total_tax",
-    ]
-    for c in cols:
-        table.add_column(c, justify="right" if c not in ("id", "filing_status") else "left")
+    for c in columns:
+        table.add_column(c, justify="left" if c in ("id", "filing_status") else "right")
     for _, row in out.head(limit).iterrows():
-        table.add_row(*[_money(row[c]) if isinstance(row[c], float) else str(row[c]) for c in cols])
+        cells = [_cell(c, row[c]) for c in columns]
+        cells[1] += "*" if row["projected"] else ""
+        table.add_row(*cells)
     console.print(table)
     if len(out) > limit:
         console.print(f"... {len(out) - limit:,} more rows; use -o FILE or --json for all")
@@ -232,13 +241,7 @@ def _household_options(f: Any) -> Any:
     help="Force the deduction; by default the lower-tax one is used.",
 )
 @_household_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write results to this file: .parquet, .csv, .jsonl or .json.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_with_outputs
 @_with_projection
 def crossover(
     input_path: Path | None,
@@ -308,7 +311,7 @@ def crossover(
     elif len(out) == 1:
         _print_crossover(out.iloc[0], description)
     else:
-        _print_crossover_table(out)
+        _print_rows(out, _CROSSOVER_TABLE_COLUMNS)
     note = _projection_note(out, inflation)
     if note:
         err_console.print(note)
@@ -353,35 +356,6 @@ def _print_crossover(r: pd.Series, description: str) -> None:
         )
     if r["projected"]:
         console.print(f"  Tax law for {r['year']} is projected, not yet published.", style="yellow")
-
-
-def _print_crossover_table(out: pd.DataFrame, limit: int = 40) -> None:
-    table = Table(show_header=True, header_style="bold")
-    cols = [
-        "id",
-        "year",
-        "filing_status",
-        "shares",
-        "amt",
-        "next_amt",
-        "keep_credit_shares",
-        "rule_of_thumb_shares",
-        "rule_of_thumb_amt",
-    ]
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("id", "filing_status") else "right")
-    for _, row in out.head(limit).iterrows():
-        table.add_row(
-            *[
-                _money(row[c])
-                if c.endswith("amt")
-                else (f"{row[c]:,}" if c.endswith("shares") else str(row[c]))
-                for c in cols
-            ]
-        )
-    console.print(table)
-    if len(out) > limit:
-        console.print(f"... {len(out) - limit:,} more rows; use -o FILE or --json for all")
 
 
 # ----------------------------------------------------------------------------------------------
