@@ -15,7 +15,6 @@ Usage as a script:  python scripts/oracle.py IN.csv OUT.csv
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import sys
 import warnings
@@ -75,38 +74,29 @@ _ZERO_REGULAR_RATES = tuple(f"II_rt{k}" for k in range(1, 9)) + tuple(
 
 def _taxcalc() -> Any:
     """Import taxcalc lazily so this module imports (and the test can skip) without it."""
-    import taxcalc  # noqa: PLC0415  (optional test dependency)
+    import taxcalc
 
     return taxcalc
 
 
+def engine_version() -> str:
+    """The installed taxcalc version; the rules in tests/test_oracle.py are tied to the pin."""
+    return str(_taxcalc().__version__)
+
+
 @functools.cache
-def _base_policy() -> Any:
-    """Current-law policy, built once: parsing the parameter JSON is the slow part."""
-    return _taxcalc().Policy()
+def _policy(zero_regular_tax: bool) -> Any:
+    """Current-law policy, built once per process (parsing and reforming it is the slow part;
+    Calculator deep-copies it, so sharing is safe).
 
-
-def _policy(year: int, itemize: bool, zero_regular_tax: bool) -> Any:
-    """Current law for `year`, with the reforms that force the deduction choice.
-
-    taxcalc always takes max(itemized, standard). To force itemizing, the standard deduction (and
-    the 2026+ non-itemizer charity deduction, which taxcalc folds into it) is set to zero; to force
-    the standard deduction, the rows carry no SALT or mortgage interest and charity is given a 100%
-    haircut on Schedule A (its cash amount must stay on the record for the §170(p) deduction).
-    `zero_regular_tax` zeroes every regular rate, so Form 6251 line 10 is 0 and taxcalc's AMT
-    output equals the tentative minimum tax (line 9), which taxcalc does not expose otherwise.
+    With `zero_regular_tax`, every regular rate is zero in every supported year, so Form 6251
+    line 10 is 0 and taxcalc's AMT output equals the tentative minimum tax (line 9), which
+    taxcalc does not expose otherwise.
     """
-    reform: dict[str, dict[int, Any]] = {}
-    if itemize:
-        reform["STD"] = {year: [0.0] * 5}
-        reform["STD_charity_ded_nonitemizers_max"] = {year: [0.0] * 5}
-    else:
-        reform["ID_Charity_hc"] = {year: 1.0}
+    policy = _taxcalc().Policy()
     if zero_regular_tax:
-        for name in _ZERO_REGULAR_RATES:
-            reform[name] = {year: 0.0}
-    policy = copy.deepcopy(_base_policy())
-    policy.implement_reform(reform, print_warnings=False, raise_errors=True)
+        reform = {name: dict.fromkeys(SUPPORTED_YEARS, 0.0) for name in _ZERO_REGULAR_RATES}
+        policy.implement_reform(reform, print_warnings=False, raise_errors=True)
     return policy
 
 
@@ -149,8 +139,8 @@ def _as_bool(value: Any) -> bool:
     raise ValueError(f"itemize must be an explicit bool, got {value!r}")
 
 
-def _records(rows: pd.DataFrame, year: int, itemize: bool) -> Any:
-    """Build a taxcalc Records object for rows of one year and one deduction choice.
+def _records(rows: pd.DataFrame, year: int) -> Any:
+    """Build a taxcalc Records object for rows of one year.
 
     Mapping: wages -> e00200 (split evenly between spouses for MFJ; only payroll tax, which is
     not returned, depends on the split); ordinary_income -> e01700 taxable pensions (in AGI, not
@@ -173,7 +163,7 @@ def _records(rows: pd.DataFrame, year: int, itemize: bool) -> Any:
             "XTOT": np.where(mars == 2, 2, 1),
             "age_head": np.full(n, 40),
             "age_spouse": np.where(mars == 2, 40, 0),
-            "e00200": head + (wages - head),
+            "e00200": wages,
             "e00200p": head,
             "e00200s": wages - head,
             "e01500": ordinary,
@@ -184,8 +174,8 @@ def _records(rows: pd.DataFrame, year: int, itemize: bool) -> Any:
             "p22250": rows["stcg"].to_numpy(dtype=float),
             "p23250": rows["ltcg"].to_numpy(dtype=float),
             "cmbtp": rows["iso_spread"].to_numpy(dtype=float),
-            "e18400": rows["salt"].to_numpy(dtype=float) if itemize else np.zeros(n),
-            "e19200": rows["mortgage_interest"].to_numpy(dtype=float) if itemize else np.zeros(n),
+            "e18400": rows["salt"].to_numpy(dtype=float),
+            "e19200": rows["mortgage_interest"].to_numpy(dtype=float),
             "e19800": rows["charitable"].to_numpy(dtype=float),
         }
     )
@@ -194,12 +184,34 @@ def _records(rows: pd.DataFrame, year: int, itemize: bool) -> Any:
     )
 
 
-def _run(records: Any, policy: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """One vectorized Calculator pass; returns the requested taxcalc arrays."""
-    calc = _taxcalc().Calculator(policy=policy, records=records)
+_ITEMIZED_ARRAYS = ("c04470", "c21060", "c21040", "c17000", "c18300", "c19200", "c19700",
+                   "c20500", "c20800")  # fmt: skip
+
+
+def _run(
+    records: Any, policy: Any, itemize: np.ndarray, names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """One vectorized Calculator pass with each row's deduction forced; returns taxcalc arrays.
+
+    `Calculator.calc_all` itemizes iff that gives strictly less regular tax + AMT, so when the
+    AMT binds (a tie) float noise decides which deduction's lines it reports. After calc_all,
+    Schedule A and the standard deduction are recomputed, the side a row does not take is
+    zeroed (as taxcalc does for its own choice) and TaxInc..AMT are rerun. This uses taxcalc's
+    private Calculator internals, hence the exact pin (ORACLE_REQUIREMENT).
+    """
+    tc = _taxcalc()
+    calc = tc.Calculator(policy=policy, records=records)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         calc.calc_all()
+        pol = calc._Calculator__policy
+        rec = calc._Calculator__records
+        tc.calcfunctions.ItemDed(pol, rec)
+        tc.calcfunctions.StdDed(pol, rec)
+        calc.array("standard", np.where(itemize, 0.0, calc.array("standard")))
+        for name in _ITEMIZED_ARRAYS:
+            calc.array(name, np.where(itemize, calc.array(name), 0.0))
+        calc._taxinc_to_amt()
     return {name: np.asarray(calc.array(name), dtype=float) for name in names}
 
 
@@ -218,11 +230,13 @@ def oracle_frame(df: pd.DataFrame) -> pd.DataFrame:
     )
     for col in RESULT_COLUMNS + DIAGNOSTIC_COLUMNS:
         result[col] = np.nan
-    for (year, itemize), group in rows.groupby(["year", "itemize"], sort=True):
-        records = _records(group, int(year), bool(itemize))
-        main = _run(records, _policy(int(year), bool(itemize), False), list(_OUTPUT_VARS))
-        tmt = _run(records, _policy(int(year), bool(itemize), True), ["c09600", "taxbc"])
-        if np.any(tmt["taxbc"] != 0.0):
+    for year in sorted(int(y) for y in rows["year"].unique()):
+        group = rows[rows["year"] == year]
+        records = _records(group, year)
+        itemize = group["itemize"].to_numpy(dtype=bool)
+        main = _run(records, _policy(False), itemize, list(_OUTPUT_VARS))
+        tmt = _run(records, _policy(True), itemize, ["c09600", "taxbc"])
+        if np.any(np.abs(tmt["taxbc"]) > 0.005):  # float noise of a few 1e-12 is zero
             raise RuntimeError("zero-rate taxcalc run still produced regular tax")
         for var, col in _OUTPUT_VARS.items():
             result.loc[group.index, col] = main[var]
