@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from models.law import YearLaw
 from planner.law import law_for_years
+
+# CI replays the same examples every run (a red CI is a real regression, never a new random
+# draw); locally hypothesis explores new examples each time.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
