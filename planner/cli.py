@@ -24,7 +24,7 @@ from models.law import STATUSES
 from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
 from planner.errors import InputError
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
-from planner.law import default_inflation, law_for_years, published_years
+from planner.law import citations, default_inflation, law_for_years, published_years
 from planner.outputs import check_output_path, records, write_table
 
 try:
@@ -379,22 +379,28 @@ def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) 
       isoplan law 2030 --inflation 0.03 --json
     """
     year_law = law_for_years([year], inflation, not no_projection)[year]
+    sources = citations(year)
     if as_json:
-        click.echo(
-            json.dumps({"year": year, "projected": year_law.projected, "values": year_law.values})
-        )
+        payload = {
+            "year": year,
+            "projected": year_law.projected,
+            "values": year_law.values,
+            "sources": sources,
+        }
+        click.echo(json.dumps(payload))
         return
     title = f"Tax law {year}" + (" (projected)" if year_law.projected else "")
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("parameter")
     for s in STATUSES:
         table.add_column(s, justify="right")
+    table.add_column("source")
     for name, value in year_law.values.items():
         cells = [value.get(s) if isinstance(value, dict) else value for s in STATUSES]
-        table.add_row(name, *[_fmt(c) for c in cells])
+        table.add_row(name, *[_fmt(c) for c in cells], sources.get(name, ""))
     console.print(table)
     if not year_law.projected:
-        console.print(f"Sources: data/federal/{year}.yaml (each parameter's `reference`).")
+        console.print(f"Full references with links: data/federal/{year}.yaml")
 
 
 def _fmt(v: Any) -> str:

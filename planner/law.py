@@ -221,3 +221,22 @@ def law_for_years(
         else:
             out[year] = project_year(laws[last], year, rules, rate)
     return out
+
+
+def citations(year: int) -> dict[str, str]:
+    """A short citation per parameter: the source named in a published year's file, or the
+    indexing rule of a projected year."""
+    path = data_dir() / "federal" / f"{year}.yaml"
+    if not path.exists():
+        rules = _published()[1]
+        return {
+            name: f"projected by {rule['reference']['section']}" for name, rule in rules.items()
+        }
+    doc = _load_yaml(path)
+    out = {}
+    for name, entry in doc["parameters"].items():
+        ref = entry["reference"]
+        title = doc["documents"][ref["document"]]["title"].split(" (")[0]
+        page = f"p. {ref['page']}" if ref.get("page") is not None else None
+        out[name] = ", ".join(p for p in (title, ref.get("section"), page) if p)
+    return out
