@@ -61,6 +61,7 @@ class Household:
     iso_spread: ISO bargain element of shares exercised and held past year end (Form 6251 line 2i).
     amt_ltcg_adjustment: AMT minus regular long-term gain on shares sold (their AMT basis is
         higher); part of Form 6251 line 2k and of the AMT capital gain refigured for Part III.
+    amt_stcg_adjustment: the same for short-term gain (shares held a year or less from exercise).
     amt_ordinary_adjustment: the rest of line 2k, e.g. minus a later-year disqualifying
         disposition's ordinary income, which the AMT already counted at exercise.
     itemize: 1.0 to itemize, 0.0 for the standard deduction (`compute` may choose; see there).
@@ -75,6 +76,7 @@ class Household:
     stcg: Any = 0.0
     iso_spread: Any = 0.0
     amt_ltcg_adjustment: Any = 0.0
+    amt_stcg_adjustment: Any = 0.0
     amt_ordinary_adjustment: Any = 0.0
     salt: Any = 0.0
     mortgage_interest: Any = 0.0
@@ -297,11 +299,12 @@ def form_6251(h: Household, f1040: dict[str, Any], p: Params, ops: Any) -> dict[
     line2a = ops.where(itemizing, f1040["schedule_a"]["line7_taxes"], f1040["standard"])
     line2_68 = -ops.where(itemizing, f1040["schedule_a"]["limitation"], 0.0)
     amt_ltcg = h.ltcg + h.amt_ltcg_adjustment
-    amt_line7 = capital_gain_line7(amt_ltcg, h.stcg, p, ops)
+    amt_stcg = h.stcg + h.amt_stcg_adjustment
+    amt_line7 = capital_gain_line7(amt_ltcg, amt_stcg, p, ops)
     line2k = amt_line7 - f1040["line7"] + h.amt_ordinary_adjustment
     exclusion_amti = line1 + line2a + line2_68
     amti = exclusion_amti + h.iso_spread + line2k
-    amt_gains = h.qualified_dividends + net_capital_gain(amt_ltcg, h.stcg, ops)
+    amt_gains = h.qualified_dividends + net_capital_gain(amt_ltcg, amt_stcg, ops)
     tmt = tentative_minimum_tax(amti, amt_gains, f1040["qdcg_line5"], p, ops)
     line10 = f1040["regular_tax"]
     line11 = ops.maximum(tmt["tmt"] - line10, 0.0)

@@ -46,6 +46,11 @@ HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
         signed=True,
     ),
     Column(
+        "amt_stcg_adjustment",
+        "the same for short-term gain (shares held a year or less since exercise; line 2k)",
+        signed=True,
+    ),
+    Column(
         "amt_ordinary_adjustment",
         "other line 2k difference, e.g. minus a later-year disqualifying disposition's income",
         signed=True,
