@@ -1,0 +1,277 @@
+"""A validated multi-year scenario as plain data, and the tax effect of each action per share.
+
+`planner.scenario` reads and validates scenario files into these types; everything downstream (the
+exact year-by-year evaluation in `models.simulate`, the MILP in `models.milp`, the baselines) reads
+only these types. The per-share effects of an exercise or a sale (`exercise_effect`,
+`sale_effect`) are the single definition of how an action enters the tax forms: the optimizer and
+the exact evaluator both add them up, so they cannot disagree about what an action means.
+
+Conventions:
+- One tax year has one exercise date and an FMV per share on it; sales happen in sale windows
+  (the open market once liquid, or a tender offer), each with a date, a price and optionally a
+  share limit.
+- Taxes of year t are paid in year t + 1 (April), so they hit the cash balance of year t + 1; the
+  taxes of the last year are paid out of the final wealth.
+- `savings` is what the household adds to cash in a year after its ordinary taxes and spending, as
+  if it held no options; the plan is charged only the tax it adds to (or saves from) that base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+ISO = "iso"
+NSO = "nso"
+STOCK = "stock"
+
+# Fields of models.forms.Household that actions move.
+EFFECT_FIELDS = (
+    "wages",
+    "ordinary_income",
+    "ltcg",
+    "stcg",
+    "iso_spread",
+    "amt_ltcg_adjustment",
+    "amt_stcg_adjustment",
+    "amt_ordinary_adjustment",
+)
+
+
+def add_years(d: date, years: int) -> date:
+    """The same calendar day `years` later (Feb 29 becomes Feb 28)."""
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:
+        return d.replace(year=d.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class TaxYear:
+    """One tax year of the horizon: the household's own income (without option actions), the
+    option exercise date and FMV, and cash saved."""
+
+    year: int
+    exercise_date: date
+    fmv: float
+    wages: float = 0.0
+    ordinary_income: float = 0.0
+    interest: float = 0.0
+    qualified_dividends: float = 0.0
+    ltcg: float = 0.0
+    stcg: float = 0.0
+    salt: float = 0.0
+    mortgage_interest: float = 0.0
+    charitable: float = 0.0
+    aged_blind: int = 0
+    itemize: bool | None = None
+    savings: float = 0.0
+
+
+@dataclass(frozen=True)
+class SaleWindow:
+    """A chance to sell: the open market (liquid from its date) or a tender offer."""
+
+    id: str
+    year: int
+    date: date
+    price: float
+    max_shares: float | None = None  # tender offers cap the shares bought; None = no cap
+    kind: str = "market"
+
+
+@dataclass(frozen=True)
+class OptionClass:
+    """Options of one grant with one treatment: the ISO part, or the part over the $100,000
+    limit of IRC §422(d) (and NSO grants), which is taxed as an NSO.
+
+    exercisable[year] is the cumulative number of shares vested by that year's exercise date and
+    not expired (0 once expired). An ISO exercised after `iso_deadline` (termination + 3 months,
+    §422(a)(2)) is taxed as an NSO.
+    """
+
+    id: str
+    grant_id: str
+    kind: str
+    strike: float
+    grant_date: date
+    expiry: date
+    exercisable: dict[int, float]
+    iso_deadline: date | None = None
+
+    def treatment(self, exercise_date: date) -> str:
+        """ISO or NSO tax treatment of an exercise on this date."""
+        if self.kind == ISO and (self.iso_deadline is None or exercise_date <= self.iso_deadline):
+            return ISO
+        return NSO
+
+
+@dataclass(frozen=True)
+class Lot:
+    """Shares held, with their tax history. Regular and AMT basis are per share.
+
+    kind ISO: ISO shares not yet disposed of (the disqualifying-disposition rules apply);
+    regular basis is the strike, AMT basis the FMV at exercise (if the spread was counted for the
+    AMT in an earlier year; for a same-year sale the AMT follows the regular tax).
+    kind NSO / STOCK: ordinary shares, basis as given (NSO: FMV at exercise).
+    """
+
+    id: str
+    grant_id: str
+    kind: str
+    shares: float
+    grant_date: date
+    exercise_date: date
+    exercise_year: int
+    regular_basis: float
+    amt_basis: float
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Per-share change to one tax year's Household fields, and the cash it moves now."""
+
+    fields: dict[str, float] = field(default_factory=dict)
+    cash: float = 0.0
+    fica_wages: float = 0.0  # wages subject to Social Security and Medicare (NSO spread)
+
+
+def exercise_effect(option: OptionClass, year: TaxYear) -> Effect:
+    """Exercising one share in `year` and holding it past year end.
+
+    ISO: no regular income; the spread is an AMT adjustment (Form 6251 line 2i, §56(b)(3)).
+    NSO: the spread is wages (§83), subject to FICA.
+    """
+    spread = max(year.fmv - option.strike, 0.0)
+    if option.treatment(year.exercise_date) == ISO:
+        return Effect(fields={"iso_spread": spread}, cash=-option.strike)
+    return Effect(fields={"wages": spread}, cash=-option.strike, fica_wages=spread)
+
+
+def exercise_lot(option: OptionClass, year: TaxYear, shares: float) -> Lot:
+    """The lot an exercise creates."""
+    iso = option.treatment(year.exercise_date) == ISO
+    fmv = max(year.fmv, option.strike)
+    return Lot(
+        id=f"{option.id}@{year.year}",
+        grant_id=option.grant_id,
+        kind=ISO if iso else NSO,
+        shares=shares,
+        grant_date=option.grant_date,
+        exercise_date=year.exercise_date,
+        exercise_year=year.year,
+        regular_basis=option.strike if iso else fmv,
+        amt_basis=fmv,
+    )
+
+
+def is_qualifying(lot: Lot, sale_date: date) -> bool:
+    """§422(a)(1): no disposition within 2 years of the grant nor within 1 year of exercise."""
+    return sale_date > add_years(lot.grant_date, 2) and sale_date > add_years(lot.exercise_date, 1)
+
+
+def is_long_term(lot: Lot, sale_date: date) -> bool:
+    """Held more than one year since exercise (§1222)."""
+    return sale_date > add_years(lot.exercise_date, 1)
+
+
+def sale_effect(lot: Lot, window: SaleWindow) -> Effect:
+    """Selling one share of `lot` in `window`.
+
+    ISO, qualifying: regular gain price - strike, long-term; the AMT gain uses the AMT basis, so
+      line 2k gets (price - AMT basis) - (price - strike) = -(spread).
+    ISO, disqualifying (§421(b), §422(c)(2)): ordinary income = the spread, or price - strike if
+      less (a sale at a loss relative to the FMV at exercise), not below 0; the rest is capital.
+      Same year as exercise: the AMT follows the regular tax, so the shares leave line 2i
+      (the spread was added by the exercise). Later year: the AMT already counted the spread, so
+      line 2k removes the ordinary income and the capital gain uses the AMT basis.
+    NSO and plain stock: capital gain over the basis; a different AMT basis goes to line 2k.
+    """
+    price = window.price
+    term = "ltcg" if is_long_term(lot, window.date) else "stcg"
+    amt_term = "amt_" + term + "_adjustment"
+    fields: dict[str, float] = {}
+    if lot.kind == ISO:
+        spread = lot.amt_basis - lot.regular_basis
+        same_year = window.year == lot.exercise_year
+        if is_qualifying(lot, window.date):
+            fields["ltcg"] = price - lot.regular_basis
+            fields["amt_ltcg_adjustment"] = -spread
+        else:
+            ordinary = min(spread, max(price - lot.regular_basis, 0.0))
+            fields["ordinary_income"] = ordinary
+            fields[term] = price - lot.regular_basis - ordinary
+            if same_year:
+                fields["iso_spread"] = -spread
+            else:
+                fields["amt_ordinary_adjustment"] = -ordinary
+                fields[amt_term] = (price - lot.amt_basis) - fields[term]
+    else:
+        fields[term] = price - lot.regular_basis
+        if lot.amt_basis != lot.regular_basis:
+            fields[amt_term] = lot.regular_basis - lot.amt_basis
+    return Effect(fields={k: v for k, v in fields.items() if v != 0.0}, cash=price)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole validated scenario (see planner.scenario for the file format)."""
+
+    description: str
+    filing_status: str
+    years: tuple[TaxYear, ...]
+    options: tuple[OptionClass, ...]
+    lots: tuple[Lot, ...]
+    windows: tuple[SaleWindow, ...]
+    start_cash: float
+    cash_floor: float
+    amt_credit_carryforward: float = 0.0
+    objective: str = "wealth"  # "wealth" | "min_tax"
+    required_exercise: dict[str, float] = field(default_factory=dict)  # option id -> shares
+    discount_rate: float = 0.0
+    terminal_price: float | None = None  # held shares valued at this price (default: last FMV)
+    terminal_tax_rate: float = 0.238  # tax on the regular gain of shares held at the end
+    terminal_ordinary_rate: float = 0.37  # tax on the spread of options unexercised at the end
+    credit_value: float = 1.0  # value per $ of minimum tax credit left at the end
+    inflation: float | None = None
+    solver: str = "cbc"
+    gap: float = 1e-4
+    time_limit: float = 60.0
+    share_step: int = 1  # exercise and sell in multiples of this many shares
+
+    @property
+    def year_numbers(self) -> tuple[int, ...]:
+        return tuple(y.year for y in self.years)
+
+    @property
+    def final_price(self) -> float:
+        return self.years[-1].fmv if self.terminal_price is None else self.terminal_price
+
+
+@dataclass
+class Plan:
+    """Decisions: shares exercised per (option class id, year) and shares sold per
+    (lot id, sale window id). Lots created by the plan have ids `exercise_lot(...).id`,
+    i.e. "<option id>@<year>"."""
+
+    exercises: dict[tuple[str, int], float] = field(default_factory=dict)
+    sales: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def terminal_value(
+    scenario: Scenario, held: dict[str, tuple[Lot, float]], unexercised: dict[str, float]
+) -> float:
+    """What is left at the end of the horizon, in after-tax dollars (a definition, shared by the
+    optimizer and the exact evaluation):
+      held shares at the final price, less `terminal_tax_rate` on their regular gain;
+      vested, unexpired options at their spread, less `terminal_ordinary_rate`.
+    The minimum tax credit left is valued separately at `credit_value` per dollar."""
+    price = scenario.final_price
+    strikes = {o.id: o.strike for o in scenario.options}
+    value = 0.0
+    for lot, shares in held.values():
+        value += shares * (price - scenario.terminal_tax_rate * (price - lot.regular_basis))
+    for option_id, shares in unexercised.items():
+        spread = max(price - strikes[option_id], 0.0)
+        value += shares * spread * (1.0 - scenario.terminal_ordinary_rate)
+    return value
