@@ -362,6 +362,14 @@ def form_8959(h: Household, p: Params, ops: Any) -> Any:
     return p.addl_medicare_rate * ops.maximum(h.wages - p.addl_medicare_threshold, 0.0)
 
 
+def employee_fica(wages: Any, payroll: Any, ops: Any) -> Any:
+    """Employee Social Security (up to the wage base) and Medicare on wages (§3101(a), (b)(1)).
+    Not a Form 1040 line, but withheld from pay all the same; `payroll` is a `models.law.Payroll`.
+    One earner: a couple's two wage bases are not split."""
+    w = ops.maximum(wages, 0.0)
+    return payroll.ss_rate * ops.minimum(w, payroll.ss_wage_base) + payroll.medicare_rate * w
+
+
 def household_tax(h: Household, p: Params, ops: Any) -> dict[str, Any]:
     """All forms for one deduction choice; the flat result the CLI and tests read."""
     f1040 = form_1040(h, p, ops)

@@ -147,6 +147,23 @@ def params_for(law: YearLaw, status: str) -> Params:
     return Params(**values, mfs=1.0 if status == "mfs" else 0.0, projected=law.projected)
 
 
+@dataclass(frozen=True)
+class Payroll:
+    """Employee Social Security and Medicare rates of one year (IRC §3101(a), (b)(1))."""
+
+    ss_rate: float
+    ss_wage_base: float
+    medicare_rate: float
+
+
+def payroll_for(law: YearLaw) -> Payroll:
+    return Payroll(
+        ss_rate=float(law.values["payroll.social_security_rate"]),
+        ss_wage_base=float(law.values["payroll.social_security_wage_base"]),
+        medicare_rate=float(law.values["payroll.medicare_rate"]),
+    )
+
+
 class LawTable:
     """All (year, status) `Params` stacked so a vectorized call gathers each row's law by index."""
 

@@ -1,0 +1,544 @@
+"""The exercise ladder as a mixed-integer program: build, solve, read (three separate steps).
+
+Decisions (integer, in multiples of `scenario.share_step`):
+  exercise__<option>__y<year>       shares of an option class exercised in a year
+  sell__<lot>__<window>             shares of a lot sold in a sale window
+Every lot a plan can create is `<option>@<year>` (identical shares exercised together are one
+lot), so the sale variables are per (lot, window), not per share.
+
+Constraint families (each named `<family>__<key>`):
+  vesting    sum_{y' <= y} exercise[c, y'] <= exercisable[c][y]       (vested, not expired)
+  hold       sum_w sell[l, w] <= shares of l (exercised, or held at the start)
+  tender     sum_l sell[l, w] <= max_shares[w]
+  cash       cash[y] = cash[y-1] + savings[y] + proceeds[y] - exercise cost[y] - extra tax[y-1]
+             >= cash_floor
+  required   (objective min_tax) sum_y exercise[c, y] >= required shares
+
+Taxes. Every year's forms are exact functions of the year's totals (ordinary income, gains, line
+2i and 2k amounts), built from `models.forms` itself: each one-dimensional piece is an exact
+piecewise-linear equality (`models.pwl`), and every minimum of two amounts is exact. So the
+model's regular tax, TMT, AMT, NIIT and minimum tax credit are the forms' values for any
+decisions, not bounds that the objective has to push tight; the exact re-evaluation of a plan
+(`models.simulate`) therefore agrees with the model to rounding.
+
+Binaries appear only where a function bends inside the range a year can reach: ordinary brackets,
+the capital-gain band edge that ordinary income can cross (stacking: not convex), the AMT
+exemption phase-out (not convex: 28% -> 35%/42% -> 28%), the MFS add-back, min(taxable excess,
+gains) in Part III, the credit limit, NIIT's lesser-of and the Social Security wage base. Bounds
+on every expression come from the decisions' bounds, so most kinks of a schedule never enter.
+
+Regular tax under the QDCG worksheet, when ordinary taxable income O is at least the 0% band,
+the Tax Table limit and the top of every ordinary band taxed below 15% (checked; see
+`ModelNotSupported`):
+    tax = R(O) + 20% G - 5% [min(TI, cg15) - min(O, cg15)],   TI = O + G
+where R is the rate schedule and G the qualified dividends plus net capital gain; the worksheet's
+line 24 (all ordinary) is then never smaller. Form 6251 Part III under the same condition:
+    TMT = S(E - g) + 20% g - 5% min(g, max(0, cg15 - O)),   g = min(E, gains for AMT)
+with S the 26/28% schedule and E the taxable excess (AMTI less the phased-out exemption, after
+the MFS add-back). The rates shown are those of the law data (`capital_gains.rates`).
+
+Objective "wealth" (maximized): final cash after the last year's tax, plus the terminal value of
+held shares and unexercised options (`models.scenario.terminal_value`), plus `credit_value` per
+dollar of minimum tax credit left beyond what the household would have had anyway.
+Objective "min_tax" (minimized): present value of the extra tax, with required exercises.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulp
+
+from models.engine import tax_one
+from models.forms import (
+    SCALAR,
+    Household,
+    amt_rate_schedule,
+    capital_gain_line7,
+    employee_fica,
+    form_1040,
+    form_8959,
+    rate_schedule,
+    schedule_a,
+    tentative_minimum_tax,
+)
+from models.law import Params, Payroll
+from models.pwl import Builder, Lin, value_of
+from models.scenario import (
+    EFFECT_FIELDS,
+    Lot,
+    Plan,
+    Scenario,
+    TaxYear,
+    exercise_effect,
+    exercise_lot,
+    sale_effect,
+)
+
+
+class ModelNotSupported(ValueError):
+    """The scenario needs a feature the optimizer does not model yet; the message says which."""
+
+
+@dataclass(frozen=True)
+class YearLaw1:
+    """What the model needs of one tax year's law for the household's filing status."""
+
+    params: Params
+    payroll: Payroll
+
+
+@dataclass
+class LadderModel:
+    """A built (and after `solve`, solved) exercise-ladder MILP."""
+
+    scenario: Scenario
+    prob: pulp.LpProblem
+    builder: Builder
+    exercise: dict[tuple[str, int], tuple[Any, int]] = field(default_factory=dict)
+    sell: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
+    lots: dict[str, Lot] = field(default_factory=dict)
+    years: dict[int, dict[str, Lin]] = field(default_factory=dict)
+    cash: dict[int, Lin] = field(default_factory=dict)
+    objective: Lin | None = None
+    itemize: dict[int, bool] = field(default_factory=dict)
+    base: dict[int, dict[str, float]] = field(default_factory=dict)
+    build_seconds: float = 0.0
+
+    @property
+    def size(self) -> dict[str, int]:
+        variables = self.prob.variables()
+        return {
+            "variables": len(variables),
+            "integers": sum(1 for v in variables if v.cat == pulp.LpInteger and not _is_binary(v)),
+            "binaries": sum(1 for v in variables if _is_binary(v)),
+            "constraints": len(self.prob.constraints),
+        }
+
+
+def _is_binary(v: pulp.LpVariable) -> bool:
+    return v.cat == pulp.LpInteger and v.lowBound == 0 and v.upBound == 1
+
+
+def _shares(var_and_step: tuple[Any, int]) -> Any:
+    var, step = var_and_step
+    return step * var
+
+
+def _deduction_choice(ty: TaxYear, p: Params, credit: float) -> bool:
+    """Itemize or not in a year: as the file says, else what the engine picks with no actions."""
+    if ty.itemize is not None:
+        return ty.itemize
+    return bool(tax_one(base_household(ty, credit), p, None)["itemized"])
+
+
+def base_household(ty: TaxYear, credit: float = 0.0) -> Household:
+    """The household of one year with no option actions."""
+    return Household(
+        wages=ty.wages,
+        ordinary_income=ty.ordinary_income,
+        interest=ty.interest,
+        qualified_dividends=ty.qualified_dividends,
+        ltcg=ty.ltcg,
+        stcg=ty.stcg,
+        salt=ty.salt,
+        mortgage_interest=ty.mortgage_interest,
+        charitable=ty.charitable,
+        aged_blind=float(ty.aged_blind),
+        amt_credit_carryforward=credit,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Build
+# ----------------------------------------------------------------------------------------------
+
+
+def build(scenario: Scenario, law: dict[int, YearLaw1]) -> LadderModel:
+    """The MILP of a scenario. `law[year]` is that year's law for the scenario's filing status."""
+    started = time.perf_counter()
+    sense = pulp.LpMaximize if scenario.objective == "wealth" else pulp.LpMinimize
+    prob = pulp.LpProblem("isoplan_ladder", sense)
+    m = LadderModel(scenario=scenario, prob=prob, builder=Builder(prob))
+    step = max(1, int(scenario.share_step))
+    years = {ty.year: ty for ty in scenario.years}
+
+    # Base (no actions): deduction choice, taxes and credit chain per year.
+    credit = scenario.amt_credit_carryforward
+    for ty in scenario.years:
+        p = law[ty.year].params
+        m.itemize[ty.year] = _deduction_choice(ty, p, credit)
+        r = tax_one(base_household(ty, credit), p, m.itemize[ty.year])
+        fica = employee_fica(ty.wages, law[ty.year].payroll, SCALAR)
+        m.base[ty.year] = {
+            "total_tax": r["total_tax"],
+            "fica": fica,
+            "credit_out": r["mtc_carryforward_out"],
+        }
+        credit = r["mtc_carryforward_out"]
+
+    _decisions(m, scenario, years, step)
+    fields = _year_fields(m, scenario)
+    cf = Lin.const(scenario.amt_credit_carryforward)
+    for ty in scenario.years:
+        tax = _year_tax(
+            m.builder, f"y{ty.year}", fields[ty.year], ty, law[ty.year], cf, m.itemize[ty.year]
+        )
+        base = m.base[ty.year]
+        tax["extra_tax"] = tax["total_tax"] + tax["fica"] - (base["total_tax"] + base["fica"])
+        m.years[ty.year] = tax
+        cf = tax["mtc_carryforward_out"]
+    _cash(m, scenario)
+    _objective(m, scenario)
+    m.build_seconds = time.perf_counter() - started
+    return m
+
+
+def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], step: int) -> None:
+    prob = m.prob
+    for option in scenario.options:
+        taken: list[Any] = []
+        for ty in scenario.years:
+            cap = option.exercisable.get(ty.year, 0.0)
+            if cap <= 0:
+                continue
+            var = pulp.LpVariable(
+                f"exercise__{option.id}__y{ty.year}", 0, math.floor(cap / step), cat=pulp.LpInteger
+            )
+            m.exercise[(option.id, ty.year)] = (var, step)
+            taken.append(step * var)
+            prob += pulp.lpSum(taken) <= cap, f"vesting__{option.id}__y{ty.year}"
+            lot = exercise_lot(option, ty, 1.0)
+            m.lots[lot.id] = lot
+    for lot in scenario.lots:
+        m.lots[lot.id] = lot
+    for lot_id, lot in m.lots.items():
+        available = _lot_shares(m, lot_id)
+        ub = math.floor((available[1] if isinstance(available, tuple) else available) / step)
+        sold = []
+        for w in scenario.windows:
+            if w.date < lot.exercise_date or w.year < lot.exercise_year:
+                continue
+            var = pulp.LpVariable(f"sell__{lot_id}__{w.id}", 0, ub, cat=pulp.LpInteger)
+            m.sell[(lot_id, w.id)] = (var, step)
+            sold.append(step * var)
+        if sold:
+            held = available[0] if isinstance(available, tuple) else available
+            prob += pulp.lpSum(sold) <= held, f"hold__{lot_id}"
+    for w in scenario.windows:
+        if w.max_shares is None:
+            continue
+        sold = [_shares(v) for (lot_id, wid), v in m.sell.items() if wid == w.id]
+        if sold:
+            prob += pulp.lpSum(sold) <= w.max_shares, f"tender__{w.id}"
+    for key, shares in scenario.required_exercise.items():
+        chosen = [
+            _shares(v)
+            for (oid, _), v in m.exercise.items()
+            if oid == key or _grant_of(scenario, oid) == key
+        ]
+        prob += pulp.lpSum(chosen) >= shares, f"required__{key}"
+
+
+def _grant_of(scenario: Scenario, option_id: str) -> str:
+    return next(o.grant_id for o in scenario.options if o.id == option_id)
+
+
+def _lot_shares(m: LadderModel, lot_id: str) -> Any:
+    """Shares a lot holds: a number for a lot held at the start, (expression, upper bound) for a
+    lot the plan creates."""
+    for lot in m.scenario.lots:
+        if lot.id == lot_id:
+            return lot.shares
+    option_id, year = lot_id.rsplit("@", 1)
+    var, step = m.exercise[(option_id, int(year))]
+    return (step * var, step * var.upBound)
+
+
+def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]]:
+    """Each year's Household amounts that actions move, as bounded linear expressions."""
+    parts: dict[int, dict[str, list[tuple[float, Any, float]]]] = {
+        ty.year: {k: [] for k in EFFECT_FIELDS} for ty in scenario.years
+    }
+    options = {o.id: o for o in scenario.options}
+    years = {ty.year: ty for ty in scenario.years}
+    for (option_id, year), (var, step) in m.exercise.items():
+        effect = exercise_effect(options[option_id], years[year])
+        for k, c in effect.fields.items():
+            parts[year][k].append((c * step, var, var.upBound))
+    windows = {w.id: w for w in scenario.windows}
+    for (lot_id, window_id), (var, step) in m.sell.items():
+        w = windows[window_id]
+        effect = sale_effect(m.lots[lot_id], w)
+        for k, c in effect.fields.items():
+            parts[w.year][k].append((c * step, var, var.upBound))
+    out: dict[int, dict[str, Lin]] = {}
+    for ty in scenario.years:
+        fields = {}
+        for k in EFFECT_FIELDS:
+            base = float(getattr(ty, k, 0.0) or 0.0)
+            terms = parts[ty.year][k]
+            lo = base + sum(min(0.0, c * ub) for c, _, ub in terms)
+            hi = base + sum(max(0.0, c * ub) for c, _, ub in terms)
+            expr = base + pulp.lpSum(c * v for c, v, _ in terms) if terms else base
+            fields[k] = Lin(expr, lo, hi)
+        out[ty.year] = fields
+    return out
+
+
+def _floor(x: Lin, lo: float) -> Lin:
+    """`x` with a lower bound known from the mathematics (not from interval arithmetic)."""
+    return Lin(x.expr, max(x.lo, lo), max(x.hi, lo))
+
+
+def _tmt(b: Builder, tag: str, excess: Lin, gains: Lin, ordinary: Lin, p: Params) -> Lin:
+    """Form 6251 line 40 (= line 38 here) from the taxable excess, the AMT's qualified dividends
+    and net capital gain (Part III line 13), and the regular ordinary taxable income (line 20)."""
+    _, r15, r20 = p.cg_rates
+    g = _floor(b.min2(f"{tag}__line22", excess, gains), 0.0)
+    band15 = b.pwl(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0))
+    at15 = b.min2(f"{tag}__line30", g, band15)
+    line17 = _floor(excess - g, 0.0)
+    line18 = b.pwl(f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR))
+    return line18 + g * r20 - at15 * (r20 - r15)
+
+
+def _year_tax(
+    b: Builder, tag: str, f: dict[str, Lin], ty: TaxYear, law: YearLaw1, cf: Lin, itemize: bool
+) -> dict[str, Lin]:
+    """One year's forms as exact functions of the year's amounts (see the module docstring)."""
+    p = law.params
+    _, r15, r20 = p.cg_rates
+
+    def line7_of(v: float) -> float:
+        return capital_gain_line7(v, 0.0, p, SCALAR)
+
+    # Form 1040
+    line7 = b.pwl(f"{tag}__line7", f["ltcg"] + f["stcg"], line7_of)
+    st_loss = b.pwl(f"{tag}__stcg_loss", f["stcg"], lambda v: min(v, 0.0))
+    ncg = _floor(b.max0(f"{tag}__ncg", f["ltcg"] + st_loss), 0.0)
+    earned = f["wages"] + f["ordinary_income"] + ty.interest
+    agi = earned + ty.qualified_dividends + line7
+    h = base_household(ty)
+    h.itemize = 1.0 if itemize else 0.0
+    if itemize:
+        sa = b.pwl_many(
+            f"{tag}__schedule_a",
+            agi,
+            {
+                k: (lambda a, k=k: schedule_a(h, a, p, SCALAR)[k])
+                for k in ("line7_taxes", "limitation", "line17")
+            },
+        )
+        line14, line2a, line2_68 = sa["line17"], sa["line7_taxes"], -sa["limitation"]
+    else:
+        f1040 = form_1040(h, p, SCALAR)
+        line14 = Lin.const(f1040["line14"])
+        line2a, line2_68 = Lin.const(f1040["standard"]), Lin.const(0.0)
+    # line 7 less net capital gain is at least -$3,000 (-$1,500 MFS) whatever the gains.
+    other_gain = _floor(line7 - ncg, -p.loss_limit)
+    ordinary = earned + other_gain - line14  # QDCG worksheet line 5
+    need = max(
+        [p.table_max, p.cg0]
+        + [e for e, r in zip(p.ord_edges, p.ord_rates, strict=False) if r < r15]
+    )
+    if ordinary.lo < need:
+        raise ModelNotSupported(
+            f"{ty.year}: ordinary taxable income can fall to ${max(ordinary.lo, 0):,.0f}; the "
+            f"optimizer needs at least ${need:,.0f} in every year (the Tax Table and the 0% "
+            f"capital-gain band are not modelled yet)"
+        )
+    gains = ncg + ty.qualified_dividends
+    line1 = ordinary + gains  # = taxable income, positive here
+    regular = (
+        b.pwl(
+            f"{tag}__ordinary_tax",
+            ordinary,
+            lambda o: (
+                rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR) + (r20 - r15) * min(o, p.cg15)
+            ),
+        )
+        + gains * r20
+        + b.pwl(f"{tag}__band15", line1, lambda t: -(r20 - r15) * min(t, p.cg15))
+    )
+    regular = _floor(regular, 0.0)
+
+    # Form 6251
+    amt_ltcg = f["ltcg"] + f["amt_ltcg_adjustment"]
+    amt_stcg = f["stcg"] + f["amt_stcg_adjustment"]
+    amt_line7 = b.pwl(f"{tag}__amt_line7", amt_ltcg + amt_stcg, line7_of)
+    line2k = amt_line7 - line7 + f["amt_ordinary_adjustment"]
+    exclusion_amti = line1 + line2a + line2_68
+    amti = exclusion_amti + f["iso_spread"] + line2k
+
+    def excess_of(a: float) -> float:
+        return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
+
+    excess = _floor(b.pwl(f"{tag}__line6", amti, excess_of), 0.0)
+    amt_st_loss = b.pwl(f"{tag}__amt_stcg_loss", amt_stcg, lambda v: min(v, 0.0))
+    amt_gains = _floor(b.max0(f"{tag}__amt_ncg", amt_ltcg + amt_st_loss), 0.0)
+    tmt = _floor(
+        _tmt(b, f"{tag}__p3", excess, amt_gains + ty.qualified_dividends, ordinary, p), 0.0
+    )
+    amt = b.max0(f"{tag}__amt", tmt - regular)
+
+    # Form 8801: credit generated (AMT less that of exclusion items) and allowed.
+    excl_excess = _floor(b.pwl(f"{tag}__x_line6", exclusion_amti, excess_of), 0.0)
+    excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, gains, ordinary, p), 0.0)
+    net_on_exclusions = b.max0(f"{tag}__x_net", excl_tmt - regular)
+    generated = b.max0(f"{tag}__mtc_generated", amt - net_on_exclusions)
+    room = b.max0(f"{tag}__mtc_room", regular - tmt)
+    allowed = b.min2(f"{tag}__mtc_allowed", _floor(cf, 0.0), room)
+    cf_out = _floor(cf - allowed + generated, 0.0)
+
+    # Form 8960, Form 8959, FICA
+    nii = b.max0(f"{tag}__nii", line7 + ty.interest + ty.qualified_dividends)
+    over = b.max0(f"{tag}__magi_over", agi - p.niit_threshold)
+    niit = b.min2(f"{tag}__niit_base", nii, over) * p.niit_rate
+    addl = b.pwl(
+        f"{tag}__addl_medicare", f["wages"], lambda w: form_8959(Household(wages=w), p, SCALAR)
+    )
+    fica = b.pwl(f"{tag}__fica", f["wages"], lambda w: employee_fica(w, law.payroll, SCALAR))
+    total = regular + amt + niit + addl - allowed
+    return {
+        "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": amti,
+        "tmt": tmt, "amt": amt, "niit": niit, "additional_medicare_tax": addl,
+        "mtc_allowed": allowed, "mtc_generated": generated, "mtc_carryforward_out": cf_out,
+        "total_tax": total, "fica": fica,
+    }  # fmt: skip
+
+
+def _cash(m: LadderModel, scenario: Scenario) -> None:
+    """cash[y] = cash[y-1] + savings + proceeds - exercise cost - last year's extra tax."""
+    options = {o.id: o for o in scenario.options}
+    years = {ty.year: ty for ty in scenario.years}
+    windows = {w.id: w for w in scenario.windows}
+    cash = Lin.const(scenario.start_cash)
+    prior_tax: Lin = Lin.const(0.0)
+    for ty in scenario.years:
+        flows = [c for c in _cash_terms(m, options, years, windows, ty.year)]
+        moved = pulp.lpSum(flows) if flows else 0.0
+        cash = Lin(cash.expr + ty.savings + moved - prior_tax.expr, -math.inf, math.inf)
+        m.prob += cash.expr >= scenario.cash_floor, f"cash__y{ty.year}"
+        m.cash[ty.year] = cash
+        prior_tax = m.years[ty.year]["extra_tax"]
+
+
+def _cash_terms(m: LadderModel, options: dict, years: dict, windows: dict, year: int) -> list:
+    terms = []
+    for (option_id, y), (var, step) in m.exercise.items():
+        if y == year:
+            terms.append(exercise_effect(options[option_id], years[y]).cash * step * var)
+    for (lot_id, window_id), (var, step) in m.sell.items():
+        w = windows[window_id]
+        if w.year == year:
+            terms.append(sale_effect(m.lots[lot_id], w).cash * step * var)
+    return terms
+
+
+def _objective(m: LadderModel, scenario: Scenario) -> None:
+    last = scenario.years[-1].year
+    if scenario.objective == "min_tax":
+        rate = scenario.discount_rate
+        m.objective = Lin(
+            pulp.lpSum(
+                m.years[ty.year]["extra_tax"].expr / (1.0 + rate) ** i
+                for i, ty in enumerate(scenario.years)
+            ),
+            -math.inf,
+            math.inf,
+        )
+        m.prob += m.objective.expr
+        return
+    price = scenario.final_price
+    terminal = []
+    for lot_id, lot in m.lots.items():
+        per_share = price - scenario.terminal_tax_rate * (price - lot.regular_basis)
+        held = _lot_shares(m, lot_id)
+        held_expr = held[0] if isinstance(held, tuple) else held
+        sold = [_shares(v) for (lid, _), v in m.sell.items() if lid == lot_id]
+        terminal.append(per_share * (held_expr - pulp.lpSum(sold)))
+    for option in scenario.options:
+        left = option.exercisable.get(last, 0.0)
+        if left <= 0:
+            continue
+        spread = max(price - option.strike, 0.0) * (1.0 - scenario.terminal_ordinary_rate)
+        taken = [_shares(v) for (oid, _), v in m.exercise.items() if oid == option.id]
+        terminal.append(spread * (left - pulp.lpSum(taken)))
+    credit_left = m.years[last]["mtc_carryforward_out"].expr - m.base[last]["credit_out"]
+    wealth = (
+        m.cash[last].expr
+        - m.years[last]["extra_tax"].expr
+        + pulp.lpSum(terminal)
+        + scenario.credit_value * credit_left
+    )
+    m.objective = Lin(wealth, -math.inf, math.inf)
+    m.prob += wealth
+
+
+# ----------------------------------------------------------------------------------------------
+# Solve and read
+# ----------------------------------------------------------------------------------------------
+
+
+def make_solver(name: str, gap: float, time_limit: float, msg: bool = False) -> Any:
+    """The one place a solver is constructed: CBC (bundled with PuLP) or HiGHS (highspy)."""
+    if name == "cbc":
+        return pulp.PULP_CBC_CMD(msg=msg, gapRel=gap, timeLimit=time_limit, threads=1)
+    if name == "highs":
+        return pulp.HiGHS(msg=msg, gapRel=gap, timeLimit=time_limit, threads=1)
+    raise ValueError(f"unknown solver {name!r} (use cbc or highs)")
+
+
+@dataclass
+class SolveResult:
+    status: str  # "optimal", "time_limit" (a plan, maybe not optimal), "infeasible", ...
+    objective: float | None
+    solve_seconds: float
+    solver: str
+
+
+def solve(
+    m: LadderModel,
+    solver: str | None = None,
+    gap: float | None = None,
+    time_limit: float | None = None,
+    msg: bool = False,
+) -> SolveResult:
+    """Solve the built model in place."""
+    s = m.scenario
+    name = solver or s.solver
+    engine = make_solver(
+        name, s.gap if gap is None else gap, s.time_limit if time_limit is None else time_limit, msg
+    )
+    started = time.perf_counter()
+    m.prob.solve(engine)
+    seconds = time.perf_counter() - started
+    status = pulp.LpStatus[m.prob.status].lower()
+    has_solution = m.prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    if status == "optimal" and m.prob.sol_status == pulp.LpSolutionIntegerFeasible:
+        status = "time_limit"
+    objective = value_of(m.objective) if has_solution and m.objective is not None else None
+    return SolveResult(status=status, objective=objective, solve_seconds=seconds, solver=name)
+
+
+def read_plan(m: LadderModel) -> Plan:
+    """The decisions of the solved model."""
+    plan = Plan()
+    for key, (var, step) in m.exercise.items():
+        shares = step * round(var.value() or 0.0)
+        if shares:
+            plan.exercises[key] = float(shares)
+    for key, (var, step) in m.sell.items():
+        shares = step * round(var.value() or 0.0)
+        if shares:
+            plan.sales[key] = float(shares)
+    return plan
+
+
+def model_taxes(m: LadderModel) -> dict[int, dict[str, float]]:
+    """The model's own tax lines per year, to set beside the exact re-evaluation."""
+    return {y: {k: value_of(v) for k, v in lines.items()} for y, lines in m.years.items()}
