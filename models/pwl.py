@@ -113,8 +113,9 @@ def _refine(f: Callable[[float], float], x: float, lo: float, hi: float) -> floa
     return exact if a < exact < b else x
 
 
-def _search(f: Callable[[float], float], lo: float, hi: float, found: list[float],
-            depth: int) -> None:
+def _search(
+    f: Callable[[float], float], lo: float, hi: float, found: list[float], depth: int
+) -> None:
     width = hi - lo
     if width <= 4 * _PROBE:
         return
