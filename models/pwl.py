@@ -75,6 +75,7 @@ def value_of(x: Lin) -> float:
 
 _PROBE = 0.5  # dollars: wide enough that float noise at $10M magnitudes stays below _SLOPE_TOL
 _SLOPE_TOL = 1e-6
+_WINDOW = 8.0  # dollars around a probe searched for the exact kink; kinks closer than this merge
 
 
 def _slope(f: Callable[[float], float], a: float, b: float) -> float:
@@ -93,18 +94,21 @@ def breakpoints(f: Callable[[float], float], lo: float, hi: float) -> list[float
     found: list[float] = []
     _search(f, lo, hi, found, depth=0)
     kinks: list[float] = []
-    for x in sorted(found):
-        left = _slope(f, x - _PROBE, x)
-        right = _slope(f, x, x + _PROBE)
-        if abs(left - right) > _SLOPE_TOL and (not kinks or x - kinks[-1] > 2 * _PROBE):
-            kinks.append(_refine(f, x, lo, hi))
+    for probe in sorted(found):
+        x = _refine(f, probe, lo, hi)
+        if not lo + _PROBE < x < hi - _PROBE:
+            continue
+        left = _slope(f, max(lo, x - _WINDOW), x)
+        right = _slope(f, x, min(hi, x + _WINDOW))
+        if abs(left - right) > _SLOPE_TOL and (not kinks or x - kinks[-1] > _WINDOW):
+            kinks.append(x)
     return kinks
 
 
 def _refine(f: Callable[[float], float], x: float, lo: float, hi: float) -> float:
-    """The kink near `x` exactly: where the lines of the two neighbouring pieces, measured a few
-    probe widths away from it, meet."""
-    a, b = max(lo, x - 4 * _PROBE), min(hi, x + 4 * _PROBE)
+    """The kink near a probe exactly: where the lines of the pieces on either side, measured up
+    to `_WINDOW` away (probes can miss a kink by float noise times the range), meet."""
+    a, b = max(lo, x - _WINDOW), min(hi, x + _WINDOW)
     s_left = _slope(f, a, a + _PROBE)
     s_right = _slope(f, b - _PROBE, b)
     if abs(s_left - s_right) <= _SLOPE_TOL:
