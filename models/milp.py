@@ -259,31 +259,62 @@ def _lot_shares(m: LadderModel, lot_id: str) -> Any:
 
 
 def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]]:
-    """Each year's Household amounts that actions move, as bounded linear expressions."""
-    parts: dict[int, dict[str, list[tuple[float, Any, float]]]] = {
-        ty.year: {k: [] for k in EFFECT_FIELDS} for ty in scenario.years
-    }
+    """Each year's Household amounts that actions move, as bounded linear expressions.
+
+    Bounds are per grant, not per variable: a share is exercised once and sold once, so in any
+    year a grant moves a field by at most (its shares) x (the largest per-share coefficient among
+    its exercises) plus the same for its sales. Summing each variable's own maximum instead would
+    count the same shares once per lot and window, and widen every range a tax function spans.
+    """
     options = {o.id: o for o in scenario.options}
     years = {ty.year: ty for ty in scenario.years}
-    for (option_id, year), (var, step) in m.exercise.items():
-        effect = exercise_effect(options[option_id], years[year])
-        for k, c in effect.fields.items():
-            parts[year][k].append((c * step, var, var.upBound))
     windows = {w.id: w for w in scenario.windows}
+    grant_shares: dict[str, float] = {}
+    for o in scenario.options:
+        grant_shares[o.grant_id] = grant_shares.get(o.grant_id, 0.0) + max(
+            o.exercisable.values(), default=0.0
+        )
+    for lot in scenario.lots:
+        grant_shares[lot.grant_id] = grant_shares.get(lot.grant_id, 0.0) + lot.shares
+    # terms[year][field] -> list of (coefficient per unit, variable); per-share coefficients by
+    # (year, field, grant, role) for the bounds.
+    terms: dict[int, dict[str, list[tuple[float, Any]]]] = {
+        ty.year: {k: [] for k in EFFECT_FIELDS} for ty in scenario.years
+    }
+    coefs: dict[tuple[int, str, str, str], list[float]] = {}
+
+    def add(
+        year: int, grant: str, role: str, fields: dict[str, float], var: Any, step: int
+    ) -> None:
+        for k, c in fields.items():
+            terms[year][k].append((c * step, var))
+            coefs.setdefault((year, k, grant, role), []).append(c)
+
+    for (option_id, year), (var, step) in m.exercise.items():
+        option = options[option_id]
+        add(
+            year,
+            option.grant_id,
+            "exercise",
+            exercise_effect(option, years[year]).fields,
+            var,
+            step,
+        )
     for (lot_id, window_id), (var, step) in m.sell.items():
-        w = windows[window_id]
-        effect = sale_effect(m.lots[lot_id], w)
-        for k, c in effect.fields.items():
-            parts[w.year][k].append((c * step, var, var.upBound))
+        w, lot = windows[window_id], m.lots[lot_id]
+        add(w.year, lot.grant_id, "sale", sale_effect(lot, w).fields, var, step)
     out: dict[int, dict[str, Lin]] = {}
     for ty in scenario.years:
         fields = {}
         for k in EFFECT_FIELDS:
             base = float(getattr(ty, k, 0.0) or 0.0)
-            terms = parts[ty.year][k]
-            lo = base + sum(min(0.0, c * ub) for c, _, ub in terms)
-            hi = base + sum(max(0.0, c * ub) for c, _, ub in terms)
-            expr = base + pulp.lpSum(c * v for c, v, _ in terms) if terms else base
+            lo = hi = base
+            for (year, field_name, grant, _), cs in coefs.items():
+                if year == ty.year and field_name == k:
+                    lo += min(0.0, min(cs)) * grant_shares[grant]
+                    hi += max(0.0, max(cs)) * grant_shares[grant]
+            parts = terms[ty.year][k]
+            expr = base + pulp.lpSum(c * v for c, v in parts) if parts else base
             fields[k] = Lin(expr, lo, hi)
         out[ty.year] = fields
     return out
