@@ -1,0 +1,305 @@
+"""Simple exercise-and-sale policies, to measure an optimized plan against.
+
+Each policy turns a Scenario into a `Plan` that is feasible by construction: it decides year by
+year, in date order, and takes each action (one option class's exercise, or one lot's sale in one
+window) for as many shares as it wants, in multiples of `scenario.share_step`, **as far as cash
+allows**: an action is cut down (by binary search over share steps, each probe evaluated exactly
+over the whole horizon with `models.simulate`) to the most shares that keep the end-of-year cash of
+every year at or above the cash floor, taking into account the extra tax paid the April after.
+(A year already below the floor before the action, which happens only if the scenario itself runs
+out of cash with no action, must not fall further; the final `evaluate` then says why.)
+
+Option classes are taken cheapest strike first, then by grant date, then by id. No policy exercises
+an option whose strike is above the FMV of the exercise date (under water; at FMV = strike an
+exercise costs no tax and is taken), nor exercises-and-sells at a window price not above the
+strike. Every policy's plan is evaluated with `models.simulate.evaluate`, so all are comparable on
+the scenario's objective (`evaluate_baselines`).
+
+`scenario.required_exercise` (shares that must be exercised over the horizon, per option class):
+with the "min_tax" objective a policy exercises no more of a class than required (none of a class
+not listed), since the goal is the least tax for those exercises; with either objective, whatever
+a policy leaves short of the requirement at the end is then exercised in the latest years where
+it is exercisable (last year first), as far as cash allows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+from models.crossover import crossover
+from models.forms import Household
+from models.law import YearLaw
+from models.scenario import (
+    ISO,
+    Lot,
+    OptionClass,
+    Plan,
+    SaleWindow,
+    Scenario,
+    TaxYear,
+    exercise_lot,
+)
+from models.simulate import (
+    CASH_TOLERANCE,
+    HOUSEHOLD_FIELDS,
+    Evaluation,
+    Evaluator,
+    InfeasiblePlan,
+    evaluate,
+)
+
+_EPS = 1e-9
+
+
+def _copy(plan: Plan) -> Plan:
+    return Plan(exercises=dict(plan.exercises), sales=dict(plan.sales))
+
+
+def _option_order(scenario: Scenario) -> list[OptionClass]:
+    return sorted(scenario.options, key=lambda o: (o.strike, o.grant_date, o.id))
+
+
+class _Builder:
+    """A plan built action by action, each cut to what cash allows."""
+
+    def __init__(self, scenario: Scenario, laws: dict[int, YearLaw]) -> None:
+        self.scenario = scenario
+        self.step = scenario.share_step
+        self.evaluator = Evaluator(scenario, laws)
+        # The most each class may be exercised in all: the requirement under min_tax.
+        self.limit: dict[str, float] = {
+            o.id: (
+                float(scenario.required_exercise.get(o.id, 0.0))
+                if scenario.objective == "min_tax"
+                else math.inf
+            )
+            for o in scenario.options
+        }
+        self.plan = Plan()
+        self.evaluation = self.evaluator.evaluate(self.plan, check_cash=False)
+
+    def steps(self, shares: float) -> int:
+        """Whole share steps in `shares` (rounded down)."""
+        return max(math.floor(shares / self.step + _EPS), 0)
+
+    def exercised(self, option_id: str) -> float:
+        return sum(x for (o, _), x in self.plan.exercises.items() if o == option_id)
+
+    def sold(self, lot_id: str) -> float:
+        return sum(x for (lot, _), x in self.plan.sales.items() if lot == lot_id)
+
+    def sold_in(self, window_id: str) -> float:
+        return sum(x for (_, w), x in self.plan.sales.items() if w == window_id)
+
+    def available(self, option: OptionClass, year: int) -> float:
+        """Vested, unexpired shares of `option` in `year` not exercised yet (within the limit)."""
+        most = min(float(option.exercisable.get(year, 0.0)), self.limit[option.id])
+        return max(most - self.exercised(option.id), 0.0)
+
+    def _with(
+        self,
+        shares: float,
+        exercise: tuple[str, int] | None,
+        sale: tuple[str, str] | None,
+    ) -> Plan:
+        plan = _copy(self.plan)
+        if exercise is not None:
+            plan.exercises[exercise] = plan.exercises.get(exercise, 0.0) + shares
+        if sale is not None:
+            plan.sales[sale] = plan.sales.get(sale, 0.0) + shares
+        return plan
+
+    def _acceptable(self, plan: Plan) -> Evaluation | None:
+        """The plan's evaluation if no year's cash ends below the floor (or below where it
+        already was, for a year the current plan leaves under the floor)."""
+        try:
+            evaluation = self.evaluator.evaluate(plan, check_cash=False)
+        except InfeasiblePlan:  # e.g. an exercisable count that falls before expiry
+            return None
+        floor = self.scenario.cash_floor
+        for new, old in zip(evaluation.years, self.evaluation.years, strict=True):
+            if new["cash"] < min(floor, old["cash"]) - CASH_TOLERANCE:
+                return None
+        return evaluation
+
+    def add(
+        self,
+        max_steps: int,
+        exercise: tuple[str, int] | None = None,
+        sale: tuple[str, str] | None = None,
+    ) -> float:
+        """Add the exercise and/or sale of as many share steps as cash allows, up to
+        `max_steps`; returns the shares added."""
+        if max_steps <= 0:
+            return 0.0
+        best = self._acceptable(self._with(max_steps * self.step, exercise, sale))
+        k = max_steps
+        if best is None:
+            lo, hi = 0, max_steps - 1  # lo is acceptable (no action); find the largest
+            best_lo: Evaluation | None = None
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                found = self._acceptable(self._with(mid * self.step, exercise, sale))
+                if found is not None:
+                    lo, best_lo = mid, found
+                else:
+                    hi = mid - 1
+            k, best = lo, best_lo
+        if k == 0 or best is None:
+            return 0.0
+        self.plan = self._with(k * self.step, exercise, sale)
+        self.evaluation = best
+        return k * self.step
+
+    def make_up_required(self) -> Plan:
+        """Exercise what is still short of `required_exercise`, latest years first; the plan."""
+        for option in _option_order(self.scenario):
+            for ty in reversed(self.scenario.years):
+                short = self.scenario.required_exercise.get(option.id, 0.0)
+                short -= self.exercised(option.id)
+                if short <= _EPS:
+                    break
+                want = min(short, self.available(option, ty.year))
+                self.add(math.ceil(want / self.step - _EPS), exercise=(option.id, ty.year))
+        return self.plan
+
+    def household(self, year: int) -> Household:
+        """The Household of `year` under the plan so far (credit carried in included), with the
+        deduction the engine chose for it."""
+        row = self.evaluation.year(year)
+        h = Household(**{f: row[f] for f in HOUSEHOLD_FIELDS})
+        return replace(h, itemize=1.0 if row["itemized"] else 0.0)
+
+
+def do_nothing_until_liquidity(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+    """Hold everything until shares can be sold, then cash out at every sale window.
+
+    No exercise before the first sale window. At each window, in date order (a tender offer's
+    `max_shares` counts across all lots):
+      1. sell every share held that exists on the window's date (the scenario's lots, oldest
+         exercise first, and any lot the plan created earlier), whatever its tax treatment;
+      2. if the window is on or after its year's exercise date, exercise every vested,
+         unexercised share of each option class whose strike is below the window price and sell
+         it in the same window (an exercise-and-sell: for an ISO a same-year disqualifying
+         disposition, for an NSO a sale at the exercise basis plus any gain since).
+    Options are exercised only as far as they can be sold at once; a window dated before its
+    year's exercise date sells held shares only. Each action is cut to what cash allows; then
+    `required_exercise` is made up (see the module docstring).
+    """
+    b = _Builder(scenario, laws)
+    years: dict[int, TaxYear] = {y.year: y for y in scenario.years}
+    windows = sorted((w for w in scenario.windows if w.year in years), key=lambda w: (w.date, w.id))
+
+    def held_lots(window: SaleWindow) -> list[Lot]:
+        lots = [lot for lot in scenario.lots if lot.exercise_date <= window.date]
+        for (option_id, year), shares in b.plan.exercises.items():
+            ty = years[year]
+            if year < window.year or (year == window.year and ty.exercise_date <= window.date):
+                lots.append(exercise_lot(b.evaluator.options[option_id], ty, shares))
+        return sorted(lots, key=lambda lot: (lot.exercise_date, lot.id))
+
+    for window in windows:
+        cap = math.inf if window.max_shares is None else float(window.max_shares)
+
+        def room(window: SaleWindow = window, cap: float = cap) -> float:
+            return cap - b.sold_in(window.id)
+
+        for lot in held_lots(window):
+            left = lot.shares - b.sold(lot.id)
+            b.add(b.steps(min(left, room())), sale=(lot.id, window.id))
+        ty = years[window.year]
+        if window.date < ty.exercise_date:
+            continue
+        for option in _option_order(scenario):
+            if option.strike >= window.price:
+                continue
+            n = b.steps(min(b.available(option, ty.year), room()))
+            lot_id = exercise_lot(option, ty, 0.0).id
+            b.add(n, exercise=(option.id, ty.year), sale=(lot_id, window.id))
+    return b.make_up_required()
+
+
+def exercise_all_now(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+    """Exercise everything as soon as it vests, and hold.
+
+    In the first year, exercise every vested, unexpired share of every option class (ISO and
+    NSO); in each later year, every share vested since (and any share cash did not allow
+    before). Nothing is sold; the terminal value counts the held shares. Each exercise is cut to
+    what cash allows; then `required_exercise` is made up (see the module docstring)."""
+    b = _Builder(scenario, laws)
+    for ty in scenario.years:
+        for option in _option_order(scenario):
+            if ty.fmv < option.strike:
+                continue
+            b.add(b.steps(b.available(option, ty.year)), exercise=(option.id, ty.year))
+    return b.make_up_required()
+
+
+def crossover_each_year(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+    """Each year, exercise and hold ISO shares up to the exact AMT crossover.
+
+    For each year and each option class taxed as an ISO on that year's exercise date, the most
+    shares (down to the share step) whose exercise leaves that year's AMT at zero
+    (`models.crossover.crossover` with no AMT budget, on the year's Household including the
+    exercises already chosen that year, the credit carried in, and the deduction the engine
+    chose), capped by the vested, unexercised shares and by cash. NSO classes (and ISOs past
+    their ISO deadline) are never exercised; nothing is sold. Then `required_exercise` is made up
+    (see the module docstring), the one case where this policy may create AMT."""
+    b = _Builder(scenario, laws)
+    for ty in scenario.years:
+        params = b.evaluator.params[ty.year]
+        for option in _option_order(scenario):
+            if option.treatment(ty.exercise_date) != ISO or ty.fmv < option.strike:
+                continue
+            available = b.available(option, ty.year)
+            if b.steps(available) == 0:
+                continue
+            h = b.household(ty.year)
+            found = crossover(h, params, option.strike, ty.fmv, available)
+            b.add(b.steps(found["best"]["shares"]), exercise=(option.id, ty.year))
+    return b.make_up_required()
+
+
+def even_split(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+    """Exercise each option class's shares evenly over the horizon, and hold.
+
+    The shares of a class are those vested by the end of the horizon (the largest of its
+    `exercisable` counts, so shares that expire within the horizon count too). After year k of
+    n (k = 1..n) the class should have had round_down(total x k / n) shares exercised, to the
+    share step; each year exercises what is missing from that target, as far as vesting, expiry
+    and cash allow (a shortfall is made up in later years if it can be). Nothing is sold. Then
+    `required_exercise` is made up (see the module docstring); under "min_tax" the total is the
+    required number of shares."""
+    b = _Builder(scenario, laws)
+    n = len(scenario.years)
+    for k, ty in enumerate(scenario.years, start=1):
+        for option in _option_order(scenario):
+            if ty.fmv < option.strike:
+                continue
+            total = max((float(v) for v in option.exercisable.values()), default=0.0)
+            total = min(total, b.limit[option.id])
+            target = b.steps(total * k / n) * b.step
+            want = min(target - b.exercised(option.id), b.available(option, ty.year))
+            b.add(b.steps(want), exercise=(option.id, ty.year))
+    return b.make_up_required()
+
+
+BASELINES: dict[str, Callable[[Scenario, dict[int, YearLaw]], Plan]] = {
+    "do_nothing_until_liquidity": do_nothing_until_liquidity,
+    "exercise_all_now": exercise_all_now,
+    "crossover_each_year": crossover_each_year,
+    "even_split": even_split,
+}
+
+
+def evaluate_baselines(
+    scenario: Scenario, laws: dict[int, YearLaw]
+) -> dict[str, tuple[Plan, Evaluation]]:
+    """Every baseline's plan and its exact evaluation, by name (in the order of BASELINES)."""
+    out = {}
+    for name, policy in BASELINES.items():
+        plan = policy(scenario, laws)
+        out[name] = (plan, evaluate(scenario, plan, laws))
+    return out

@@ -1,0 +1,652 @@
+"""The exact year-by-year evaluation of a plan: feasibility, the exact tax of every year, cash.
+
+`evaluate(scenario, plan, laws)` runs the exact engine (`models.engine.tax_one`) on every tax year
+of the horizon twice: once with the plan's actions and once without any (the *base*), each with its
+own minimum-tax-credit chain (Form 8801 carryforward from year to year). The plan is charged only
+the tax it adds to the base, plus the employee FICA on the wages it adds (NSO spread):
+
+    extra_tax[t] = total_tax[t] - base_total_tax[t] + FICA(wages with plan) - FICA(base wages)
+
+Cash, with the tax of year t paid in April of year t + 1 (cash[-1] = start cash):
+
+    cash[t] = cash[t-1] + savings[t] + proceeds[t] - exercise_cost[t] - extra_tax[t-1]
+
+and every cash[t] must stay at or above the cash floor. The objective is either the final wealth
+("wealth": cash[last] - extra_tax[last] + terminal value of held shares and vested options +
+credit_value x (credit left by the plan - credit left by the base)) or the present value of the
+extra taxes ("min_tax": sum of extra_tax[t] / (1 + discount_rate)^t, t counted from 0).
+
+Every action's effect on the forms is the per-share `Effect` of `models.scenario`, multiplied by
+its shares, so this evaluation and the optimizer cannot disagree about what an action means.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.engine import tax_one
+from models.forms import Household
+from models.law import Params, YearLaw, params_for
+from models.scenario import (
+    EFFECT_FIELDS,
+    ISO,
+    Lot,
+    OptionClass,
+    Plan,
+    SaleWindow,
+    Scenario,
+    TaxYear,
+    exercise_effect,
+    exercise_lot,
+    is_long_term,
+    is_qualifying,
+    sale_effect,
+    terminal_value,
+)
+
+OBJECTIVES = ("wealth", "min_tax")
+
+# A TaxYear's own income, as models.forms.Household fields (the actions add EFFECT_FIELDS).
+OWN_FIELDS = (
+    "wages",
+    "ordinary_income",
+    "interest",
+    "qualified_dividends",
+    "ltcg",
+    "stcg",
+    "salt",
+    "mortgage_interest",
+    "charitable",
+    "aged_blind",
+)
+# Every Household input reported in a year row (itemize is reported as the TaxYear's setting).
+HOUSEHOLD_FIELDS = (
+    *OWN_FIELDS,
+    *(f for f in EFFECT_FIELDS if f not in OWN_FIELDS),
+    "amt_credit_carryforward",
+)
+# Results of tax_one copied into each year row.
+TAX_FIELDS = (
+    "agi",
+    "deduction",
+    "taxable_income",
+    "regular_tax",
+    "amti",
+    "amt_exemption",
+    "tmt",
+    "amt",
+    "niit",
+    "additional_medicare_tax",
+    "mtc_allowed",
+    "mtc_generated",
+    "mtc_carryforward_out",
+    "total_tax",
+    "itemized",
+)
+
+# Shares: a plan's share counts may carry solver noise; within this many share steps of a whole
+# multiple they are snapped to it, further away they are refused.
+_STEP_TOLERANCE = 1e-6
+_SHARE_TOLERANCE = 1e-6
+# Money: the floor is checked in whole cents (half a cent under it is still at it).
+CASH_TOLERANCE = 0.005
+
+
+class InfeasiblePlan(ValueError):
+    """A plan that breaks a rule of the scenario; the message says which, in words.
+
+    `problems` lists every rule broken (the message shows them all, one per line)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        if len(problems) == 1:
+            message = f"infeasible plan: {problems[0]}"
+        else:
+            message = "infeasible plan:\n" + "\n".join(f"  - {p}" for p in problems)
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The exact evaluation of one plan.
+
+    years: one row per tax year, in order. Keys: `year`, `projected` (the law is projected),
+      `exercise_date`, `fmv`; the Household inputs (`HOUSEHOLD_FIELDS`: own income plus the
+      actions' effects, and `amt_credit_carryforward` in) and `itemize` (the TaxYear's setting);
+      every tax line of `tax_one` (`TAX_FIELDS`, `itemized` is the deduction actually used);
+      `base_total_tax`, `base_mtc_carryforward_out` (the same year with no actions, on the base
+      credit chain); `fica_wages`, `base_fica`, `fica`, `extra_fica`, `extra_tax`; cash:
+      `cash_start`, `savings`, `proceeds`, `exercise_cost`, `tax_paid` (last year's extra tax,
+      paid in April; negative when the plan saved tax), `cash_in` (savings + proceeds),
+      `cash_out` (exercise cost + tax paid), `cash` (end of year).
+    actions: one row per exercise or sale, by date (an exercise before a sale on the same day):
+      `year`, `date`, `kind` ("exercise" | "sale"), `option_id` (exercise), `lot_id`, `window_id`
+      (sale), `shares`, `price` (strike for an exercise, sale price for a sale), `fmv` (exercise),
+      `treatment` (exercise: "iso" | "nso"; sale: the lot's kind), `qualifying` (ISO sales:
+      True / False; otherwise None), `long_term` (sales), `cost` (exercise) or `proceeds` (sale),
+      `cash` (signed), and the action's total change to each Household field of EFFECT_FIELDS.
+    lots: one row per lot (the scenario's, then those the plan creates): `lot_id`, `source`
+      ("scenario" | "plan"), `grant_id`, `kind`, `exercise_year`, `exercise_date`, `shares`
+      (created, or held at the start for a scenario lot), `regular_basis`, `amt_basis` (per
+      share), `sold` ({year: shares sold that year}, every year of the horizon), `held_end`.
+    objective: "wealth" (maximized) or "min_tax" (minimized); objective_value is `wealth` or
+      `pv_extra_tax` accordingly; both are always computed.
+    wealth = final_cash - last_year_tax + terminal_value + credit_left_value, where final_cash is
+      the cash at the end of the last year and last_year_tax that year's extra tax (paid from
+      the final wealth); terminal_value is `models.scenario.terminal_value` of the `held` lots
+      (lot id -> shares) and the `unexercised` vested, unexpired options (option id -> shares);
+      credit_left / base_credit_left are the minimum tax credit carried out of the last year
+      with the plan / with no action, credit_left_value = credit_value x their difference.
+    pv_extra_tax: sum of extra_tax[t] / (1 + discount_rate)^t (t = 0 in the first year);
+      total_extra_tax: the same undiscounted.
+    required_shortfall: option id -> shares of `scenario.required_exercise` the plan leaves
+      unexercised over the horizon (only options short of it; not a feasibility rule here).
+    """
+
+    objective: str
+    objective_value: float
+    wealth: float
+    pv_extra_tax: float
+    total_extra_tax: float
+    final_cash: float
+    last_year_tax: float
+    terminal_value: float
+    credit_left: float
+    base_credit_left: float
+    credit_left_value: float
+    years: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    lots: list[dict[str, Any]]
+    held: dict[str, float] = field(default_factory=dict)
+    unexercised: dict[str, float] = field(default_factory=dict)
+    required_shortfall: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def min_cash(self) -> float:
+        """The lowest end-of-year cash balance over the horizon."""
+        return min(row["cash"] for row in self.years)
+
+    def year(self, year: int) -> dict[str, Any]:
+        """The row of one tax year."""
+        for row in self.years:
+            if row["year"] == year:
+                return row
+        raise KeyError(year)
+
+
+def fica(wages: float, law: YearLaw, status: str) -> float:
+    """Employee Social Security and Medicare tax on `wages` (one earner): the Social Security rate
+    on wages up to the wage base, the Medicare rate on all wages (§3101(a), (b)(1)). The
+    Additional Medicare Tax (§3101(b)(2)) is part of the income tax return (Form 8959)."""
+    wages = max(wages, 0.0)
+    base = float(law.get("payroll.social_security_wage_base", status))
+    ss = float(law.get("payroll.social_security_rate", status)) * min(wages, base)
+    return ss + float(law.get("payroll.medicare_rate", status)) * wages
+
+
+def _money(x: float) -> str:
+    return f"-${-x:,.2f}" if x < 0 else f"${x:,.2f}"
+
+
+def _shares(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.6g}"
+
+
+@dataclass
+class _Checked:
+    """A plan after the feasibility checks: snapped share counts (zeros dropped), the lots."""
+
+    exercises: dict[tuple[str, int], float]
+    sales: dict[tuple[str, str], float]
+    lots: dict[str, Lot]  # every lot: the scenario's, then the plan's (shares = created)
+    plan_lot_ids: set[str]
+
+
+class Evaluator:
+    """Evaluates plans of one scenario under given tax law; the no-action base (its taxes and
+    credit chain) is computed once. `evaluate(scenario, plan, laws)` is the one-call form."""
+
+    def __init__(self, scenario: Scenario, laws: dict[int, YearLaw]) -> None:
+        if scenario.objective not in OBJECTIVES:
+            raise ValueError(
+                f"unknown objective {scenario.objective!r} "
+                f"(expected one of {', '.join(OBJECTIVES)})"
+            )
+        if not scenario.years:
+            raise ValueError("the scenario has no tax years")
+        numbers = scenario.year_numbers
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            raise ValueError(f"the scenario's tax years must increase: {list(numbers)}")
+        missing = [y for y in numbers if y not in laws]
+        if missing:
+            raise ValueError(f"no tax law given for year {missing[0]}")
+        if scenario.share_step <= 0:
+            raise ValueError(f"share_step must be positive, got {scenario.share_step}")
+        self.scenario = scenario
+        self.laws = laws
+        self.status = scenario.filing_status
+        self.year_of: dict[int, TaxYear] = {y.year: y for y in scenario.years}
+        self.params: dict[int, Params] = {y: params_for(laws[y], self.status) for y in numbers}
+        self.options: dict[str, OptionClass] = {o.id: o for o in scenario.options}
+        self.windows: dict[str, SaleWindow] = {w.id: w for w in scenario.windows}
+        self.scenario_lots: dict[str, Lot] = {lot.id: lot for lot in scenario.lots}
+        self.base = self._base()
+
+    # ------------------------------------------------------------------------------------------
+    # Households and the base
+
+    def own_income(self, ty: TaxYear) -> dict[str, float]:
+        """The TaxYear's own income as Household fields (every field of HOUSEHOLD_FIELDS but the
+        credit carryforward)."""
+        own = {f: float(getattr(ty, f)) for f in OWN_FIELDS}
+        for f in EFFECT_FIELDS:
+            own.setdefault(f, 0.0)
+        return own
+
+    def _tax(self, ty: TaxYear, inputs: dict[str, float], carry: float) -> dict[str, Any]:
+        h = Household(**inputs, amt_credit_carryforward=carry)
+        return tax_one(h, self.params[ty.year], ty.itemize)
+
+    def _base(self) -> list[dict[str, float]]:
+        out = []
+        carry = self.scenario.amt_credit_carryforward
+        for ty in self.scenario.years:
+            result = self._tax(ty, self.own_income(ty), carry)
+            law = self.laws[ty.year]
+            out.append(
+                {
+                    "total_tax": float(result["total_tax"]),
+                    "mtc_carryforward_out": float(result["mtc_carryforward_out"]),
+                    "amti": float(result["amti"]),
+                    "fica": fica(ty.wages, law, self.status),
+                }
+            )
+            carry = float(result["mtc_carryforward_out"])
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    # Feasibility (everything but cash)
+
+    def _snap(self, what: str, x: Any, problems: list[str]) -> float | None:
+        try:
+            x = float(x)
+        except (TypeError, ValueError):
+            problems.append(f"{what}: shares must be a number, got {x!r}")
+            return None
+        if not math.isfinite(x):
+            problems.append(f"{what}: shares must be a finite number, got {x}")
+            return None
+        if x < -_SHARE_TOLERANCE:
+            problems.append(f"{what}: {_shares(x)} shares; a share count cannot be negative")
+            return None
+        step = self.scenario.share_step
+        k = x / step
+        if abs(k - round(k)) > _STEP_TOLERANCE:
+            problems.append(
+                f"{what}: {_shares(x)} shares is not a multiple of the share step ({step})"
+            )
+            return None
+        return float(round(k) * step)
+
+    def check(self, plan: Plan) -> _Checked:
+        """Every feasibility rule but the cash floor; raises InfeasiblePlan listing all broken."""
+        problems: list[str] = []
+        sc = self.scenario
+        exercises: dict[tuple[str, int], float] = {}
+        for key, x in plan.exercises.items():
+            option_id, year = key
+            what = f"exercise of option {option_id!r} in {year}"
+            if option_id not in self.options:
+                problems.append(f"{what}: no option class {option_id!r} in the scenario")
+                continue
+            if year not in self.year_of:
+                problems.append(f"{what}: {year} is not a tax year of the scenario")
+                continue
+            shares = self._snap(what, x, problems)
+            if shares:
+                exercises[(option_id, year)] = shares
+
+        # Cumulative exercises never above the vested-and-unexpired count of the year (checked in
+        # every year where something is exercisable; once expired, nothing more can be done).
+        for option in sc.options:
+            done = 0.0
+            over = False
+            for ty in sc.years:
+                x = exercises.get((option.id, ty.year), 0.0)
+                done += x
+                available = float(option.exercisable.get(ty.year, 0.0))
+                if x > 0 and available <= 0:
+                    why = (
+                        f"it expired on {option.expiry.isoformat()}"
+                        if ty.exercise_date >= option.expiry
+                        else "no share of it is vested by then"
+                    )
+                    problems.append(
+                        f"exercise of {_shares(x)} shares of option {option.id!r} in {ty.year} "
+                        f"({ty.exercise_date.isoformat()}): nothing is exercisable ({why})"
+                    )
+                elif available > 0 and done > available + _SHARE_TOLERANCE and not over:
+                    over = True  # the first year says it; later years would repeat it
+                    problems.append(
+                        f"option {option.id!r}: exercises through {ty.year} total "
+                        f"{_shares(done)} shares but only {_shares(available)} are vested and "
+                        f"unexpired by {ty.exercise_date.isoformat()}"
+                    )
+
+        # Lots: the scenario's, and one per (option, year) the plan exercises.
+        lots: dict[str, Lot] = dict(self.scenario_lots)
+        plan_lot_ids: set[str] = set()
+        for (option_id, year), shares in exercises.items():
+            lot = exercise_lot(self.options[option_id], self.year_of[year], shares)
+            if lot.id in lots:
+                problems.append(
+                    f"exercise of option {option_id!r} in {year} creates lot {lot.id!r}, "
+                    f"but the scenario already has a lot with that id"
+                )
+                continue
+            lots[lot.id] = lot
+            plan_lot_ids.add(lot.id)
+
+        sales: dict[tuple[str, str], float] = {}
+        for key, x in plan.sales.items():
+            lot_id, window_id = key
+            what = f"sale from lot {lot_id!r} in window {window_id!r}"
+            window = self.windows.get(window_id)
+            if window is None:
+                problems.append(f"{what}: no sale window {window_id!r} in the scenario")
+                continue
+            if window.year not in self.year_of:
+                problems.append(f"{what}: the window's year {window.year} is not in the horizon")
+                continue
+            shares = self._snap(what, x, problems)
+            if not shares:
+                continue
+            lot = lots.get(lot_id)
+            if lot is None:
+                option_id, _, year = lot_id.rpartition("@")
+                hint = ""
+                if option_id in self.options and year.isdigit():
+                    hint = f" (the plan exercises no share of option {option_id!r} in {year})"
+                problems.append(f"{what}: no such lot{hint}")
+                continue
+            if lot_id in plan_lot_ids:
+                ty = self.year_of[lot.exercise_year]
+                too_early = window.year < lot.exercise_year or (
+                    window.year == lot.exercise_year and window.date < ty.exercise_date
+                )
+                if too_early:
+                    problems.append(
+                        f"{what}: the window ({window.date.isoformat()}) comes before the "
+                        f"exercise that creates the lot ({ty.exercise_date.isoformat()})"
+                    )
+                    continue
+            elif window.date < lot.exercise_date:
+                problems.append(
+                    f"{what}: the window ({window.date.isoformat()}) comes before the lot's "
+                    f"exercise date ({lot.exercise_date.isoformat()})"
+                )
+                continue
+            sales[(lot_id, window_id)] = shares
+
+        sold: dict[str, float] = defaultdict(float)
+        per_window: dict[str, float] = defaultdict(float)
+        for (lot_id, window_id), shares in sales.items():
+            sold[lot_id] += shares
+            per_window[window_id] += shares
+        for lot_id, total in sold.items():
+            if total > lots[lot_id].shares + _SHARE_TOLERANCE:
+                problems.append(
+                    f"lot {lot_id!r}: {_shares(total)} shares sold but only "
+                    f"{_shares(lots[lot_id].shares)} held"
+                )
+        for window_id, total in per_window.items():
+            cap = self.windows[window_id].max_shares
+            if cap is not None and total > cap + _SHARE_TOLERANCE:
+                problems.append(
+                    f"window {window_id!r}: {_shares(total)} shares sold in all but the offer "
+                    f"buys at most {_shares(cap)}"
+                )
+        if problems:
+            raise InfeasiblePlan(problems)
+        return _Checked(exercises, sales, lots, plan_lot_ids)
+
+    # ------------------------------------------------------------------------------------------
+    # Evaluation
+
+    def evaluate(self, plan: Plan, check_cash: bool = True) -> Evaluation:
+        """The exact evaluation of `plan`; raises InfeasiblePlan if it breaks a rule (the cash
+        floor only if `check_cash`)."""
+        sc = self.scenario
+        checked = self.check(plan)
+        numbers = sc.year_numbers
+
+        deltas: dict[int, dict[str, float]] = {y: defaultdict(float) for y in numbers}
+        fica_wages: dict[int, float] = defaultdict(float)
+        cost: dict[int, float] = defaultdict(float)
+        proceeds: dict[int, float] = defaultdict(float)
+        actions: list[tuple[tuple, dict[str, Any]]] = []
+
+        for (option_id, year), shares in checked.exercises.items():
+            option, ty = self.options[option_id], self.year_of[year]
+            effect = exercise_effect(option, ty)
+            totals = {f: shares * v for f, v in effect.fields.items()}
+            for f, v in totals.items():
+                deltas[year][f] += v
+            fica_wages[year] += shares * effect.fica_wages
+            cost[year] += -shares * effect.cash
+            row = {
+                "year": year,
+                "date": ty.exercise_date,
+                "kind": "exercise",
+                "option_id": option_id,
+                "lot_id": f"{option_id}@{year}",
+                "window_id": None,
+                "shares": shares,
+                "price": option.strike,
+                "fmv": ty.fmv,
+                "treatment": option.treatment(ty.exercise_date),
+                "qualifying": None,
+                "long_term": None,
+                "cost": -shares * effect.cash,
+                "proceeds": 0.0,
+                "cash": shares * effect.cash,
+                **{f: totals.get(f, 0.0) for f in EFFECT_FIELDS},
+            }
+            actions.append(((ty.exercise_date, 0, option_id), row))
+
+        sold: dict[str, dict[int, float]] = {
+            lot_id: dict.fromkeys(numbers, 0.0) for lot_id in checked.lots
+        }
+        for (lot_id, window_id), shares in checked.sales.items():
+            lot, window = checked.lots[lot_id], self.windows[window_id]
+            effect = sale_effect(lot, window)
+            totals = {f: shares * v for f, v in effect.fields.items()}
+            for f, v in totals.items():
+                deltas[window.year][f] += v
+            proceeds[window.year] += shares * effect.cash
+            sold[lot_id][window.year] += shares
+            row = {
+                "year": window.year,
+                "date": window.date,
+                "kind": "sale",
+                "option_id": None,
+                "lot_id": lot_id,
+                "window_id": window_id,
+                "shares": shares,
+                "price": window.price,
+                "fmv": None,
+                "treatment": lot.kind,
+                "qualifying": is_qualifying(lot, window.date) if lot.kind == ISO else None,
+                "long_term": is_long_term(lot, window.date),
+                "cost": 0.0,
+                "proceeds": shares * effect.cash,
+                "cash": shares * effect.cash,
+                **{f: totals.get(f, 0.0) for f in EFFECT_FIELDS},
+            }
+            actions.append(((window.date, 1, lot_id, window_id), row))
+
+        # Year by year: the exact tax with the plan, on the plan's own credit chain.
+        years: list[dict[str, Any]] = []
+        carry = sc.amt_credit_carryforward
+        cash = sc.start_cash
+        tax_due = 0.0  # the extra tax of the previous year, paid in April
+        for i, ty in enumerate(sc.years):
+            y = ty.year
+            inputs = self.own_income(ty)
+            for f, v in deltas[y].items():
+                inputs[f] += v
+            result = self._tax(ty, inputs, carry)
+            base = self.base[i]
+            law = self.laws[y]
+            wages_fica = ty.wages + fica_wages[y]
+            plan_fica = fica(wages_fica, law, self.status)
+            extra_fica = plan_fica - base["fica"]
+            extra_tax = float(result["total_tax"]) - base["total_tax"] + extra_fica
+            cash_start = cash
+            cash_in = ty.savings + proceeds[y]
+            cash_out = cost[y] + tax_due
+            cash = cash_start + cash_in - cash_out
+            row: dict[str, Any] = {
+                "year": y,
+                "projected": bool(law.projected),
+                "exercise_date": ty.exercise_date,
+                "fmv": ty.fmv,
+                **inputs,
+                "amt_credit_carryforward": carry,
+                "itemize": ty.itemize,
+            }
+            for f in TAX_FIELDS:
+                row[f] = bool(result[f]) if f == "itemized" else float(result[f])
+            row.update(
+                {
+                    "base_total_tax": base["total_tax"],
+                    "base_mtc_carryforward_out": base["mtc_carryforward_out"],
+                    "fica_wages": wages_fica,
+                    "base_fica": base["fica"],
+                    "fica": plan_fica,
+                    "extra_fica": extra_fica,
+                    "extra_tax": extra_tax,
+                    "cash_start": cash_start,
+                    "savings": ty.savings,
+                    "proceeds": proceeds[y],
+                    "exercise_cost": cost[y],
+                    "tax_paid": tax_due,
+                    "cash_in": cash_in,
+                    "cash_out": cash_out,
+                    "cash": cash,
+                }
+            )
+            years.append(row)
+            carry = float(result["mtc_carryforward_out"])
+            tax_due = extra_tax
+
+        if check_cash:
+            self._check_floor(years)
+
+        # What is left at the end.
+        last = sc.years[-1]
+        held: dict[str, float] = {}
+        lot_rows = []
+        for lot_id, lot in checked.lots.items():
+            total_sold = sum(sold[lot_id].values())
+            held_end = max(lot.shares - total_sold, 0.0)
+            if held_end > 0:
+                held[lot_id] = held_end
+            lot_rows.append(
+                {
+                    "lot_id": lot_id,
+                    "source": "plan" if lot_id in checked.plan_lot_ids else "scenario",
+                    "grant_id": lot.grant_id,
+                    "kind": lot.kind,
+                    "exercise_year": lot.exercise_year,
+                    "exercise_date": lot.exercise_date,
+                    "shares": lot.shares,
+                    "regular_basis": lot.regular_basis,
+                    "amt_basis": lot.amt_basis,
+                    "sold": sold[lot_id],
+                    "held_end": held_end,
+                }
+            )
+        exercised: dict[str, float] = defaultdict(float)
+        for (option_id, _), shares in checked.exercises.items():
+            exercised[option_id] += shares
+        unexercised: dict[str, float] = {}
+        for option in sc.options:
+            left = float(option.exercisable.get(last.year, 0.0)) - exercised[option.id]
+            if left > _SHARE_TOLERANCE:
+                unexercised[option.id] = left
+        terminal = terminal_value(
+            sc, {k: (checked.lots[k], v) for k, v in held.items()}, unexercised
+        )
+        credit_left = carry
+        base_credit_left = self.base[-1]["mtc_carryforward_out"]
+        credit_left_value = sc.credit_value * (credit_left - base_credit_left)
+        final_cash = years[-1]["cash"]
+        last_tax = years[-1]["extra_tax"]
+        wealth = final_cash - last_tax + terminal + credit_left_value
+        rate = sc.discount_rate
+        pv = sum(row["extra_tax"] / (1.0 + rate) ** i for i, row in enumerate(years))
+        shortfall = {
+            option_id: required - exercised[option_id]
+            for option_id, required in sc.required_exercise.items()
+            if exercised[option_id] < required - _SHARE_TOLERANCE
+        }
+        return Evaluation(
+            objective=sc.objective,
+            objective_value=wealth if sc.objective == "wealth" else pv,
+            wealth=wealth,
+            pv_extra_tax=pv,
+            total_extra_tax=sum(row["extra_tax"] for row in years),
+            final_cash=final_cash,
+            last_year_tax=last_tax,
+            terminal_value=terminal,
+            credit_left=credit_left,
+            base_credit_left=base_credit_left,
+            credit_left_value=credit_left_value,
+            years=years,
+            actions=[row for _, row in sorted(actions, key=lambda a: a[0])],
+            lots=lot_rows,
+            held=held,
+            unexercised=unexercised,
+            required_shortfall=shortfall,
+        )
+
+    def _check_floor(self, years: list[dict[str, Any]]) -> None:
+        floor = self.scenario.cash_floor
+        for row in years:
+            if row["cash"] < floor - CASH_TOLERANCE:
+                parts = [f"{_money(row['cash_start'])} at the start"]
+                if row["savings"]:
+                    parts.append(f"{_money(row['savings'])} saved")
+                if row["proceeds"]:
+                    parts.append(f"{_money(row['proceeds'])} from sales")
+                if row["exercise_cost"]:
+                    parts.append(f"{_money(-row['exercise_cost'])} to exercise")
+                if row["tax_paid"]:
+                    parts.append(
+                        f"{_money(-row['tax_paid'])} extra tax of {row['year'] - 1} paid in April"
+                    )
+                raise InfeasiblePlan(
+                    [
+                        f"cash falls below the floor in {row['year']}: "
+                        f"{_money(row['cash'])} < {_money(floor)} ({', '.join(parts)})"
+                    ]
+                )
+
+
+def evaluate(
+    scenario: Scenario, plan: Plan, laws: dict[int, YearLaw], check_cash: bool = True
+) -> Evaluation:
+    """The exact year-by-year evaluation of `plan` (see the module docstring).
+
+    Raises InfeasiblePlan (a ValueError) with the reasons in words if the plan breaks a rule:
+    share counts negative or not multiples of `scenario.share_step`; cumulative exercises of an
+    option class above its vested-and-unexpired count of the year; sales from lots that do not
+    exist (yet), more shares sold than held, a tender offer's cap exceeded; cash below the floor
+    in some year (not checked if `check_cash` is False). Raises ValueError for a scenario it
+    cannot evaluate (unknown objective, missing tax law)."""
+    return Evaluator(scenario, laws).evaluate(plan, check_cash)
