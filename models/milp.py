@@ -65,7 +65,7 @@ from models.forms import (
     schedule_a,
     tentative_minimum_tax,
 )
-from models.law import Params, Payroll
+from models.law import Params, Payroll, YearLaw, params_for, payroll_for
 from models.pwl import Builder, Lin, value_of
 from models.scenario import (
     EFFECT_FIELDS,
@@ -73,6 +73,7 @@ from models.scenario import (
     Plan,
     Scenario,
     TaxYear,
+    base_household,
     exercise_effect,
     exercise_lot,
     sale_effect,
@@ -81,14 +82,6 @@ from models.scenario import (
 
 class ModelNotSupported(ValueError):
     """The scenario needs a feature the optimizer does not model yet; the message says which."""
-
-
-@dataclass(frozen=True)
-class YearLaw1:
-    """What the model needs of one tax year's law for the household's filing status."""
-
-    params: Params
-    payroll: Payroll
 
 
 @dataclass
@@ -128,37 +121,13 @@ def _shares(var_and_step: tuple[Any, int]) -> Any:
     return step * var
 
 
-def _deduction_choice(ty: TaxYear, p: Params, credit: float) -> bool:
-    """Itemize or not in a year: as the file says, else what the engine picks with no actions."""
-    if ty.itemize is not None:
-        return ty.itemize
-    return bool(tax_one(base_household(ty, credit), p, None)["itemized"])
-
-
-def base_household(ty: TaxYear, credit: float = 0.0) -> Household:
-    """The household of one year with no option actions."""
-    return Household(
-        wages=ty.wages,
-        ordinary_income=ty.ordinary_income,
-        interest=ty.interest,
-        qualified_dividends=ty.qualified_dividends,
-        ltcg=ty.ltcg,
-        stcg=ty.stcg,
-        salt=ty.salt,
-        mortgage_interest=ty.mortgage_interest,
-        charitable=ty.charitable,
-        aged_blind=float(ty.aged_blind),
-        amt_credit_carryforward=credit,
-    )
-
-
 # ----------------------------------------------------------------------------------------------
 # Build
 # ----------------------------------------------------------------------------------------------
 
 
-def build(scenario: Scenario, law: dict[int, YearLaw1]) -> LadderModel:
-    """The MILP of a scenario. `law[year]` is that year's law for the scenario's filing status."""
+def build(scenario: Scenario, laws: dict[int, YearLaw]) -> LadderModel:
+    """The MILP of a scenario (deductions resolved: `models.scenario.resolve_deductions`)."""
     started = time.perf_counter()
     sense = pulp.LpMaximize if scenario.objective == "wealth" else pulp.LpMinimize
     prob = pulp.LpProblem("isoplan_ladder", sense)
@@ -166,13 +135,19 @@ def build(scenario: Scenario, law: dict[int, YearLaw1]) -> LadderModel:
     step = max(1, int(scenario.share_step))
     years = {ty.year: ty for ty in scenario.years}
 
-    # Base (no actions): deduction choice, taxes and credit chain per year.
+    if any(ty.itemize is None for ty in scenario.years):
+        raise ValueError("resolve the deductions first (models.scenario.resolve_deductions)")
+    law = {
+        y: (params_for(laws[y], scenario.filing_status), payroll_for(laws[y]))
+        for y in scenario.year_numbers
+    }
+    # Base (no actions): taxes and credit chain per year.
     credit = scenario.amt_credit_carryforward
     for ty in scenario.years:
-        p = law[ty.year].params
-        m.itemize[ty.year] = _deduction_choice(ty, p, credit)
+        p, payroll = law[ty.year]
+        m.itemize[ty.year] = bool(ty.itemize)
         r = tax_one(base_household(ty, credit), p, m.itemize[ty.year])
-        fica = employee_fica(ty.wages, law[ty.year].payroll, SCALAR)
+        fica = employee_fica(ty.wages, payroll, SCALAR)
         m.base[ty.year] = {
             "total_tax": r["total_tax"],
             "fica": fica,
@@ -338,10 +313,16 @@ def _tmt(b: Builder, tag: str, excess: Lin, gains: Lin, ordinary: Lin, p: Params
 
 
 def _year_tax(
-    b: Builder, tag: str, f: dict[str, Lin], ty: TaxYear, law: YearLaw1, cf: Lin, itemize: bool
+    b: Builder,
+    tag: str,
+    f: dict[str, Lin],
+    ty: TaxYear,
+    law: tuple[Params, Payroll],
+    cf: Lin,
+    itemize: bool,
 ) -> dict[str, Lin]:
     """One year's forms as exact functions of the year's amounts (see the module docstring)."""
-    p = law.params
+    p, payroll = law
     _, r15, r20 = p.cg_rates
 
     def line7_of(v: float) -> float:
@@ -432,7 +413,7 @@ def _year_tax(
     addl = b.pwl(
         f"{tag}__addl_medicare", f["wages"], lambda w: form_8959(Household(wages=w), p, SCALAR)
     )
-    fica = b.pwl(f"{tag}__fica", f["wages"], lambda w: employee_fica(w, law.payroll, SCALAR))
+    fica = b.pwl(f"{tag}__fica", f["wages"], lambda w: employee_fica(w, payroll, SCALAR))
     total = regular + amt + niit + addl - allowed
     return {
         "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": amti,

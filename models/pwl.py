@@ -75,6 +75,7 @@ def value_of(x: Lin) -> float:
 
 _PROBE = 0.5  # dollars: wide enough that float noise at $10M magnitudes stays below _SLOPE_TOL
 _SLOPE_TOL = 1e-6
+_MERGE = 1e-3  # dollars: kinks of several functions this close are one edge
 _WINDOW = 8.0  # dollars around a probe searched for the exact kink; kinks closer than this merge
 
 
@@ -172,7 +173,12 @@ class Builder:
         lo, hi = x.lo, x.hi
         if hi - lo <= 1e-9:
             return {k: Lin.const(f(lo)) for k, f in fs.items()}
-        kinks = sorted({k for f in fs.values() for k in breakpoints(f, lo, hi)})
+        kinks: list[float] = []
+        for k in sorted(k for f in fs.values() for k in breakpoints(f, lo, hi)):
+            # The same kink found in two functions differs by rounding: one edge, not a sliver
+            # of a segment whose binary the solver could not tell from 0 (that breaks the order).
+            if not kinks or k - kinks[-1] > _MERGE:
+                kinks.append(k)
         edges = [lo, *kinks, hi]
         out: dict[str, Lin] = {}
         if not kinks:
@@ -186,11 +192,15 @@ class Builder:
             length = edges[j + 1] - edges[j]
             deltas.append((self.var(f"{name}__seg{j}", 0.0, length), length))
         self.prob += x.expr == lo + pulp.lpSum(d for d, _ in deltas), f"{name}__sum"
+        previous = None
         for j in range(len(deltas) - 1):
             z = self.binary(f"{name}__full{j}")
             (d, length), (d_next, length_next) = deltas[j], deltas[j + 1]
             self.prob += d >= length * z, f"{name}__fill{j}"
             self.prob += d_next <= length_next * z, f"{name}__order{j}"
+            if previous is not None:  # implied when lengths are not tiny; explicit is sturdier
+                self.prob += z <= previous, f"{name}__chain{j}"
+            previous = z
         for key, f in fs.items():
             values = [f(e) for e in edges]
             self._verify(name, f, edges, values)

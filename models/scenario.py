@@ -18,8 +18,9 @@ Conventions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 ISO = "iso"
 NSO = "nso"
@@ -275,3 +276,31 @@ def terminal_value(
         spread = max(price - strikes[option_id], 0.0)
         value += shares * spread * (1.0 - scenario.terminal_ordinary_rate)
     return value
+
+
+def base_household(ty: TaxYear, credit: float = 0.0) -> Any:
+    """The `models.forms.Household` of one year with no option actions."""
+    from models.forms import Household
+
+    return Household(
+        wages=ty.wages, ordinary_income=ty.ordinary_income, interest=ty.interest,
+        qualified_dividends=ty.qualified_dividends, ltcg=ty.ltcg, stcg=ty.stcg, salt=ty.salt,
+        mortgage_interest=ty.mortgage_interest, charitable=ty.charitable,
+        aged_blind=float(ty.aged_blind), amt_credit_carryforward=credit,
+    )  # fmt: skip
+
+
+def resolve_deductions(scenario: Scenario, params: dict[int, Any]) -> Scenario:
+    """The scenario with every year's deduction fixed: as the file says, else the one with the
+    lower total tax without option actions (following the base credit chain). The optimizer and
+    the exact evaluation then use the same deduction, so their taxes can be compared line by line;
+    a plan's actions do not switch it. `params[year]` is that year's `models.law.Params`."""
+    from models.engine import tax_one
+
+    years = []
+    credit = scenario.amt_credit_carryforward
+    for ty in scenario.years:
+        result = tax_one(base_household(ty, credit), params[ty.year], ty.itemize)
+        years.append(replace(ty, itemize=bool(result["itemized"])))
+        credit = result["mtc_carryforward_out"]
+    return replace(scenario, years=tuple(years))

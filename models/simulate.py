@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.engine import tax_one
-from models.forms import Household
-from models.law import Params, YearLaw, params_for
+from models.forms import SCALAR, Household, employee_fica
+from models.law import Params, YearLaw, params_for, payroll_for
 from models.scenario import (
     EFFECT_FIELDS,
     ISO,
@@ -179,13 +179,8 @@ class Evaluation:
 
 
 def fica(wages: float, law: YearLaw, status: str) -> float:
-    """Employee Social Security and Medicare tax on `wages` (one earner): the Social Security rate
-    on wages up to the wage base, the Medicare rate on all wages (§3101(a), (b)(1)). The
-    Additional Medicare Tax (§3101(b)(2)) is part of the income tax return (Form 8959)."""
-    wages = max(wages, 0.0)
-    base = float(law.get("payroll.social_security_wage_base", status))
-    ss = float(law.get("payroll.social_security_rate", status)) * min(wages, base)
-    return ss + float(law.get("payroll.medicare_rate", status)) * wages
+    """Employee Social Security and Medicare on `wages` (`models.forms.employee_fica`)."""
+    return float(employee_fica(wages, payroll_for(law), SCALAR))
 
 
 def _money(x: float) -> str:
