@@ -108,6 +108,7 @@ def cli() -> None:
       isoplan crossover scenarios/seed-story.yaml   the most ISO shares you can exercise AMT-free
       isoplan tax households.csv -o taxes.parquet   regular tax, AMT, NIIT, AMT credit per row
       isoplan law 2026                              the tax-law figures used, with their sources
+      isoplan schema                                the format of multi-year scenario files
 
     Every figure of tax law comes from data/ with its source; years after the last published year
     are projected and flagged as such.
@@ -401,6 +402,36 @@ def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) 
     console.print(table)
     if not year_law.projected:
         console.print(f"Full references with links: data/federal/{year}.yaml")
+
+
+# ----------------------------------------------------------------------------------------------
+# schema
+# ----------------------------------------------------------------------------------------------
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (the multi-year plan's YAML input).
+
+    A scenario file describes a household (filing status, cash, AMT credit carried in), its
+    income per year (a `default` block for every year, per-year overrides under `years`), the
+    stock's FMV per year (`prices`), option grants with their vesting, shares already held
+    (`lots`), when shares can be sold (`liquidity`: IPO and lockup, tender offers), the
+    `objective` and the `solver` settings. Every field is described in the schema; unknown
+    fields are errors. The examples in scenarios/plan-*.yaml tell a story each.
+
+    Editors that understand JSON Schema (e.g. VS Code with the YAML extension) check and
+    complete scenario files with it.
+
+    \b
+    Example:
+      isoplan schema > scenario.schema.json
+      then, as the first line of a scenario file:
+      # yaml-language-server: $schema=scenario.schema.json
+    """
+    from planner.scenario import scenario_json_schema  # pydantic only when needed
+
+    click.echo(json.dumps(scenario_json_schema(), indent=2))
 
 
 def _fmt(v: Any) -> str:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from planner.golden import golden_results
+from planner.golden import crossover_examples, golden_results
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 
 
 def test_every_example_has_a_golden_file() -> None:
-    examples = {p.stem for p in (ROOT / "scenarios").glob("*.yaml")} | {
+    examples = {p.stem for p in crossover_examples(ROOT / "scenarios")} | {
         p.stem for p in (ROOT / "scenarios").glob("*.csv")
     }
     assert examples == {p.stem for p in GOLDEN.glob("*.json")}
