@@ -1,4 +1,4 @@
-"""The exercise ladder as a mixed-integer program: build, solve, read (three separate steps).
+"""The exercise ladder as a mixed-integer program: build and read here; `planner.solve` solves.
 
 Decisions (integer, in multiples of `scenario.share_step`):
   exercise__<option>__y<year>       shares of an option class exercised in a year
@@ -494,47 +494,6 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
 # ----------------------------------------------------------------------------------------------
 # Solve and read
 # ----------------------------------------------------------------------------------------------
-
-
-def make_solver(name: str, gap: float, time_limit: float, msg: bool = False) -> Any:
-    """The one place a solver is constructed: CBC (bundled with PuLP) or HiGHS (highspy)."""
-    if name == "cbc":
-        return pulp.PULP_CBC_CMD(msg=msg, gapRel=gap, timeLimit=time_limit, threads=1)
-    if name == "highs":
-        return pulp.HiGHS(msg=msg, gapRel=gap, timeLimit=time_limit, threads=1)
-    raise ValueError(f"unknown solver {name!r} (use cbc or highs)")
-
-
-@dataclass
-class SolveResult:
-    status: str  # "optimal", "time_limit" (a plan, maybe not optimal), "infeasible", ...
-    objective: float | None
-    solve_seconds: float
-    solver: str
-
-
-def solve(
-    m: LadderModel,
-    solver: str | None = None,
-    gap: float | None = None,
-    time_limit: float | None = None,
-    msg: bool = False,
-) -> SolveResult:
-    """Solve the built model in place."""
-    s = m.scenario
-    name = solver or s.solver
-    engine = make_solver(
-        name, s.gap if gap is None else gap, s.time_limit if time_limit is None else time_limit, msg
-    )
-    started = time.perf_counter()
-    m.prob.solve(engine)
-    seconds = time.perf_counter() - started
-    status = pulp.LpStatus[m.prob.status].lower()
-    has_solution = m.prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
-    if status == "optimal" and m.prob.sol_status == pulp.LpSolutionIntegerFeasible:
-        status = "time_limit"
-    objective = value_of(m.objective) if has_solution and m.objective is not None else None
-    return SolveResult(status=status, objective=objective, solve_seconds=seconds, solver=name)
 
 
 def read_plan(m: LadderModel) -> Plan:

@@ -1,0 +1,105 @@
+"""Solving a built model: the one place a solver is constructed (CBC or HiGHS, one switch apart).
+
+Solving starts a solver process or library and writes its files, so it lives in the application,
+between `models.milp.build` and `models.milp.read_plan`.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulp
+
+from models.milp import LadderModel
+from models.pwl import value_of
+
+SOLVERS = ("cbc", "highs")
+
+
+def make_solver(name: str, gap_abs: float, time_limit: float, log_path: str | None = None) -> Any:
+    """CBC (bundled with PuLP 3.3) or HiGHS (the highspy package), single-threaded.
+
+    The gap is absolute: a solver measures a relative gap on the objective without its constant
+    part (savings, starting cash), which would make "1e-4 of after-tax wealth" many times
+    stricter than asked. (PuLP 3.3.2 also hands CBC `gapAbs` as a relative "-ratio": CBC's own
+    option is named here.) CBC's MIP preprocessing is off: on these models it cut off the
+    optimum and then proved a plan $15,906 worse optimal (a case kept in tests/test_milp.py)."""
+    if name == "cbc":
+        return pulp.PULP_CBC_CMD(
+            msg=False,
+            timeLimit=time_limit,
+            threads=1,
+            logPath=log_path,
+            options=[f"allowableGap {gap_abs}", "preprocess off"],
+        )
+    if name == "highs":
+        return pulp.HiGHS(msg=False, gapAbs=gap_abs, gapRel=0.0, timeLimit=time_limit, threads=1)
+    raise ValueError(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})")
+
+
+@dataclass
+class SolveResult:
+    """status: optimal (within the gap), time_limit (a plan found, maybe not optimal),
+    infeasible, or no_solution (time ran out before any plan)."""
+
+    status: str
+    objective: float | None
+    gap: float | None  # achieved relative gap, if the solver reported its bound
+    solve_seconds: float
+    solver: str
+
+    @property
+    def has_plan(self) -> bool:
+        return self.status in ("optimal", "time_limit")
+
+
+def _cbc_abs_gap(log: str) -> float | None:
+    """|best bound - best plan| from CBC's closing lines (in CBC's own objective units, which
+    differ from the model's by a constant, so the difference is the absolute gap)."""
+    objective = re.findall(r"Objective value:\s*(-?[\d.eE+]+)", log)
+    bound = re.findall(r"(?:Lower|Upper) bound:\s*(-?[\d.eE+]+)", log)
+    if objective and bound:
+        return abs(float(bound[-1]) - float(objective[-1]))
+    if objective and "Optimal - objective value" in log:
+        return 0.0
+    return None
+
+
+def solve(m: LadderModel, solver: str, gap: float, time_limit: float, scale: float) -> SolveResult:
+    """Solve in place; the model's variables then hold the plan. `gap` is relative to `scale`,
+    an estimate of the objective's size (e.g. the best baseline's)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = str(Path(tmp) / "cbc.log") if solver == "cbc" else None
+        engine = make_solver(solver, gap * max(1.0, abs(scale)), time_limit, log_path)
+        started = time.perf_counter()
+        m.prob.solve(engine)
+        seconds = time.perf_counter() - started
+        log = Path(log_path).read_text() if log_path and Path(log_path).exists() else ""
+    found = m.prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    status = pulp.LpStatus[m.prob.status].lower()
+    if found and m.prob.sol_status == pulp.LpSolutionIntegerFeasible:
+        status = "time_limit"
+    elif not found:
+        status = "infeasible" if m.prob.status == pulp.LpStatusInfeasible else "no_solution"
+    objective = value_of(m.objective) if found and m.objective is not None else None
+    abs_gap = None
+    if solver == "cbc":
+        abs_gap = _cbc_abs_gap(log)
+    elif found:
+        info = m.prob.solverModel.getInfo()
+        abs_gap = abs(info.mip_dual_bound - info.objective_function_value)
+    achieved = None
+    if objective is not None and abs_gap is not None:
+        achieved = abs_gap / max(1.0, abs(objective))
+    return SolveResult(
+        status=status,
+        objective=objective,
+        gap=achieved,
+        solve_seconds=seconds,
+        solver=solver,
+    )
