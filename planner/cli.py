@@ -26,6 +26,9 @@ from planner.errors import InputError
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import citations, default_inflation, law_for_years, published_years
 from planner.outputs import check_output_path, records, write_table
+from planner.plan import run_plan, summary_lines, tables
+from planner.scenario import load_scenario
+from planner.solve import SOLVERS
 
 try:
     __version__ = version("isoplan")
@@ -442,6 +445,162 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float) and v < 1:
         return f"{v:g}"
     return f"{v:,.2f}".removesuffix(".00")
+
+
+@cli.command()
+@click.argument(
+    "scenario_path",
+    metavar="SCENARIO",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for actions.parquet, years.parquet, lots.parquet and summary.parquet.",
+)
+@click.option(
+    "--solver",
+    type=click.Choice(SOLVERS),
+    default=None,
+    help="MILP solver (default: the scenario's, else cbc).",
+)
+@click.option(
+    "--gap",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Relative optimality gap to prove (default: the scenario's, else 1e-4).",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds for the solver; on time-out the best plan found is kept, with its gap.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
+@_with_projection
+def plan(
+    scenario_path: Path,
+    outdir: Path | None,
+    solver: str | None,
+    gap: float | None,
+    time_limit: float | None,
+    as_json: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    """The multi-year exercise ladder of a scenario, proven optimal within a gap.
+
+    Chooses how many shares of which grant to exercise in which year and which lots to sell
+    when (qualifying or not), so that after every tax the household ends with the most, cash never
+    falls below its floor, and the AMT credit comes back. A mixed-integer program whose tax
+    functions are the IRS forms' exact piecewise-linear functions; the plan is then re-evaluated
+    year by year by the exact tax engine and both are shown. Four baselines are evaluated on the
+    same objective: do nothing until liquidity, exercise everything now, the AMT crossover every
+    year, an even split.
+
+    \b
+    Writes (with -o): actions (one row per exercise or sale), years (income, regular tax, AMTI,
+    TMT, AMT, credit generated/used/carried, NIIT, cash; the model's own figures beside as
+    model_*), lots (regular and AMT basis, sold per year, held at the end), summary (objective of
+    the plan and of each baseline, solver, status, gap, times, plan-vs-exact difference).
+
+    \b
+    Examples:
+      isoplan plan scenarios/plan-seed-story.yaml
+      isoplan plan scenarios/plan-multi-grant.yaml -o out/ --solver highs
+      isoplan schema > scenario.schema.json     the file format
+    """
+    if outdir is not None and outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{outdir}: exists and is not a folder")
+    scenario = load_scenario(
+        scenario_path, allow_projection=False if no_projection else None, inflation=inflation
+    )
+    laws = law_for_years(scenario.year_numbers, scenario.inflation, not no_projection)
+    with err_console.status("solving the plan...", spinner="dots"):
+        result = run_plan(scenario, laws, solver, gap, time_limit)
+    out = tables(result)
+    if outdir is not None:
+        outdir.mkdir(parents=True, exist_ok=True)
+        projected = [y for y in scenario.year_numbers if laws[y].projected]
+        meta = {
+            "version": __version__, "scenario": str(scenario_path),
+            "tax_law_years": ",".join(map(str, scenario.year_numbers)),
+            "projected_years": ",".join(map(str, projected)),
+            "published_years": ",".join(map(str, published_years())),
+        }  # fmt: skip
+        for name, frame in out.items():
+            write_table(frame, outdir / f"{name}.parquet", meta)
+    if as_json:
+        click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
+    else:
+        _print_plan(result, out)
+    if result.solve is None or not result.solve.has_plan:
+        err_console.print(f"isoplan: no plan: {result.explanation}", markup=False)
+        sys.exit(1)
+
+
+def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
+    s = result.scenario
+    if s.description:
+        console.print(s.description, style="dim")
+    table = Table(title="Plans compared (exact re-evaluation)", header_style="bold")
+    value = "after-tax wealth" if s.objective == "wealth" else "PV extra tax"
+    for c in (
+        "approach",
+        value,
+        "extra tax",
+        "AMT paid",
+        "credit used",
+        "credit left",
+        "lowest cash",
+    ):
+        table.add_column(c, justify="left" if c == "approach" else "right")
+    for _, r in out["summary"].iterrows():
+        table.add_row(
+            str(r["approach"]),
+            _money(r["objective_value"]),
+            _money(r["total_extra_tax"]),
+            _money(r["amt_paid"]),
+            _money(r["credit_used"]),
+            _money(r["credit_left"]),
+            _money(r["lowest_cash"]),
+        )
+    console.print(table)
+    actions = out.get("actions")
+    if actions is not None and not actions.empty:
+        t = Table(title="Optimized plan", header_style="bold")
+        for c in ("year", "action", "grant / lot", "shares", "price", "note"):
+            t.add_column(c, justify="right" if c in ("shares", "price") else "left")
+        for _, a in actions.iterrows():
+            if a["kind"] == "exercise":
+                note = f"{a['treatment'].upper()}, FMV {_money(a['fmv'])}"
+                t.add_row(
+                    str(a["year"]),
+                    "exercise",
+                    str(a["option_id"]),
+                    f"{a['shares']:,.0f}",
+                    _money(a["price"]),
+                    note,
+                )
+            else:
+                note = (
+                    ("qualifying" if a["qualifying"] else "disqualifying")
+                    if a["treatment"] == "iso"
+                    else ("long-term" if a["long_term"] else "short-term")
+                )
+                t.add_row(
+                    str(a["year"]),
+                    f"sell ({a['window_id']})",
+                    str(a["lot_id"]),
+                    f"{a['shares']:,.0f}",
+                    _money(a["price"]),
+                    note,
+                )
+        console.print(t)
+    for line in summary_lines(result):
+        console.print(line, markup=False)
 
 
 def main() -> None:

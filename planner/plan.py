@@ -1,0 +1,254 @@
+"""The multi-year plan, end to end: validated scenario -> model -> solve -> plan -> exact
+re-evaluation -> tables.
+
+Every optimized plan is re-evaluated year by year by the exact engine (`models.simulate`); the
+tables show the exact figures beside the model's, and `plan_vs_exact` is the largest difference
+over every year and tax line. A difference above $1 is a bug, reported as such, never rounded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from models.baselines import evaluate_baselines
+from models.law import YearLaw, params_for
+from models.milp import ModelNotSupported, build, model_taxes, read_plan
+from models.scenario import Plan, Scenario, resolve_deductions
+from models.simulate import Evaluation, InfeasiblePlan, evaluate
+from planner.errors import InputError
+from planner.solve import SolveResult, solve
+
+COMPARED_LINES = (
+    "regular_tax", "tmt", "amt", "niit", "mtc_allowed", "mtc_generated", "mtc_carryforward_out",
+    "total_tax", "extra_tax",
+)  # fmt: skip
+EXACT_TOLERANCE = 1.0  # dollars per year and line
+
+
+@dataclass
+class PlanResult:
+    """Everything a plan run produced (the optimized plan, its exact evaluation, the baselines)."""
+
+    scenario: Scenario
+    solve: SolveResult | None
+    plan: Plan | None
+    evaluation: Evaluation | None
+    baselines: dict[str, tuple[Plan, Evaluation]]
+    model_years: dict[int, dict[str, float]] = field(default_factory=dict)
+    model_size: dict[str, int] = field(default_factory=dict)
+    build_seconds: float = 0.0
+    plan_vs_exact: float | None = None
+    explanation: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.plan_vs_exact is not None and self.plan_vs_exact <= EXACT_TOLERANCE
+
+
+def _better(scenario: Scenario, a: float, b: float) -> bool:
+    return a > b if scenario.objective == "wealth" else a < b
+
+
+def explain_infeasible(scenario: Scenario) -> str:
+    """Why no plan can meet the scenario's requirements, in words (the first reason found)."""
+    if scenario.start_cash < scenario.cash_floor:
+        return (
+            f"the starting cash ${scenario.start_cash:,.0f} is already below the cash floor "
+            f"${scenario.cash_floor:,.0f}"
+        )
+    spare = scenario.start_cash + sum(ty.savings for ty in scenario.years) - scenario.cash_floor
+    for key, shares in scenario.required_exercise.items():
+        options = [o for o in scenario.options if key in (o.id, o.grant_id)]
+        reachable = sum(max(o.exercisable.values(), default=0.0) for o in options)
+        if reachable < shares:
+            return (
+                f"{key}: {shares:,.0f} shares must be exercised but only {reachable:,.0f} are "
+                f"vested and unexpired in some year of the horizon"
+            )
+        cost = shares * min((o.strike for o in options), default=0.0)
+        if cost > spare:
+            return (
+                f"not enough cash: exercising {shares:,.0f} shares of {key} costs at least "
+                f"${cost:,.0f} in strike payments, but at most ${spare:,.0f} is ever "
+                f"available above the cash floor"
+            )
+    return (
+        "no plan keeps cash above the floor in every year while meeting the required "
+        "exercises (their tax, paid the following April, included)"
+    )
+
+
+def run_plan(
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    solver: str | None = None,
+    gap: float | None = None,
+    time_limit: float | None = None,
+) -> PlanResult:
+    """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective."""
+    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
+    scenario = resolve_deductions(scenario, params)
+    baselines = evaluate_baselines(scenario, laws)
+    values = [ev.objective_value for _, ev in baselines.values()]
+    scale = max((abs(v) for v in values), default=1.0)
+    try:
+        model = build(scenario, laws)
+    except ModelNotSupported as exc:
+        raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
+    result = PlanResult(
+        scenario=scenario,
+        solve=None,
+        plan=None,
+        evaluation=None,
+        baselines=baselines,
+        model_size=model.size,
+        build_seconds=model.build_seconds,
+    )
+    result.solve = solve(
+        model,
+        solver or scenario.solver,
+        scenario.gap if gap is None else gap,
+        scenario.time_limit if time_limit is None else time_limit,
+        scale,
+    )
+    if not result.solve.has_plan:
+        result.explanation = (
+            explain_infeasible(scenario)
+            if result.solve.status == "infeasible"
+            else "the time limit ran out before any plan was found"
+        )
+        return result
+    result.plan = read_plan(model)
+    result.model_years = model_taxes(model)
+    try:
+        result.evaluation = evaluate(scenario, result.plan, laws)
+    except InfeasiblePlan as exc:  # the model and the rules disagree: a bug, shown as one
+        raise RuntimeError(
+            f"internal error: the optimized plan fails the exact check: {exc}"
+        ) from None
+    worst = (
+        abs(result.solve.objective - result.evaluation.objective_value)
+        if result.solve.objective is not None
+        else 0.0
+    )
+    for row in result.evaluation.years:
+        for line in COMPARED_LINES:
+            worst = max(worst, abs(result.model_years[row["year"]][line] - row[line]))
+    result.plan_vs_exact = worst
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Tables
+# ----------------------------------------------------------------------------------------------
+
+
+def _totals(ev: Evaluation) -> dict[str, float]:
+    years = ev.years
+    return {
+        "objective_value": ev.objective_value,
+        "after_tax_wealth": ev.wealth,
+        "pv_extra_tax": ev.pv_extra_tax,
+        "total_extra_tax": ev.total_extra_tax,
+        "amt_paid": sum(r["amt"] for r in years),
+        "credit_used": sum(r["mtc_allowed"] for r in years),
+        "credit_left": ev.credit_left,
+        "lowest_cash": ev.min_cash,
+        "shares_exercised": sum(a["shares"] for a in ev.actions if a["kind"] == "exercise"),
+        "shares_sold": sum(a["shares"] for a in ev.actions if a["kind"] == "sale"),
+    }
+
+
+def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
+    """actions, years, lots and summary, as the `plan` command writes them."""
+    s = result.scenario
+    rows = []
+    if result.evaluation is not None:
+        r = result.solve
+        assert r is not None
+        rows.append({
+            "approach": "optimized", **_totals(result.evaluation), "solver": r.solver,
+            "status": r.status, "gap": r.gap, "gap_requested": s.gap,
+            "build_seconds": result.build_seconds, "solve_seconds": r.solve_seconds,
+            "plan_vs_exact": result.plan_vs_exact, **{f"model_{k}": v for k, v in
+                                                      result.model_size.items()},
+        })  # fmt: skip
+    for name, (_, ev) in result.baselines.items():
+        rows.append({"approach": name, **_totals(ev)})
+    summary = pd.DataFrame(rows)
+    out = {"summary": summary}
+    ev = result.evaluation
+    if ev is None:
+        return out
+    actions = pd.DataFrame(ev.actions)
+    if not actions.empty:
+        actions = actions[
+            [
+                "year",
+                "date",
+                "kind",
+                "option_id",
+                "lot_id",
+                "window_id",
+                "shares",
+                "price",
+                "fmv",
+                "treatment",
+                "qualifying",
+                "long_term",
+                "cost",
+                "proceeds",
+            ]
+        ]
+    out["actions"] = actions
+    years = pd.DataFrame(ev.years)
+    for line in COMPARED_LINES:
+        years[f"model_{line}"] = [result.model_years[y][line] for y in years["year"]]
+    out["years"] = years
+    lots = pd.DataFrame(ev.lots)
+    if not lots.empty:
+        sold = lots.pop("sold")
+        for year in s.year_numbers:
+            lots[f"sold_{year}"] = [d.get(year, 0.0) for d in sold]
+    out["lots"] = lots
+    return out
+
+
+def summary_lines(result: PlanResult) -> list[str]:
+    """A few sentences for the console under the table."""
+    s, r = result.scenario, result.solve
+    lines = []
+    if r is None or not r.has_plan:
+        lines.append(f"No plan: {result.explanation}.")
+        return lines
+    ev = result.evaluation
+    assert ev is not None
+    best_name, (_, best) = max(
+        result.baselines.items(),
+        key=lambda kv: kv[1][1].objective_value * (1 if s.objective == "wealth" else -1),
+    )
+    delta = ev.objective_value - best.objective_value
+    what = "after-tax wealth" if s.objective == "wealth" else "present value of extra tax"
+    lines.append(
+        f"Optimized {what}: ${ev.objective_value:,.0f}; best baseline "
+        f"({best_name}) ${best.objective_value:,.0f}; difference ${delta:,.0f}."
+    )
+    if r.gap is not None:
+        gap = f"{r.gap:.1e}"
+    else:
+        gap = f"<= {s.gap:.0e}" if r.status == "optimal" else "unknown"
+    lines.append(
+        f"Solver {r.solver}: {r.status}, gap {gap} (asked {s.gap:.0e}), build "
+        f"{result.build_seconds:.2f} s, solve {r.solve_seconds:.2f} s."
+    )
+    check = "agree" if result.exact else "DISAGREE (a bug: please report)"
+    lines.append(
+        f"Exact re-evaluation and model {check}: largest difference "
+        f"${result.plan_vs_exact:,.2f} over every year and tax line."
+    )
+    if not math.isclose(ev.min_cash, s.cash_floor) and ev.min_cash < s.cash_floor:
+        lines.append("Cash falls below the floor: a bug, please report.")
+    return lines
