@@ -558,8 +558,10 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
     ):
         table.add_column(c, justify="left" if c == "approach" else "right")
     for _, r in out["summary"].iterrows():
+        note = r.get("note")
+        name = str(r["approach"]) + (f" ({note})" if isinstance(note, str) and note else "")
         table.add_row(
-            str(r["approach"]),
+            name,
             _money(r["objective_value"]),
             _money(r["total_extra_tax"]),
             _money(r["amt_paid"]),

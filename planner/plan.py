@@ -177,7 +177,9 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
                                                       result.model_size.items()},
         })  # fmt: skip
     for name, (_, ev) in result.baselines.items():
-        rows.append({"approach": name, **_totals(ev)})
+        short = sum(ev.required_shortfall.values())
+        note = f"misses required exercise by {short:,.0f} shares" if short else ""
+        rows.append({"approach": name, **_totals(ev), "note": note})
     summary = pd.DataFrame(rows)
     out = {"summary": summary}
     ev = result.evaluation
@@ -226,16 +228,22 @@ def summary_lines(result: PlanResult) -> list[str]:
         return lines
     ev = result.evaluation
     assert ev is not None
-    best_name, (_, best) = max(
-        result.baselines.items(),
-        key=lambda kv: kv[1][1].objective_value * (1 if s.objective == "wealth" else -1),
-    )
-    delta = ev.objective_value - best.objective_value
     what = "after-tax wealth" if s.objective == "wealth" else "present value of extra tax"
-    lines.append(
-        f"Optimized {what}: ${ev.objective_value:,.0f}; best baseline "
-        f"({best_name}) ${best.objective_value:,.0f}; difference ${delta:,.0f}."
-    )
+    comparable = {n: e for n, (_, e) in result.baselines.items() if not e.required_shortfall}
+    if comparable:
+        sign = 1 if s.objective == "wealth" else -1
+        best_name = max(comparable, key=lambda n: sign * comparable[n].objective_value)
+        best = comparable[best_name].objective_value
+        lines.append(
+            f"Optimized {what}: ${ev.objective_value:,.0f}; best baseline "
+            f"({best_name}) ${best:,.0f}; better by "
+            f"${sign * (ev.objective_value - best):,.0f}."
+        )
+    else:
+        lines.append(
+            f"Optimized {what}: ${ev.objective_value:,.0f}; no baseline meets the "
+            f"required exercises."
+        )
     if r.gap is not None:
         gap = f"{r.gap:.1e}"
     else:
