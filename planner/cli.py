@@ -537,7 +537,8 @@ def plan(
     else:
         _print_plan(result, out)
     if result.solve is None or not result.solve.has_plan:
-        err_console.print(f"isoplan: no plan: {result.explanation}", markup=False)
+        if as_json:  # the human output already said why
+            err_console.print(f"isoplan: no plan: {result.explanation}", markup=False)
         sys.exit(1)
 
 
