@@ -26,6 +26,20 @@ ISO = "iso"
 NSO = "nso"
 STOCK = "stock"
 
+# A TaxYear's own income, as models.forms.Household fields (the actions add EFFECT_FIELDS).
+OWN_FIELDS = (
+    "wages",
+    "ordinary_income",
+    "interest",
+    "qualified_dividends",
+    "ltcg",
+    "stcg",
+    "salt",
+    "mortgage_interest",
+    "charitable",
+    "aged_blind",
+)
+
 # Fields of models.forms.Household that actions move.
 EFFECT_FIELDS = (
     "wages",
@@ -283,11 +297,8 @@ def base_household(ty: TaxYear, credit: float = 0.0) -> Any:
     from models.forms import Household
 
     return Household(
-        wages=ty.wages, ordinary_income=ty.ordinary_income, interest=ty.interest,
-        qualified_dividends=ty.qualified_dividends, ltcg=ty.ltcg, stcg=ty.stcg, salt=ty.salt,
-        mortgage_interest=ty.mortgage_interest, charitable=ty.charitable,
-        aged_blind=float(ty.aged_blind), amt_credit_carryforward=credit,
-    )  # fmt: skip
+        **{f: float(getattr(ty, f)) for f in OWN_FIELDS}, amt_credit_carryforward=credit
+    )
 
 
 def resolve_deductions(scenario: Scenario, params: dict[int, Any]) -> Scenario:

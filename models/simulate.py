@@ -34,6 +34,7 @@ from models.law import Params, YearLaw, params_for, payroll_for
 from models.scenario import (
     EFFECT_FIELDS,
     ISO,
+    OWN_FIELDS,
     Lot,
     OptionClass,
     Plan,
@@ -50,19 +51,6 @@ from models.scenario import (
 
 OBJECTIVES = ("wealth", "min_tax")
 
-# A TaxYear's own income, as models.forms.Household fields (the actions add EFFECT_FIELDS).
-OWN_FIELDS = (
-    "wages",
-    "ordinary_income",
-    "interest",
-    "qualified_dividends",
-    "ltcg",
-    "stcg",
-    "salt",
-    "mortgage_interest",
-    "charitable",
-    "aged_blind",
-)
 # Every Household input reported in a year row (itemize is reported as the TaxYear's setting).
 HOUSEHOLD_FIELDS = (
     *OWN_FIELDS,
