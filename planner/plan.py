@@ -94,6 +94,13 @@ def run_plan(
     baselines = evaluate_baselines(scenario, laws)
     values = [ev.objective_value for _, ev in baselines.values()]
     scale = max((abs(v) for v in values), default=1.0)
+    sign = 1.0 if scenario.objective == "wealth" else -1.0
+    comparable = [
+        (sign * ev.objective_value, name)
+        for name, (_, ev) in baselines.items()
+        if not ev.required_shortfall
+    ]
+    start = baselines[max(comparable)[1]][0] if comparable else None
     try:
         model = build(scenario, laws)
     except ModelNotSupported as exc:
@@ -113,6 +120,7 @@ def run_plan(
         scenario.gap if gap is None else gap,
         scenario.time_limit if time_limit is None else time_limit,
         scale,
+        start,
     )
     if not result.solve.has_plan:
         result.explanation = (

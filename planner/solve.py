@@ -17,11 +17,14 @@ import pulp
 
 from models.milp import LadderModel
 from models.pwl import value_of
+from models.scenario import Plan
 
 SOLVERS = ("cbc", "highs")
 
 
-def make_solver(name: str, gap_abs: float, time_limit: float, log_path: str | None = None) -> Any:
+def make_solver(
+    name: str, gap_abs: float, time_limit: float, log_path: str | None = None, warm: bool = False
+) -> Any:
     """CBC (bundled with PuLP 3.3) or HiGHS (the highspy package), single-threaded.
 
     The gap is absolute: a solver measures a relative gap on the objective without its constant
@@ -36,6 +39,7 @@ def make_solver(name: str, gap_abs: float, time_limit: float, log_path: str | No
             threads=1,
             logPath=log_path,
             options=[f"allowableGap {gap_abs}", "preprocess off"],
+            warmStart=warm,
         )
     if name == "highs":
         return pulp.HiGHS(msg=False, gapAbs=gap_abs, gapRel=0.0, timeLimit=time_limit, threads=1)
@@ -65,17 +69,59 @@ def _cbc_abs_gap(log: str) -> float | None:
     bound = re.findall(r"(?:Lower|Upper) bound:\s*(-?[\d.eE+]+)", log)
     if objective and bound:
         return abs(float(bound[-1]) - float(objective[-1]))
-    if objective and "Optimal - objective value" in log:
-        return 0.0
+    if objective and ("Optimal - objective value" in log or "Optimal solution found" in log):
+        return 0.0  # the search finished: proven within the allowable gap
     return None
 
 
-def solve(m: LadderModel, solver: str, gap: float, time_limit: float, scale: float) -> SolveResult:
+def warm_start(m: LadderModel, plan: Plan) -> bool:
+    """Give the model `plan` (e.g. the best baseline) as its starting solution.
+
+    A MIP start needs every variable, not only the decisions: the decisions are fixed to the
+    plan, the model is solved (every tax variable then follows), the values are kept as initial
+    values and the bounds restored. Returns False if the plan is not feasible in the model.
+    """
+    fixed = []
+    for table, chosen in ((m.exercise, plan.exercises), (m.sell, plan.sales)):
+        for key, (var, step) in table.items():
+            units = round(chosen.get(key, 0.0) / step)
+            fixed.append((var, var.lowBound, var.upBound))
+            var.lowBound = var.upBound = units
+    try:
+        m.prob.solve(
+            pulp.PULP_CBC_CMD(msg=False, timeLimit=30, threads=1, options=["preprocess off"])
+        )
+        ok = m.prob.sol_status == pulp.LpSolutionOptimal
+        values = {v.name: v.value() for v in m.prob.variables()} if ok else {}
+    finally:
+        for var, lo, hi in fixed:
+            var.lowBound, var.upBound = lo, hi
+    for v in m.prob.variables():
+        value = values.get(v.name)
+        if value is not None:  # CBC prints rounded values: keep them inside the bounds
+            if v.lowBound is not None:
+                value = max(value, v.lowBound)
+            if v.upBound is not None:
+                value = min(value, v.upBound)
+            v.setInitialValue(value)
+    return ok
+
+
+def solve(
+    m: LadderModel,
+    solver: str,
+    gap: float,
+    time_limit: float,
+    scale: float,
+    start: Plan | None = None,
+) -> SolveResult:
     """Solve in place; the model's variables then hold the plan. `gap` is relative to `scale`,
-    an estimate of the objective's size (e.g. the best baseline's)."""
+    an estimate of the objective's size (e.g. the best baseline's). With `start` (CBC), the
+    search begins from that plan, so what it returns is never worse."""
+    warm = start is not None and solver == "cbc" and warm_start(m, start)
     with tempfile.TemporaryDirectory() as tmp:
         log_path = str(Path(tmp) / "cbc.log") if solver == "cbc" else None
-        engine = make_solver(solver, gap * max(1.0, abs(scale)), time_limit, log_path)
+        engine = make_solver(solver, gap * max(1.0, abs(scale)), time_limit, log_path, warm)
         started = time.perf_counter()
         m.prob.solve(engine)
         seconds = time.perf_counter() - started
