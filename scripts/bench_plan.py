@@ -43,7 +43,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from models.baselines import evaluate_baselines  # noqa: E402
 from models.law import params_for  # noqa: E402
 from models.milp import ModelNotSupported, build, read_plan  # noqa: E402
-from models.scenario import Scenario, resolve_deductions  # noqa: E402
+from models.scenario import Plan, Scenario, resolve_deductions  # noqa: E402
 from models.simulate import InfeasiblePlan, evaluate  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 from planner.solve import SOLVERS, solve  # noqa: E402
@@ -105,7 +105,7 @@ def _pin_one_cpu() -> str:
     return f"pinned to CPU {cpu}"
 
 
-def _household(horizon: int, grants: int, seed: int) -> tuple[Scenario, dict, str, float]:
+def _household(horizon: int, grants: int, seed: int) -> tuple[Scenario, dict, str, float, Plan]:
     scenario = synthetic_scenario(horizon, grants, seed)
     laws = law_for_years(scenario.year_numbers)
     params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
@@ -113,10 +113,13 @@ def _household(horizon: int, grants: int, seed: int) -> tuple[Scenario, dict, st
     baselines = evaluate_baselines(scenario, laws)
     pick = max if scenario.objective == "wealth" else min
     name = pick(baselines, key=lambda n: baselines[n][1].objective_value)
-    return scenario, laws, name, baselines[name][1].objective_value
+    return scenario, laws, name, baselines[name][1].objective_value, baselines[name][0]
 
 
-def _solve_one(scenario: Scenario, laws: dict, run: Run, gap: float, time_limit: float) -> None:
+def _solve_one(
+    scenario: Scenario, laws: dict, run: Run, gap: float, time_limit: float, start: Plan
+) -> None:
+    """One solve as `isoplan plan` does it (CBC starts from the best baseline)."""
     try:
         model = build(scenario, laws)
     except ModelNotSupported as exc:
@@ -125,7 +128,7 @@ def _solve_one(scenario: Scenario, laws: dict, run: Run, gap: float, time_limit:
     run.build_seconds = model.build_seconds
     run.size = model.size
     try:
-        result = solve(model, run.solver, gap, time_limit, run.best_baseline or 1.0)
+        result = solve(model, run.solver, gap, time_limit, run.best_baseline or 1.0, start)
     except Exception as exc:  # a solver failure is a figure too
         run.status, run.note = "error", f"{type(exc).__name__}: {exc}"
         return
@@ -374,12 +377,12 @@ def main() -> None:
         for horizon in args.horizons:
             for grants in args.grants:
                 for seed in range(args.seeds):
-                    scenario, laws, name, best = _household(horizon, grants, seed)
+                    scenario, laws, name, best, start = _household(horizon, grants, seed)
                     for solver in solvers:
                         run = Run(horizon, grants, seed, solver, "error")
                         run.best_baseline, run.best_baseline_name = best, name
                         run.maximize = scenario.objective == "wealth"
-                        _solve_one(scenario, laws, run, args.gap, args.time_limit)
+                        _solve_one(scenario, laws, run, args.gap, args.time_limit, start)
                         runs.append(run)
                         improvement = _money(run.improvement)
                         print(
