@@ -210,16 +210,10 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
         if sold:
             prob += pulp.lpSum(sold) <= w.max_shares, f"tender__{w.id}"
     for key, shares in scenario.required_exercise.items():
-        chosen = [
-            _shares(v)
-            for (oid, _), v in m.exercise.items()
-            if oid == key or _grant_of(scenario, oid) == key
-        ]
+        # The key is an option class id (a grant's ISO part keeps the grant's id), as in the
+        # scenario format and the exact evaluation.
+        chosen = [_shares(v) for (oid, _), v in m.exercise.items() if oid == key]
         prob += pulp.lpSum(chosen) >= shares, f"required__{key}"
-
-
-def _grant_of(scenario: Scenario, option_id: str) -> str:
-    return next(o.grant_id for o in scenario.options if o.id == option_id)
 
 
 def _lot_shares(m: LadderModel, lot_id: str) -> Any:
@@ -390,6 +384,10 @@ def _year_tax(
         return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
 
     excess = _floor(b.pwl(f"{tag}__line6", amti, excess_of), 0.0)
+    # Form 6251 line 4 as reported: after the MFS add-back (the identity for other statuses).
+    line4 = b.pwl(
+        f"{tag}__line4", amti, lambda a: tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["amti"]
+    )
     amt_st_loss = b.pwl(f"{tag}__amt_stcg_loss", amt_stcg, lambda v: min(v, 0.0))
     amt_gains = _floor(b.max0(f"{tag}__amt_ncg", amt_ltcg + amt_st_loss), 0.0)
     tmt = _floor(
@@ -416,7 +414,7 @@ def _year_tax(
     fica = b.pwl(f"{tag}__fica", f["wages"], lambda w: employee_fica(w, payroll, SCALAR))
     total = regular + amt + niit + addl - allowed
     return {
-        "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": amti,
+        "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": line4,
         "tmt": tmt, "amt": amt, "niit": niit, "additional_medicare_tax": addl,
         "mtc_allowed": allowed, "mtc_generated": generated, "mtc_carryforward_out": cf_out,
         "total_tax": total, "fica": fica,

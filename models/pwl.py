@@ -62,6 +62,11 @@ class Lin:
     __rmul__ = __mul__
 
 
+def _clean(slope: float) -> float:
+    """A slope rounded to 12 decimals: tax slopes are rates, and smaller digits are float noise."""
+    return round(slope, 12)
+
+
 def value_of(x: Lin) -> float:
     """The value of `x` in the solved model."""
     v = pulp.value(x.expr) if not isinstance(x.expr, int | float) else x.expr
@@ -97,7 +102,7 @@ def breakpoints(f: Callable[[float], float], lo: float, hi: float) -> list[float
     kinks: list[float] = []
     for probe in sorted(found):
         x = _refine(f, probe, lo, hi)
-        if not lo + _PROBE < x < hi - _PROBE:
+        if not lo + 1e-6 < x < hi - 1e-6:
             continue
         left = _slope(f, max(lo, x - _WINDOW), x)
         right = _slope(f, x, min(hi, x + _WINDOW))
@@ -107,15 +112,26 @@ def breakpoints(f: Callable[[float], float], lo: float, hi: float) -> list[float
 
 
 def _refine(f: Callable[[float], float], x: float, lo: float, hi: float) -> float:
-    """The kink near a probe exactly: where the lines of the pieces on either side, measured up
-    to `_WINDOW` away (probes can miss a kink by float noise times the range), meet."""
-    a, b = max(lo, x - _WINDOW), min(hi, x + _WINDOW)
-    s_left = _slope(f, a, a + _PROBE)
-    s_right = _slope(f, b - _PROBE, b)
-    if abs(s_left - s_right) <= _SLOPE_TOL:
-        return x
-    exact = (f(b) - f(a) + s_left * a - s_right * b) / (s_left - s_right)
-    return exact if a < exact < b else x
+    """The kink near a probe exactly: where the lines of the pieces on either side meet.
+
+    The window is symmetric around the probe and stays inside [lo, hi] (a window reaching past the
+    range end, or a slope measured across the kink, once put a kink of max(v, 0) at -0.045); the
+    slopes are measured on its outer quarters, and the estimate is refined once more from itself.
+    """
+    for _ in range(2):
+        w = min(_WINDOW, x - lo, hi - x)
+        if w <= 0:
+            return x
+        a, b, q = x - w, x + w, w / 4.0
+        s_left = _slope(f, a, a + q)
+        s_right = _slope(f, b - q, b)
+        if abs(s_left - s_right) <= _SLOPE_TOL:
+            return x
+        exact = (f(b) - f(a) + s_left * a - s_right * b) / (s_left - s_right)
+        if not a < exact < b:
+            return x
+        x = exact
+    return x
 
 
 def _search(
@@ -183,7 +199,7 @@ class Builder:
         out: dict[str, Lin] = {}
         if not kinks:
             for key, f in fs.items():
-                slope = (f(hi) - f(lo)) / (hi - lo)
+                slope = _clean((f(hi) - f(lo)) / (hi - lo))
                 y = f(lo) + slope * (x.expr - lo)
                 out[key] = Lin(y, min(f(lo), f(hi)), max(f(lo), f(hi)))
             return out
@@ -204,8 +220,11 @@ class Builder:
         for key, f in fs.items():
             values = [f(e) for e in edges]
             self._verify(name, f, edges, values)
+            # Slopes of flat pieces come out as float noise (1e-19); noise in the constraint
+            # matrix misleads the solvers, so it is zeroed.
             slopes = [
-                (values[j + 1] - values[j]) / (edges[j + 1] - edges[j]) for j in range(len(deltas))
+                _clean((values[j + 1] - values[j]) / (edges[j + 1] - edges[j]))
+                for j in range(len(deltas))
             ]
             y = values[0] + pulp.lpSum(s * d for s, (d, _) in zip(slopes, deltas, strict=True))
             out[key] = Lin(y, min(values), max(values))

@@ -464,7 +464,7 @@ def _fmt(v: Any) -> str:
     "--solver",
     type=click.Choice(SOLVERS),
     default=None,
-    help="MILP solver (default: the scenario's, else cbc).",
+    help="MILP solver: highs (default) or cbc.",
 )
 @click.option(
     "--gap",

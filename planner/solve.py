@@ -22,9 +22,7 @@ from models.scenario import Plan
 SOLVERS = ("cbc", "highs")
 
 
-def make_solver(
-    name: str, gap_abs: float, time_limit: float, log_path: str | None = None, warm: bool = False
-) -> Any:
+def make_solver(name: str, gap_abs: float, time_limit: float, log_path: str | None = None) -> Any:
     """CBC (bundled with PuLP 3.3) or HiGHS (the highspy package), single-threaded.
 
     The gap is absolute: a solver measures a relative gap on the objective without its constant
@@ -39,7 +37,6 @@ def make_solver(
             threads=1,
             logPath=log_path,
             options=[f"allowableGap {gap_abs}", "preprocess off"],
-            warmStart=warm,
         )
     if name == "highs":
         return pulp.HiGHS(msg=False, gapAbs=gap_abs, gapRel=0.0, timeLimit=time_limit, threads=1)
@@ -49,7 +46,8 @@ def make_solver(
 @dataclass
 class SolveResult:
     """status: optimal (within the gap), time_limit (a plan found, maybe not optimal),
-    infeasible, or no_solution (time ran out before any plan)."""
+    infeasible, no_solution (time ran out before any plan), or baseline:<name> (the solver
+    ended below that baseline, which is kept as the plan)."""
 
     status: str
     objective: float | None
@@ -59,7 +57,7 @@ class SolveResult:
 
     @property
     def has_plan(self) -> bool:
-        return self.status in ("optimal", "time_limit")
+        return self.status in ("optimal", "time_limit") or self.status.startswith("baseline:")
 
 
 def _cbc_abs_gap(log: str) -> float | None:
@@ -74,37 +72,22 @@ def _cbc_abs_gap(log: str) -> float | None:
     return None
 
 
-def warm_start(m: LadderModel, plan: Plan) -> bool:
-    """Give the model `plan` (e.g. the best baseline) as its starting solution.
-
-    A MIP start needs every variable, not only the decisions: the decisions are fixed to the
-    plan, the model is solved (every tax variable then follows), the values are kept as initial
-    values and the bounds restored. Returns False if the plan is not feasible in the model.
-    """
+def fix_and_solve(m: LadderModel, plan: Plan) -> bool:
+    """Put `plan` into the model: decisions fixed to it, the taxes solved (they follow exactly),
+    so `model_taxes` reads the model's own figures for that plan. False if it does not fit."""
     fixed = []
     for table, chosen in ((m.exercise, plan.exercises), (m.sell, plan.sales)):
         for key, (var, step) in table.items():
-            units = round(chosen.get(key, 0.0) / step)
             fixed.append((var, var.lowBound, var.upBound))
-            var.lowBound = var.upBound = units
+            var.lowBound = var.upBound = round(chosen.get(key, 0.0) / step)
     try:
         m.prob.solve(
-            pulp.PULP_CBC_CMD(msg=False, timeLimit=30, threads=1, options=["preprocess off"])
+            pulp.PULP_CBC_CMD(msg=False, timeLimit=60, threads=1, options=["preprocess off"])
         )
-        ok = m.prob.sol_status == pulp.LpSolutionOptimal
-        values = {v.name: v.value() for v in m.prob.variables()} if ok else {}
+        return m.prob.sol_status == pulp.LpSolutionOptimal
     finally:
         for var, lo, hi in fixed:
             var.lowBound, var.upBound = lo, hi
-    for v in m.prob.variables():
-        value = values.get(v.name)
-        if value is not None:  # CBC prints rounded values: keep them inside the bounds
-            if v.lowBound is not None:
-                value = max(value, v.lowBound)
-            if v.upBound is not None:
-                value = min(value, v.upBound)
-            v.setInitialValue(value)
-    return ok
 
 
 def solve(
@@ -116,12 +99,14 @@ def solve(
     start: Plan | None = None,
 ) -> SolveResult:
     """Solve in place; the model's variables then hold the plan. `gap` is relative to `scale`,
-    an estimate of the objective's size (e.g. the best baseline's). With `start` (CBC), the
-    search begins from that plan, so what it returns is never worse."""
-    warm = start is not None and solver == "cbc" and warm_start(m, start)
+    an estimate of the objective's size (e.g. the best baseline's).
+
+    No MIP start: handing CBC the best baseline made it return that start as optimal when a better
+    plan existed, or slowed it down; `planner.plan` keeps the baseline instead when the solver
+    ends below it."""
     with tempfile.TemporaryDirectory() as tmp:
         log_path = str(Path(tmp) / "cbc.log") if solver == "cbc" else None
-        engine = make_solver(solver, gap * max(1.0, abs(scale)), time_limit, log_path, warm)
+        engine = make_solver(solver, gap * max(1.0, abs(scale)), time_limit, log_path)
         started = time.perf_counter()
         m.prob.solve(engine)
         seconds = time.perf_counter() - started

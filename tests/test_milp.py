@@ -1,0 +1,733 @@
+"""The exercise-ladder MILP (models.milp, solved by planner.solve) against the exact evaluation.
+
+1. Exactness: on the example scenarios and on synthetic households, the solved model's own tax
+   lines (`model_taxes`), cash and objective equal the exact re-evaluation of its plan
+   (`models.simulate.evaluate`) to the dollar.
+2. Brute force: on tiny instances every feasible plan is enumerated and evaluated exactly; none
+   beats the MILP by more than the solver's gap, and the MILP's plan is one of them.
+3. CBC and HiGHS agree (a case where CBC's preprocessing once proved a worse plan optimal).
+4. Infeasible and time-limited solves report a status, not an exception.
+
+Examples and brute force run with CBC and with HiGHS (the default solver). Solver defects found
+on the way (a plan proved optimal that another plan beats) are non-strict xfails with their
+reproducers: they depend on the solver's search path.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.baselines import evaluate_baselines
+from models.law import YearLaw, params_for
+from models.milp import LadderModel, ModelNotSupported, build, model_taxes, read_plan
+from models.pwl import value_of
+from models.scenario import (
+    ISO,
+    NSO,
+    Lot,
+    OptionClass,
+    Plan,
+    SaleWindow,
+    Scenario,
+    TaxYear,
+    resolve_deductions,
+)
+from models.simulate import Evaluation, Evaluator, InfeasiblePlan, evaluate
+from planner.law import law_for_years
+from planner.scenario import load_scenario
+from planner.solve import SolveResult, solve
+from planner.synthetic import synthetic_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+PLAN_FILES = sorted(SCENARIOS.glob("plan-*.yaml"))
+GAP = 1e-4
+TIME_LIMIT = 60.0
+DOLLAR = 1.0  # model and exact evaluation agree to this many dollars
+
+# PuLP 3.3 warns on every LpVariable and on PULP_CBC_CMD (its 4.0 API); not ours to fix here.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+
+
+@functools.cache
+def _laws(years: tuple[int, ...]) -> dict[int, YearLaw]:
+    return law_for_years(years)
+
+
+def prepared(scenario: Scenario) -> tuple[Scenario, dict[int, YearLaw]]:
+    """The scenario with its deductions resolved (as both the model and the evaluation need),
+    and the law of its years."""
+    laws = _laws(scenario.year_numbers)
+    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
+    return resolve_deductions(scenario, params), laws
+
+
+def best_baseline(scenario: Scenario, laws: dict[int, YearLaw]) -> tuple[float, Plan | None]:
+    """The best baseline's objective (the solve's scale) and the plan `isoplan plan` starts
+    CBC from: the best baseline that meets `required_exercise` (None if none does)."""
+    sign = 1.0 if scenario.objective == "wealth" else -1.0
+    results = list(evaluate_baselines(scenario, laws).values())
+    scale = sign * max(sign * ev.objective_value for _, ev in results)
+    meeting = [(plan, ev) for plan, ev in results if not ev.required_shortfall]
+    start = max(meeting, key=lambda r: sign * r[1].objective_value)[0] if meeting else None
+    return scale, start
+
+
+def gap_dollars(scale: float) -> float:
+    """The absolute gap `planner.solve.solve` hands the solver for a relative GAP."""
+    return GAP * max(1.0, abs(scale))
+
+
+def build_or_skip(scenario: Scenario, laws: dict[int, YearLaw]) -> LadderModel:
+    try:
+        return build(scenario, laws)
+    except ModelNotSupported as e:
+        # The message must say which year is out of the model's range.
+        assert any(str(e).startswith(f"{y}:") for y in scenario.year_numbers), str(e)
+        pytest.skip(f"not supported by the MILP: {e}")
+
+
+def solved(
+    scenario: Scenario, laws: dict[int, YearLaw], solver: str = "cbc", warm: bool = False
+) -> tuple[LadderModel, SolveResult, float]:
+    """Build and solve with the gap relative to the best baseline; `warm` selects HiGHS, the
+    solver `isoplan plan` uses by default (CBC otherwise); must be optimal."""
+    scale, _ = best_baseline(scenario, laws)
+    m = build_or_skip(scenario, laws)
+    result = solve(m, "highs" if warm else solver, GAP, TIME_LIMIT, scale)
+    assert result.status == "optimal", result
+    assert result.objective is not None
+    return m, result, scale
+
+
+def assert_model_is_exact(m: LadderModel, result: SolveResult, ev: Evaluation) -> None:
+    """Every tax line of every year, the cash path and the objective: model == evaluation."""
+    taxes = model_taxes(m)
+    assert sorted(taxes) == [row["year"] for row in ev.years]
+    problems = []
+    for row in ev.years:
+        year = row["year"]
+        lines = taxes[year]
+        assert {"regular_tax", "tmt", "amt", "total_tax", "extra_tax"} <= set(lines)
+        for line, model_value in lines.items():
+            assert line in row, f"model line {line!r} is not in the evaluation's year rows"
+            if abs(model_value - row[line]) > DOLLAR:
+                problems.append(f"{year} {line}: model {model_value:,.2f}, exact {row[line]:,.2f}")
+        cash = value_of(m.cash[year])
+        if abs(cash - row["cash"]) > DOLLAR:
+            problems.append(f"{year} cash: model {cash:,.2f}, exact {row['cash']:,.2f}")
+    if abs(result.objective - ev.objective_value) > DOLLAR:
+        problems.append(
+            f"objective: model {result.objective:,.2f}, exact {ev.objective_value:,.2f}"
+        )
+    assert not problems, "\n".join(problems)
+
+
+def plan_key(plan: Plan) -> frozenset[tuple[Any, float]]:
+    """A plan as a set of its nonzero decisions (so equal plans compare equal)."""
+    items = [(("x", *k), float(v)) for k, v in plan.exercises.items() if v]
+    items += [(("s", *k), float(v)) for k, v in plan.sales.items() if v]
+    return frozenset(items)
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. Exactness
+
+
+def test_every_example_scenario_is_covered() -> None:
+    assert len(PLAN_FILES) >= 4, PLAN_FILES
+
+
+def _example(name: str, share_step: int | None, warm: bool, slow: bool = False) -> Any:
+    stem = Path(name).stem + (f"-step{share_step}" if share_step else "")
+    return pytest.param(
+        name,
+        share_step,
+        warm,
+        id=f"{stem}-{'highs' if warm else 'cbc'}",
+        marks=[pytest.mark.slow] if slow else [],
+    )
+
+
+# Each example as a file says, CBC from nothing and from the best baseline (as `isoplan plan`
+# runs it). plan-multi-grant at its own share step (1) takes ~15 s: slow, and a copy in
+# 1,000-share steps runs in the fast suite (but from the baseline it takes ~12 s: slow too).
+EXAMPLES = [
+    _example(path.name, None, warm, slow=path.stem == "plan-multi-grant")
+    for path in PLAN_FILES
+    for warm in (False, True)
+] + [
+    _example("plan-multi-grant.yaml", 1000, False),
+    _example("plan-multi-grant.yaml", 1000, True, slow=True),
+]
+
+
+@pytest.mark.parametrize(("name", "share_step", "warm"), EXAMPLES)
+def test_examples_model_equals_exact_evaluation(
+    name: str, share_step: int | None, warm: bool
+) -> None:
+    scenario = load_scenario(SCENARIOS / name)
+    if share_step is not None:
+        scenario = replace(scenario, share_step=share_step)
+    scenario, laws = prepared(scenario)
+    m, result, scale = solved(scenario, laws, warm=warm)
+    ev = evaluate(scenario, read_plan(m), laws)
+    assert_model_is_exact(m, result, ev)
+    # Optimal within the gap: never worse than the best baseline by more than the gap.
+    sign = 1.0 if scenario.objective == "wealth" else -1.0
+    assert sign * (ev.objective_value - scale) >= -gap_dollars(scale) - DOLLAR
+
+
+# (horizon, grants, seed, share step) per filing status: every horizon 2-4 and 1-3 grants,
+# even seeds (a tender offer before liquidity) and odd ones, solves well under a second or two.
+SYNTHETIC = [
+    ("single", 2, 1, 10, 2500),
+    ("single", 3, 2, 20, 2500),
+    ("single", 4, 2, 40, 2500),
+    ("single", 3, 3, 50, 2500),
+    ("mfj", 2, 1, 11, 2500),
+    ("mfj", 3, 2, 21, 2500),
+    ("mfj", 4, 2, 41, 2500),
+    ("mfj", 3, 3, 51, 2500),
+    ("mfs", 2, 1, 12, 2500),
+    ("mfs", 3, 2, 22, 2500),
+    ("mfs", 4, 2, 42, 2500),
+    ("mfs", 3, 3, 52, 2500),
+    ("hoh", 2, 1, 13, 2500),
+    ("hoh", 3, 2, 23, 2500),
+    ("hoh", 4, 3, 33, 2500),
+    ("hoh", 4, 2, 43, 2500),
+]
+
+
+@pytest.mark.parametrize(("status", "horizon", "grants", "seed", "step"), SYNTHETIC)
+def test_synthetic_model_equals_exact_evaluation(
+    status: str, horizon: int, grants: int, seed: int, step: int
+) -> None:
+    scenario, laws = prepared(
+        synthetic_scenario(horizon, grants, seed=seed, status=status, share_step=step)
+    )
+    m, result, scale = solved(scenario, laws)
+    ev = evaluate(scenario, read_plan(m), laws)
+    assert_model_is_exact(m, result, ev)
+    assert ev.objective_value >= scale - gap_dollars(scale) - DOLLAR
+
+
+def test_unsupported_low_income_names_the_year() -> None:
+    """Ordinary taxable income that can fall below the Tax Table limit is refused, by year."""
+    base = synthetic_scenario(2, 1, seed=3, status="single", share_step=1000)
+    years = tuple(replace(ty, wages=40_000.0) if ty.year == 2027 else ty for ty in base.years)
+    scenario, laws = prepared(replace(base, years=years))
+    with pytest.raises(ModelNotSupported, match=r"^2027: ordinary taxable income"):
+        build(scenario, laws)
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Brute force
+
+
+def _exercise_choices(scenario: Scenario, option: OptionClass) -> list[dict[int, float]]:
+    """Every way to exercise an option class: per year where any share is exercisable, 0 to all
+    of them in share steps, the running total never above the class's largest count. (Totals
+    the year's own count does not allow are left in: the evaluation must refuse them.)"""
+    step = scenario.share_step
+    most = max(option.exercisable.values(), default=0.0)
+    years = [y for y in scenario.year_numbers if option.exercisable.get(y, 0.0) > 0]
+    out: list[dict[int, float]] = []
+
+    def walk(i: int, done: float, chosen: dict[int, float]) -> None:
+        if i == len(years):
+            out.append(dict(chosen))
+            return
+        cap = option.exercisable[years[i]]
+        for k in range(math.floor(cap / step) + 1):
+            if done + k * step > most:
+                break
+            walk(i + 1, done + k * step, {**chosen, years[i]: k * step} if k else chosen)
+
+    walk(0, 0.0, {})
+    return out
+
+
+def _sale_choices(shares: float, windows: list[SaleWindow], step: int) -> list[dict[str, float]]:
+    """Every way to sell a lot over the windows, in share steps, never more than it holds."""
+    out = []
+    levels = range(math.floor(shares / step) + 1)
+    for ks in itertools.product(levels, repeat=len(windows)):
+        if sum(ks) * step <= shares:
+            out.append({w.id: k * step for w, k in zip(windows, ks, strict=True) if k})
+    return out
+
+
+def all_plans(scenario: Scenario) -> Iterator[Plan]:
+    """Every plan within vesting, holdings and tender caps (timing is left to the evaluation):
+    exercises of each class in each year, then sales of every lot (the scenario's and each
+    `<option id>@<year>` an exercise creates) in every window."""
+    step = scenario.share_step
+    windows = list(scenario.windows)
+    caps = {w.id: w.max_shares for w in scenario.windows if w.max_shares is not None}
+    per_option = [
+        [{(o.id, y): x for y, x in choice.items()} for choice in _exercise_choices(scenario, o)]
+        for o in scenario.options
+    ]
+    for parts in itertools.product(*per_option):
+        exercises = {k: v for part in parts for k, v in part.items()}
+        lots = {lot.id: lot.shares for lot in scenario.lots}
+        lots.update({f"{o}@{y}": x for (o, y), x in exercises.items()})
+        per_lot = [
+            [{(lot_id, w): x for w, x in c.items()} for c in _sale_choices(held, windows, step)]
+            for lot_id, held in lots.items()
+        ]
+        for sales_parts in itertools.product(*per_lot):
+            sales = {k: v for part in sales_parts for k, v in part.items()}
+            sold = Counter()
+            for (_, w), x in sales.items():
+                sold[w] += x
+            if all(sold[w] <= cap for w, cap in caps.items()):
+                yield Plan(exercises=dict(exercises), sales=sales)
+
+
+def brute_force(scenario: Scenario, laws: dict[int, YearLaw]) -> tuple[dict, Counter]:
+    """Every feasible plan's exact objective (by `plan_key`), and why the others were refused."""
+    evaluator = Evaluator(scenario, laws)
+    values: dict[frozenset, float] = {}
+    refused: Counter = Counter()
+    for plan in all_plans(scenario):
+        try:
+            ev = evaluator.evaluate(plan)
+        except InfeasiblePlan as e:
+            refused["cash" if "cash falls below the floor" in str(e) else "rule"] += 1
+            continue
+        if ev.required_shortfall:
+            refused["required"] += 1
+            continue
+        values[plan_key(plan)] = ev.objective_value
+    return values, refused
+
+
+def _years(fmvs: dict[int, float], month: int = 12, **income: float) -> tuple[TaxYear, ...]:
+    return tuple(
+        TaxYear(year=y, exercise_date=date(y, month, 1), fmv=fmv, **income)
+        for y, fmv in fmvs.items()
+    )
+
+
+def _option(
+    oid: str, kind: str, strike: float, exercisable: dict[int, float], granted: int = 2022
+) -> OptionClass:
+    return OptionClass(
+        id=oid,
+        grant_id=oid.split(":")[0],
+        kind=kind,
+        strike=strike,
+        grant_date=date(granted, 3, 1),
+        expiry=date(granted + 10, 3, 1),
+        exercisable=exercisable,
+    )
+
+
+def tiny_seed_story() -> Scenario:
+    """Married filing jointly, one ISO grant vesting over three years, public in the last:
+    exercise early and hold, or wait. Cash is short: the strike and the AMT (paid the next
+    April) run into the floor."""
+    return Scenario(
+        description="tiny seed story",
+        filing_status="mfj",
+        years=_years({2026: 30.0, 2027: 40.0, 2028: 50.0}, wages=300_000.0, savings=25_000.0),
+        options=(_option("seed", ISO, 8.0, {2026: 4000.0, 2027: 6000.0, 2028: 8000.0}),),
+        lots=(),
+        windows=(SaleWindow(id="market-2028", year=2028, date=date(2028, 12, 10), price=50.0),),
+        start_cash=30_000.0,
+        cash_floor=20_000.0,
+        share_step=1000,
+    )
+
+
+def tiny_tender() -> Scenario:
+    """Head of household with ISO shares held from 2024 and credit carried in; a capped tender
+    offer in the second year a month after its exercise date; itemizing."""
+    years = (
+        TaxYear(
+            year=2026, exercise_date=date(2026, 12, 1), fmv=20.0, wages=240_000.0, salt=18_000.0,
+            mortgage_interest=15_000.0, savings=5_000.0,
+        ),
+        TaxYear(
+            year=2027, exercise_date=date(2027, 5, 15), fmv=22.0, wages=240_000.0, salt=18_000.0,
+            mortgage_interest=15_000.0, savings=5_000.0,
+        ),
+    )  # fmt: skip
+    held = Lot(
+        id="early-2024",
+        grant_id="early",
+        kind=ISO,
+        shares=4000.0,
+        grant_date=date(2021, 4, 1),
+        exercise_date=date(2024, 12, 10),
+        exercise_year=2024,
+        regular_basis=1.5,
+        amt_basis=8.0,
+    )
+    return Scenario(
+        description="tiny tender offer",
+        filing_status="hoh",
+        years=years,
+        options=(_option("early", ISO, 1.5, {2026: 6000.0, 2027: 6000.0}, granted=2021),),
+        lots=(held,),
+        windows=(
+            SaleWindow(
+                id="tender-2027",
+                year=2027,
+                date=date(2027, 6, 15),
+                price=28.0,
+                max_shares=4000.0,
+                kind="tender",
+            ),
+        ),
+        start_cash=15_000.0,
+        cash_floor=10_000.0,
+        amt_credit_carryforward=5_200.0,
+        share_step=1000,
+    )
+
+
+def tiny_two_grants() -> Scenario:
+    """Single with wages under the Social Security wage base, an ISO and an NSO grant, two
+    market windows; the price falls in the last year (disqualifying sales at a loss,
+    short-term losses)."""
+    return Scenario(
+        description="tiny two grants",
+        filing_status="single",
+        years=_years(
+            {2026: 20.0, 2027: 30.0, 2028: 18.0},
+            wages=160_000.0,
+            interest=3_000.0,
+            qualified_dividends=4_000.0,
+            savings=10_000.0,
+        ),
+        options=(
+            _option("iso", ISO, 4.0, {2026: 4000.0, 2027: 4000.0, 2028: 4000.0}),
+            _option("nso", NSO, 8.0, {2027: 2000.0, 2028: 4000.0}, granted=2023),
+        ),
+        lots=(),
+        windows=(
+            SaleWindow(id="market-2027", year=2027, date=date(2027, 12, 10), price=30.0),
+            SaleWindow(id="market-2028", year=2028, date=date(2028, 12, 10), price=18.0),
+        ),
+        start_cash=40_000.0,
+        cash_floor=25_000.0,
+        credit_value=0.8,
+        share_step=2000,
+    )
+
+
+def tiny_min_tax_mfs() -> Scenario:
+    """Married filing separately, the least tax for 6,000 required ISO shares over two years,
+    large enough to reach the AMT exemption phase-out and the MFS add-back."""
+    return Scenario(
+        description="tiny min tax",
+        filing_status="mfs",
+        years=_years({2026: 60.0, 2027: 70.0}, wages=300_000.0, savings=20_000.0),
+        options=(_option("g", ISO, 1.0, {2026: 8000.0, 2027: 10000.0}),),
+        lots=(),
+        windows=(SaleWindow(id="market-2027", year=2027, date=date(2027, 12, 10), price=70.0),),
+        start_cash=20_000.0,
+        cash_floor=10_000.0,
+        objective="min_tax",
+        required_exercise={"g": 6000.0},
+        discount_rate=0.03,
+        share_step=2000,
+    )
+
+
+def short_of_cash(scenario: Scenario) -> Scenario:
+    years = tuple(replace(ty, savings=10_000.0) for ty in scenario.years)
+    return replace(scenario, years=years, start_cash=40_000.0, cash_floor=25_000.0)
+
+
+def tiny_falling_price() -> Scenario:
+    """Single, ISO options barely in the money while the price falls, ISO shares held from
+    2024 and two market windows: the best plan sells the held shares in the last window and
+    exercises nothing."""
+    held = Lot(
+        id="held",
+        grant_id="held",
+        kind=ISO,
+        shares=2000.0,
+        grant_date=date(2021, 1, 1),
+        exercise_date=date(2024, 12, 10),
+        exercise_year=2024,
+        regular_basis=1.0,
+        amt_basis=1.0,
+    )
+    return Scenario(
+        description="tiny falling price",
+        filing_status="single",
+        years=_years({2026: 23.72, 2027: 22.12, 2028: 21.01}, wages=150_000.0, savings=50_000.0),
+        options=(_option("g0", ISO, 22.16, dict.fromkeys((2026, 2027, 2028), 4000.0), 2025),),
+        lots=(held,),
+        windows=(
+            SaleWindow(id="market-2027", year=2027, date=date(2027, 7, 10), price=18.07),
+            SaleWindow(id="market-2028", year=2028, date=date(2028, 12, 10), price=19.91),
+        ),
+        start_cash=20_000.0,
+        cash_floor=10_000.0,
+        credit_value=0.8,
+        share_step=1000,
+    )
+
+
+TINY = {
+    "seed-story": tiny_seed_story,
+    "tender": tiny_tender,
+    "two-grants": tiny_two_grants,
+    "min-tax-mfs": tiny_min_tax_mfs,
+    "falling-price": tiny_falling_price,
+    # Generated households small enough to enumerate (a tender offer, a held lot, market
+    # sales), with less cash so that the floor binds.
+    "synthetic-hoh": lambda: short_of_cash(synthetic_scenario(2, 1, seed=2, share_step=2000)),
+    "synthetic-mfs": lambda: short_of_cash(synthetic_scenario(3, 1, seed=4, share_step=2000)),
+}
+
+
+# ~110,000 plans (~10 s to enumerate): the two grants in 1,000-share steps.
+TINY["two-grants-fine"] = lambda: replace(tiny_two_grants(), share_step=1000)
+BRUTE_FORCE = [
+    pytest.param(
+        name,
+        warm,
+        id=f"{name}-{'highs' if warm else 'cbc'}",
+        marks=([pytest.mark.slow] if name.endswith("-fine") else []) + [],
+    )
+    for name in sorted(TINY)
+    for warm in (False, True)
+]
+
+
+@functools.cache
+def tiny_instance(name: str) -> tuple[Scenario, dict[int, YearLaw], dict, Counter]:
+    """A tiny instance, prepared, with its enumeration (shared by the cold and warm solves)."""
+    scenario, laws = prepared(TINY[name]())
+    return scenario, laws, *brute_force(scenario, laws)
+
+
+@pytest.mark.parametrize(("name", "warm"), BRUTE_FORCE)
+def test_no_plan_beats_the_milp(name: str, warm: bool) -> None:
+    scenario, laws, values, refused = tiny_instance(name)
+    # The instance means something: many plans, and the cash floor refuses some of them.
+    assert len(values) >= 50, (len(values), refused)
+    assert refused["cash"] > 0, refused
+    m, result, scale = solved(scenario, laws, warm=warm)
+    plan = read_plan(m)
+    ev = evaluate(scenario, plan, laws)
+    assert_model_is_exact(m, result, ev)
+    key = plan_key(plan)
+    assert key in values, f"the MILP's plan is not a feasible plan: {plan}"
+    assert values[key] == pytest.approx(ev.objective_value, abs=1e-6)
+    tolerance = gap_dollars(scale) + DOLLAR
+    if scenario.objective == "wealth":
+        best_key = max(values, key=values.__getitem__)
+        better = values[best_key] - ev.objective_value
+    else:
+        best_key = min(values, key=values.__getitem__)
+        better = ev.objective_value - values[best_key]
+    assert better <= tolerance, (
+        f"plan {sorted(best_key)} beats the MILP's {sorted(key)} by ${better:,.2f}"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Solvers agree
+
+
+def _solver_defect(why: str) -> Any:
+    return pytest.mark.xfail(
+        strict=False,  # a solver's search path, not a rule: another build may get it right
+        raises=AssertionError,
+        reason=f"known defect: {why}",
+    )
+
+
+# (horizon, grants, seed, filing status, share step) of synthetic_scenario.
+SOLVER_CASES = [
+    # Regression: with its MIP preprocessing on, CBC proved a plan $15,906 worse than this
+    # case's optimum optimal (planner.solve turns it off).
+    pytest.param((4, 3, 1, None, 100), id="4y-3g-seed1"),
+    # Found by a sweep of synthetic households: a solver, with planner.solve's settings, stops
+    # at a worse plan and calls it optimal (gap 0), though the better plan is feasible in the
+    # very same model (fixing the decisions to it solves to its objective).
+    pytest.param(
+        (4, 1, 4144, "single", 2500),
+        id="cbc-4144",
+        marks=_solver_defect("CBC, cold or warm, proves a plan $12,468 worse optimal"),
+    ),
+    pytest.param(
+        (2, 2, 6172, "hoh", 5000),
+        id="cbc-6172",
+        marks=_solver_defect("CBC, cold or warm, proves a plan $1,766 worse optimal"),
+    ),
+    pytest.param(
+        (4, 2, 588, "single", 5000),
+        id="cbc-588",
+        marks=_solver_defect("CBC, cold or warm, proves a plan $4,428 worse optimal"),
+    ),
+    pytest.param(
+        (3, 3, 4862, "hoh", 2500),
+        id="cbc-4862",
+        marks=_solver_defect("CBC without a start proves a plan $10,322 worse optimal"),
+    ),
+    pytest.param(
+        (3, 2, 4969, "hoh", 5000),
+        id="highs-4969",
+        marks=_solver_defect("HiGHS proves a plan $265 worse optimal (gap 0)"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SOLVER_CASES)
+def test_cbc_and_highs_agree(case: tuple[int, int, int, str | None, int]) -> None:
+    """CBC and HiGHS reach the same objective within the relative gap; each plan is exact."""
+    horizon, grants, seed, status, step = case
+    scenario, laws = prepared(
+        synthetic_scenario(horizon, grants, seed=seed, status=status, share_step=step)
+    )
+    scale, _ = best_baseline(scenario, laws)
+    objectives = {}
+    for name, solver in (("cbc", "cbc"), ("highs", "highs")):
+        m = build(scenario, laws)
+        result = solve(m, solver, GAP, TIME_LIMIT, scale)
+        assert result.status == "optimal", (name, result)
+        ev = evaluate(scenario, read_plan(m), laws)
+        assert_model_is_exact(m, result, ev)
+        objectives[name] = ev.objective_value
+    best = max(objectives.values())
+    assert all(best - v <= GAP * abs(best) for v in objectives.values()), objectives
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. Infeasible and time-limited
+
+
+def cash_short_min_tax() -> Scenario:
+    """10,000 shares must be exercised at $40 ($400,000), with $50,000 of cash and a $40,000
+    floor: no plan."""
+    return Scenario(
+        description="required exercise beyond cash",
+        filing_status="single",
+        years=_years({2026: 60.0, 2027: 65.0}, wages=250_000.0, savings=20_000.0),
+        options=(_option("g", ISO, 40.0, {2026: 10_000.0, 2027: 10_000.0}),),
+        lots=(),
+        windows=(),
+        start_cash=50_000.0,
+        cash_floor=40_000.0,
+        objective="min_tax",
+        required_exercise={"g": 10_000.0},
+        share_step=100,
+    )
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_infeasible_is_a_status(solver: str) -> None:
+    scenario, laws = prepared(cash_short_min_tax())
+    result = solve(build(scenario, laws), solver, GAP, TIME_LIMIT, 100_000.0)
+    assert result.status == "infeasible", result
+    assert not result.has_plan
+    assert result.objective is None
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_time_limit_is_a_status(solver: str) -> None:
+    """10 years, 6 grants, 2 seconds: a status, not an exception (here CBC finds no plan, HiGHS
+    some plan). Any plan returned is feasible and exact."""
+    scenario, laws = prepared(synthetic_scenario(10, 6, seed=0))
+    scale, _ = best_baseline(scenario, laws)
+    m = build(scenario, laws)
+    limit = 2.0
+    started = time.perf_counter()
+    result = solve(m, solver, GAP, limit, scale)
+    elapsed = time.perf_counter() - started
+    assert result.status in ("time_limit", "no_solution"), result
+    assert elapsed < limit + 5.0, elapsed
+    assert result.has_plan == (result.status == "time_limit")
+    if result.has_plan:
+        ev = evaluate(scenario, read_plan(m), laws)  # raises InfeasiblePlan if not feasible
+        assert_model_is_exact(m, result, ev)
+    else:
+        assert result.objective is None
+
+
+# ----------------------------------------------------------------------------------------------
+# Regressions: defects found by this file and fixed (required_exercise keys, MFS line 4, a kink
+# near the end of a range).
+
+
+def test_required_exercise_counts_the_option_class_only() -> None:
+    """A grant split by the $100,000 ISO limit into 'g' (ISO) and 'g:nso'; 10,000 shares of
+    the class 'g' must be exercised. With credit left valued at nothing, an NSO share is worth
+    more exercised than an ISO share past the AMT crossover, so the model meets the requirement
+    with NSO shares."""
+    scenario = Scenario(
+        description="required exercise of the ISO class",
+        filing_status="single",
+        years=_years({2026: 40.0}, wages=300_000.0, savings=50_000.0),
+        options=(
+            _option("g", ISO, 1.0, {2026: 10_000.0}),
+            _option("g:nso", NSO, 1.0, {2026: 10_000.0}),
+        ),
+        lots=(),
+        windows=(),
+        start_cash=1_000_000.0,
+        cash_floor=0.0,
+        required_exercise={"g": 10_000.0},
+        credit_value=0.0,
+        share_step=500,
+    )
+    scenario, laws = prepared(scenario)
+    m, _, _ = solved(scenario, laws)
+    ev = evaluate(scenario, read_plan(m), laws)
+    assert ev.required_shortfall == {}, (read_plan(m), ev.required_shortfall)
+
+
+def test_model_amti_is_form_6251_line_4_for_mfs() -> None:
+    scenario, laws = prepared(synthetic_scenario(4, 2, seed=42, status="mfs", share_step=2500))
+    m, _, _ = solved(scenario, laws)
+    ev = evaluate(scenario, read_plan(m), laws)
+    taxes = model_taxes(m)
+    off = {
+        row["year"]: (taxes[row["year"]]["amti"], row["amti"])
+        for row in ev.years
+        if abs(taxes[row["year"]]["amti"] - row["amti"]) > DOLLAR
+    }
+    assert not off, off
+
+
+def test_kink_near_the_end_of_a_range_builds() -> None:
+    """One NSO exercise of up to 4,000 shares at a $3.24 spread: AMT less regular tax ranges
+    over [-$8,340.20, $0.60], and max(0, .) for the AMT must still build."""
+    scenario = Scenario(
+        description="a kink 60 cents below the end of a range",
+        filing_status="hoh",
+        years=_years({2026: 21.12}, month=6, wages=220_000.0),
+        options=(_option("nso", NSO, 17.88, {2026: 4000.0}),),
+        lots=(),
+        windows=(),
+        start_cash=60_000.0,
+        cash_floor=25_000.0,
+        share_step=1000,
+    )
+    scenario, laws = prepared(scenario)
+    m, result, _ = solved(scenario, laws)
+    assert_model_is_exact(m, result, evaluate(scenario, read_plan(m), laws))
