@@ -342,7 +342,7 @@ def test_household_objective_solver_and_tax_law() -> None:
     assert load(doc, inflation=0.02).inflation == 0.02
     d = load(base())  # the defaults are the Scenario dataclass's
     assert (d.objective, d.solver, d.gap, d.terminal_tax_rate, d.inflation) == (
-        "wealth", "cbc", 1e-4, 0.238, None)  # fmt: skip
+        "wealth", "highs", 1e-4, 0.238, None)  # fmt: skip
     assert load(base(objective="wealth")).objective == "wealth"
     assert set(get_args(Household.model_fields["filing_status"].annotation)) == set(STATUSES)
 
