@@ -97,7 +97,6 @@ class LadderModel:
     years: dict[int, dict[str, Lin]] = field(default_factory=dict)
     cash: dict[int, Lin] = field(default_factory=dict)
     objective: Lin | None = None
-    itemize: dict[int, bool] = field(default_factory=dict)
     base: dict[int, dict[str, float]] = field(default_factory=dict)
     build_seconds: float = 0.0
 
@@ -145,8 +144,7 @@ def build(scenario: Scenario, laws: dict[int, YearLaw]) -> LadderModel:
     credit = scenario.amt_credit_carryforward
     for ty in scenario.years:
         p, payroll = law[ty.year]
-        m.itemize[ty.year] = bool(ty.itemize)
-        r = tax_one(base_household(ty, credit), p, m.itemize[ty.year])
+        r = tax_one(base_household(ty, credit), p, ty.itemize)
         fica = employee_fica(ty.wages, payroll, SCALAR)
         m.base[ty.year] = {
             "total_tax": r["total_tax"],
@@ -159,9 +157,7 @@ def build(scenario: Scenario, laws: dict[int, YearLaw]) -> LadderModel:
     fields = _year_fields(m, scenario)
     cf = Lin.const(scenario.amt_credit_carryforward)
     for ty in scenario.years:
-        tax = _year_tax(
-            m.builder, f"y{ty.year}", fields[ty.year], ty, law[ty.year], cf, m.itemize[ty.year]
-        )
+        tax = _year_tax(m.builder, f"y{ty.year}", fields[ty.year], ty, law[ty.year], cf)
         base = m.base[ty.year]
         tax["extra_tax"] = tax["total_tax"] + tax["fica"] - (base["total_tax"] + base["fica"])
         m.years[ty.year] = tax
@@ -313,7 +309,6 @@ def _year_tax(
     ty: TaxYear,
     law: tuple[Params, Payroll],
     cf: Lin,
-    itemize: bool,
 ) -> dict[str, Lin]:
     """One year's forms as exact functions of the year's amounts (see the module docstring)."""
     p, payroll = law
@@ -329,8 +324,8 @@ def _year_tax(
     earned = f["wages"] + f["ordinary_income"] + ty.interest
     agi = earned + ty.qualified_dividends + line7
     h = base_household(ty)
-    h.itemize = 1.0 if itemize else 0.0
-    if itemize:
+    h.itemize = 1.0 if ty.itemize else 0.0
+    if ty.itemize:
         sa = b.pwl_many(
             f"{tag}__schedule_a",
             agi,
@@ -429,7 +424,7 @@ def _cash(m: LadderModel, scenario: Scenario) -> None:
     cash = Lin.const(scenario.start_cash)
     prior_tax: Lin = Lin.const(0.0)
     for ty in scenario.years:
-        flows = [c for c in _cash_terms(m, options, years, windows, ty.year)]
+        flows = _cash_terms(m, options, years, windows, ty.year)
         moved = pulp.lpSum(flows) if flows else 0.0
         cash = Lin(cash.expr + ty.savings + moved - prior_tax.expr, -math.inf, math.inf)
         m.prob += cash.expr >= scenario.cash_floor, f"cash__y{ty.year}"

@@ -166,7 +166,7 @@ class Evaluation:
         raise KeyError(year)
 
 
-def fica(wages: float, law: YearLaw, status: str) -> float:
+def fica(wages: float, law: YearLaw) -> float:
     """Employee Social Security and Medicare on `wages` (`models.forms.employee_fica`)."""
     return float(employee_fica(wages, payroll_for(law), SCALAR))
 
@@ -245,7 +245,7 @@ class Evaluator:
                     "total_tax": float(result["total_tax"]),
                     "mtc_carryforward_out": float(result["mtc_carryforward_out"]),
                     "amti": float(result["amti"]),
-                    "fica": fica(ty.wages, law, self.status),
+                    "fica": fica(ty.wages, law),
                 }
             )
             carry = float(result["mtc_carryforward_out"])
@@ -486,7 +486,7 @@ class Evaluator:
             base = self.base[i]
             law = self.laws[y]
             wages_fica = ty.wages + fica_wages[y]
-            plan_fica = fica(wages_fica, law, self.status)
+            plan_fica = fica(wages_fica, law)
             extra_fica = plan_fica - base["fica"]
             extra_tax = float(result["total_tax"]) - base["total_tax"] + extra_fica
             cash_start = cash

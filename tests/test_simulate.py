@@ -286,7 +286,7 @@ def test_nso_exercise_adds_wages_and_fica(laws):
     lower = replace(scenario, years=(replace(low, wages=150_000.0), *scenario.years[1:]))
     ev = evaluate(lower, Plan(exercises={("nso", 2026): 1_000}), laws)
     assert ev.year(2026)["extra_fica"] == pytest.approx(2_139.0 + 725.0)
-    assert fica(150_000.0, laws[2026], "single") == pytest.approx(0.0765 * 150_000.0)
+    assert fica(150_000.0, laws[2026]) == pytest.approx(0.0765 * 150_000.0)
 
 
 def test_iso_exercised_after_its_deadline_is_taxed_as_nso(laws):
