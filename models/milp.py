@@ -98,6 +98,7 @@ class LadderModel:
     cash: dict[int, Lin] = field(default_factory=dict)
     objective: Lin | None = None
     base: dict[int, dict[str, float]] = field(default_factory=dict)
+    params: dict[int, Params] = field(default_factory=dict)
     build_seconds: float = 0.0
 
     @property
@@ -140,6 +141,7 @@ def build(scenario: Scenario, laws: dict[int, YearLaw]) -> LadderModel:
         y: (params_for(laws[y], scenario.filing_status), payroll_for(laws[y]))
         for y in scenario.year_numbers
     }
+    m.params = {y: law[y][0] for y in law}
     # Base (no actions): taxes and credit chain per year.
     credit = scenario.amt_credit_carryforward
     for ty in scenario.years:
@@ -290,16 +292,29 @@ def _floor(x: Lin, lo: float) -> Lin:
     return Lin(x.expr, max(x.lo, lo), max(x.hi, lo))
 
 
-def _tmt(b: Builder, tag: str, excess: Lin, gains: Lin, ordinary: Lin, p: Params) -> Lin:
-    """Form 6251 line 40 (= line 38 here) from the taxable excess, the AMT's qualified dividends
-    and net capital gain (Part III line 13), and the regular ordinary taxable income (line 20)."""
+def _tmt(b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params) -> Lin:
+    """Form 6251 line 40 (= line 38 here) from the taxable excess (line 6), the AMT's qualified
+    dividends and net capital gain (line 13) and the room left in the 15% band (line 29).
+
+    A cost: line 22 = min(excess, gains) and line 30 = min(line 22, line 29) are reliefs (the TMT
+    falls as they grow: 15% or 20% instead of 26% or 28%), so both are minima bounded from above
+    without a binary; line 18 (the 26/28% schedule) is convex."""
     _, r15, r20 = p.cg_rates
-    g = _floor(b.min2(f"{tag}__line22", excess, gains), 0.0)
-    band15 = b.pwl(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0))
-    at15 = b.min2(f"{tag}__line30", g, band15)
+    g = _floor(b.below_min(f"{tag}__line22", excess, gains), 0.0)
+    at15 = b.below_min(f"{tag}__line30", g, band15)
     line17 = _floor(excess - g, 0.0)
-    line18 = b.pwl(f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR))
+    line18 = b.above(f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR))
     return line18 + g * r20 - at15 * (r20 - r15)
+
+
+def _deferral_only_raises_tmt(f: dict[str, Lin]) -> bool:
+    """True when this year's deferral items can only raise the TMT: no AMT basis difference in
+    the gains, and the ISO spread and other adjustments are never negative. Then the TMT is at
+    least the TMT of the exclusion items alone (both are the same increasing function of AMTI)."""
+    gains_same = all(
+        f[k].lo == f[k].hi == 0.0 for k in ("amt_ltcg_adjustment", "amt_stcg_adjustment")
+    )
+    return gains_same and (f["iso_spread"] + f["amt_ordinary_adjustment"]).lo >= 0.0
 
 
 def _year_tax(
@@ -310,35 +325,37 @@ def _year_tax(
     law: tuple[Params, Payroll],
     cf: Lin,
 ) -> dict[str, Lin]:
-    """One year's forms as exact functions of the year's amounts (see the module docstring)."""
+    """One year's forms (see the module docstring for the identities used)."""
     p, payroll = law
     _, r15, r20 = p.cg_rates
 
     def line7_of(v: float) -> float:
         return capital_gain_line7(v, 0.0, p, SCALAR)
 
-    # Form 1040
-    line7 = b.pwl(f"{tag}__line7", f["ltcg"] + f["stcg"], line7_of)
-    st_loss = b.pwl(f"{tag}__stcg_loss", f["stcg"], lambda v: min(v, 0.0))
-    ncg = _floor(b.max0(f"{tag}__ncg", f["ltcg"] + st_loss), 0.0)
+    # Form 1040. Costs: line 7 (gain or limited loss), AGI. Reliefs: the short-term loss that
+    # offsets long-term gains, the net capital gain taxed at 15/20% instead of ordinary rates,
+    # deductions.
+    line7 = b.above(f"{tag}__line7", f["ltcg"] + f["stcg"], line7_of)
+    st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], lambda v: min(v, 0.0))
+    ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, lambda v: max(v, 0.0)), 0.0)
     earned = f["wages"] + f["ordinary_income"] + ty.interest
     agi = earned + ty.qualified_dividends + line7
     h = base_household(ty)
     h.itemize = 1.0 if ty.itemize else 0.0
     if ty.itemize:
-        sa = b.pwl_many(
-            f"{tag}__schedule_a",
-            agi,
-            {
-                k: (lambda a, k=k: schedule_a(h, a, p, SCALAR)[k])
-                for k in ("line7_taxes", "limitation", "line17")
-            },
-        )
-        line14, line2a, line2_68 = sa["line17"], sa["line7_taxes"], -sa["limitation"]
+        # Schedule A line 17 and the deductions the AMT keeps (line 17 less the taxes of line 2a,
+        # before the 2026 section 68 reduction of line 2_68) never grow with AGI.
+        line14 = b.below(f"{tag}__line17", agi, lambda a: schedule_a(h, a, p, SCALAR)["line17"])
+
+        def kept_for_amt(a: float) -> float:
+            sa = schedule_a(h, a, p, SCALAR)
+            return sa["line17"] - sa["line7_taxes"] + sa["limitation"]
+
+        amt_deductions = b.below(f"{tag}__amt_deductions", agi, kept_for_amt)
     else:
         f1040 = form_1040(h, p, SCALAR)
         line14 = Lin.const(f1040["line14"])
-        line2a, line2_68 = Lin.const(f1040["standard"]), Lin.const(0.0)
+        amt_deductions = Lin.const(f1040["line14"] - f1040["standard"])
     # line 7 less net capital gain is at least -$3,000 (-$1,500 MFS) whatever the gains.
     other_gain = _floor(line7 - ncg, -p.loss_limit)
     ordinary = earned + other_gain - line14  # QDCG worksheet line 5
@@ -355,65 +372,69 @@ def _year_tax(
     gains = ncg + ty.qualified_dividends
     line1 = ordinary + gains  # = taxable income, positive here
     regular = (
-        b.pwl(
+        b.above(
             f"{tag}__ordinary_tax",
             ordinary,
             lambda o: (
-                rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR) + (r20 - r15) * min(o, p.cg15)
+                rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR)
+                - (r20 - r15) * max(o - p.cg15, 0.0)
             ),
         )
-        + gains * r20
-        + b.pwl(f"{tag}__band15", line1, lambda t: -(r20 - r15) * min(t, p.cg15))
+        + gains * r15
+        + b.above(f"{tag}__band20", line1, lambda t: max(t - p.cg15, 0.0)) * (r20 - r15)
     )
     regular = _floor(regular, 0.0)
 
-    # Form 6251
+    # Form 6251: AMTI = exclusion AMTI (line 1 + 2a + 2_68) + line 2i + line 2k; line 7 cancels.
     amt_ltcg = f["ltcg"] + f["amt_ltcg_adjustment"]
     amt_stcg = f["stcg"] + f["amt_stcg_adjustment"]
-    amt_line7 = b.pwl(f"{tag}__amt_line7", amt_ltcg + amt_stcg, line7_of)
-    line2k = amt_line7 - line7 + f["amt_ordinary_adjustment"]
-    exclusion_amti = line1 + line2a + line2_68
-    amti = exclusion_amti + f["iso_spread"] + line2k
+    amt_line7 = b.above(f"{tag}__amt_line7", amt_ltcg + amt_stcg, line7_of)
+    exclusion_amti = agi - amt_deductions
+    amti = (
+        earned + ty.qualified_dividends + amt_line7 + f["iso_spread"]
+        + f["amt_ordinary_adjustment"] - amt_deductions
+    )  # fmt: skip
 
     def excess_of(a: float) -> float:
         return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
 
-    excess = _floor(b.pwl(f"{tag}__line6", amti, excess_of), 0.0)
-    # Form 6251 line 4 as reported: after the MFS add-back (the identity for other statuses).
-    line4 = b.pwl(
-        f"{tag}__line4", amti, lambda a: tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["amti"]
-    )
-    amt_st_loss = b.pwl(f"{tag}__amt_stcg_loss", amt_stcg, lambda v: min(v, 0.0))
-    amt_gains = _floor(b.max0(f"{tag}__amt_ncg", amt_ltcg + amt_st_loss), 0.0)
+    band15 = b.below(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0))
+    excess = _floor(b.above(f"{tag}__line6", amti, excess_of), 0.0)
+    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", amt_stcg, lambda v: min(v, 0.0))
+    amt_ncg = b.below(f"{tag}__amt_ncg", amt_ltcg + amt_st_loss, lambda v: max(v, 0.0))
     tmt = _floor(
-        _tmt(b, f"{tag}__p3", excess, amt_gains + ty.qualified_dividends, ordinary, p), 0.0
+        _tmt(b, f"{tag}__p3", excess, _floor(amt_ncg, 0.0) + ty.qualified_dividends, band15, p),
+        0.0,
     )
-    amt = b.max0(f"{tag}__amt", tmt - regular)
-
-    # Form 8801: credit generated (AMT less that of exclusion items) and allowed.
-    excl_excess = _floor(b.pwl(f"{tag}__x_line6", exclusion_amti, excess_of), 0.0)
-    excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, gains, ordinary, p), 0.0)
-    net_on_exclusions = b.max0(f"{tag}__x_net", excl_tmt - regular)
-    generated = b.max0(f"{tag}__mtc_generated", amt - net_on_exclusions)
-    room = b.max0(f"{tag}__mtc_room", regular - tmt)
-    allowed = b.min2(f"{tag}__mtc_allowed", _floor(cf, 0.0), room)
-    cf_out = _floor(cf - allowed + generated, 0.0)
+    # Form 8801 on the exclusion items alone (regular gains), for the credit generated.
+    excl_excess = _floor(b.above(f"{tag}__x_line6", exclusion_amti, excess_of), 0.0)
+    excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, gains, band15, p), 0.0)
+    creditable_floor = (
+        excl_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", tmt, excl_tmt)
+    )
+    income_tax = b.above_max(f"{tag}__income_tax", [regular - cf, tmt])
+    floor = b.above_max(f"{tag}__credit_floor", [regular, creditable_floor])
+    cf_out = cf + income_tax - floor
+    b.prob += cf_out.expr >= 0.0, f"{tag}__credit_left"
 
     # Form 8960, Form 8959, FICA
-    nii = b.max0(f"{tag}__nii", line7 + ty.interest + ty.qualified_dividends)
-    over = b.max0(f"{tag}__magi_over", agi - p.niit_threshold)
-    niit = b.min2(f"{tag}__niit_base", nii, over) * p.niit_rate
-    addl = b.pwl(
+    nii = b.above(f"{tag}__nii", line7 + ty.interest + ty.qualified_dividends, _plus)
+    over = b.above(f"{tag}__magi_over", agi, lambda a: max(a - p.niit_threshold, 0.0))
+    niit = b.above_min(f"{tag}__niit_base", nii, over) * p.niit_rate
+    addl = b.above(
         f"{tag}__addl_medicare", f["wages"], lambda w: form_8959(Household(wages=w), p, SCALAR)
     )
-    fica = b.pwl(f"{tag}__fica", f["wages"], lambda w: employee_fica(w, payroll, SCALAR))
-    total = regular + amt + niit + addl - allowed
+    fica = b.above(f"{tag}__fica", f["wages"], lambda w: employee_fica(w, payroll, SCALAR))
     return {
-        "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": line4,
-        "tmt": tmt, "amt": amt, "niit": niit, "additional_medicare_tax": addl,
-        "mtc_allowed": allowed, "mtc_generated": generated, "mtc_carryforward_out": cf_out,
-        "total_tax": total, "fica": fica,
+        "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": amti,
+        "tmt": tmt, "income_tax": income_tax, "niit": niit, "additional_medicare_tax": addl,
+        "mtc_carryforward_in": cf, "mtc_carryforward_out": _floor(cf_out, 0.0),
+        "total_tax": income_tax + niit + addl, "fica": fica,
     }  # fmt: skip
+
+
+def _plus(v: float) -> float:
+    return max(v, 0.0)
 
 
 def _cash(m: LadderModel, scenario: Scenario) -> None:
@@ -490,7 +511,7 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
 
 
 def read_plan(m: LadderModel) -> Plan:
-    """The decisions of the solved model."""
+    """The decisions of the solved (or settled) model."""
     plan = Plan()
     for key, (var, step) in m.exercise.items():
         shares = step * round(var.value() or 0.0)
@@ -503,6 +524,41 @@ def read_plan(m: LadderModel) -> Plan:
     return plan
 
 
+SETTLE_TOLERANCE = 1e-3  # dollars: float rounding of sums of millions
+
+
+def settle(m: LadderModel, plan: Plan | None = None) -> list[str]:
+    """Put a plan into the model (by default the solver's, its integers rounded) and every tax
+    amount exactly on its function (`Builder.settle`); the names of the constraints it breaks.
+
+    A solver may leave a cost above its function where that changes nothing (an AMT overpaid this
+    year and recovered as credit later is worth the same with `credit_value` 1), so the figures
+    read afterwards (`model_taxes`, the objective) are the model's functions at the plan. A
+    broken constraint means the plan does not fit (cash below the floor, more shares sold than
+    held) or, for the solver's own plan, a modelling error."""
+    for table, chosen in ((m.exercise, None if plan is None else plan.exercises),
+                          (m.sell, None if plan is None else plan.sales)):  # fmt: skip
+        for key, (var, step) in table.items():
+            units = round(var.value() or 0.0) if chosen is None else chosen.get(key, 0.0) / step
+            var.varValue = float(round(units))
+    m.builder.settle()
+    return [name for name, c in m.prob.constraints.items() if not c.valid(SETTLE_TOLERANCE)]
+
+
 def model_taxes(m: LadderModel) -> dict[int, dict[str, float]]:
-    """The model's own tax lines per year, to set beside the exact re-evaluation."""
-    return {y: {k: value_of(v) for k, v in lines.items()} for y, lines in m.years.items()}
+    """The model's own tax lines per year, to set beside the exact re-evaluation.
+
+    The AMT, the credit allowed and the credit generated follow from the model's regular tax,
+    TMT, tax after credits and carryforwards by the identities of the module docstring; the AMTI
+    shown is Form 6251 line 4 (after the MFS add-back)."""
+    out: dict[int, dict[str, float]] = {}
+    for year, lines in m.years.items():
+        v = {k: value_of(x) for k, x in lines.items()}
+        p = m.params[year]
+        v["amti"] = tentative_minimum_tax(v["amti"], 0.0, 0.0, p, SCALAR)["amti"]
+        v["amt"] = max(v["tmt"] - v["regular_tax"], 0.0)
+        v["mtc_allowed"] = v["regular_tax"] + v["amt"] - v["income_tax"]
+        v["mtc_generated"] = v["mtc_carryforward_out"] - v["mtc_carryforward_in"] + v["mtc_allowed"]
+        del v["income_tax"], v["mtc_carryforward_in"]  # the model's own intermediate amounts
+        out[year] = v
+    return out

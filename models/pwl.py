@@ -1,18 +1,13 @@
-"""Exact piecewise-linear functions inside a PuLP model, with interval bounds on every expression.
+"""Piecewise-linear functions inside a PuLP model, with interval bounds on every expression.
 
 The multi-year plan's taxes are compositions of one-dimensional piecewise-linear (PWL) functions of
-linear expressions (AGI, taxable income, AMTI, ...) plus minima of two expressions. `Lin` carries a
-linear expression with a proven lower and upper bound; `Builder.pwl` turns `f(x)` into an exact
-equality using the incremental ("delta") formulation:
-
-    x = lo + sum_j d_j,   0 <= d_j <= len_j,   d_j >= len_j z_j,   d_{j+1} <= len_{j+1} z_j
-    f(x) = f(lo) + sum_j slope_j d_j
-
-with one binary z_j per breakpoint strictly inside [lo, hi] and none where f is linear on the whole
-range. The breakpoints are not typed in: they are found by probing `f` itself (the engine's own
-scalar tax functions), and every segment is verified against `f`, so the model cannot drift from the
-forms. Tight bounds keep the formulation small: most kinks of a tax schedule lie outside the range a
-given year can reach.
+linear expressions (AGI, taxable income, AMTI, ...) plus minima and maxima of two amounts. `Lin`
+carries a linear expression with a proven lower and upper bound; `Builder` adds each function as a
+one-sided bound (a cost from above, a relief from below) that is exact at the optimum, with binaries
+only at the kinks where the one-sided bound would be loose. The breakpoints are not typed in: they
+are found by probing `f` itself (the engine's own scalar tax functions), and every segment is
+verified against `f`, so the model cannot drift from the forms. Tight bounds keep the formulation
+small: most kinks of a tax schedule lie outside the range a given year can reach.
 """
 
 from __future__ import annotations
@@ -68,9 +63,12 @@ def _clean(slope: float) -> float:
 
 
 def value_of(x: Lin) -> float:
-    """The value of `x` in the solved model."""
-    v = pulp.value(x.expr) if not isinstance(x.expr, int | float) else x.expr
-    return float(v or 0.0)
+    """The value of `x` in the solved (or settled) model."""
+    return _value(x.expr)
+
+
+def _value(expr: Any) -> float:
+    return float(expr) if isinstance(expr, int | float) else float(pulp.value(expr) or 0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,73 +160,152 @@ def _search(
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Segments:
+    """A PWL function on [edges[0], edges[-1]]: its values at the edges and its slopes between."""
+
+    edges: list[float]
+    values: list[float]
+    slopes: list[float]
+
+
 class Builder:
-    """Adds variables and exact PWL constraints to one PuLP problem under deterministic names."""
+    """Adds variables and one-sided PWL constraints to one PuLP problem under deterministic names.
+
+    Every amount of the tax model is either a cost (the objective wants it small: a tax, an
+    income that raises a tax) or a relief (wanted large: a deduction, a credit carried). A cost
+    y = f(x) needs only y >= f(x) where f bends upward (convex kinks: one constraint per piece,
+    no binary), and an exact formulation only at its concave kinks; a relief mirrors this. The
+    optimum then lies on f, and `settle` puts every auxiliary variable exactly on its function
+    after a solve (or for a plan given from outside), so the model's reported figures are the
+    functions' values, not a loose bound that an indifferent solver left slack.
+    """
 
     def __init__(self, prob: pulp.LpProblem) -> None:
         self.prob = prob
         self.binaries = 0
+        self._settlers: list[Callable[[], None]] = []
 
-    def var(self, name: str, lo: float, hi: float, integer: bool = False) -> pulp.LpVariable:
-        cat = pulp.LpInteger if integer else pulp.LpContinuous
-        return pulp.LpVariable(name, lowBound=lo, upBound=hi, cat=cat)
+    def var(self, name: str, lo: float, hi: float) -> pulp.LpVariable:
+        return pulp.LpVariable(name, lowBound=lo, upBound=hi, cat=pulp.LpContinuous)
 
     def binary(self, name: str) -> pulp.LpVariable:
         self.binaries += 1
         return pulp.LpVariable(name, cat=pulp.LpBinary)
 
-    def pwl(self, name: str, x: Lin, f: Callable[[float], float]) -> Lin:
-        """y = f(x) exactly, for a continuous PWL f, with y's bounds."""
-        return self.pwl_many(name, x, {"": f})[""]
+    def settle(self) -> None:
+        """Every auxiliary variable at the value its function takes at its inputs' values, in
+        build order (inputs before the amounts computed from them)."""
+        for settle in self._settlers:
+            settle()
 
-    def pwl_many(
-        self, name: str, x: Lin, fs: dict[str, Callable[[float], float]]
-    ) -> dict[str, Lin]:
-        """Several PWL functions of the same x sharing one set of segments (one binary per kink of
-        any of them)."""
+    # -- one-dimensional functions ---------------------------------------------------------------
+
+    def above(self, name: str, x: Lin, f: Callable[[float], float]) -> Lin:
+        """A cost y = f(x): y >= f(x), exact wherever f is concave (binaries there only)."""
+        return self._one_sided(name, x, f, 1.0)
+
+    def below(self, name: str, x: Lin, f: Callable[[float], float]) -> Lin:
+        """A relief y = f(x): y <= f(x), exact wherever f is convex (binaries there only)."""
+        return self._one_sided(name, x, f, -1.0)
+
+    def _segments(self, name: str, x: Lin, f: Callable[[float], float]) -> _Segments:
+        lo, hi = x.lo, x.hi
+        edges = [lo]
+        for k in breakpoints(f, lo, hi):
+            # The same kink found twice differs by rounding: one edge, not a sliver of a segment
+            # whose binary the solver could not tell from 0 (that breaks the order).
+            if k - edges[-1] > _MERGE:
+                edges.append(k)
+        edges.append(hi)
+        values = [f(e) for e in edges]
+        self._verify(name, f, edges, values)
+        # Slopes of flat pieces come out as float noise (1e-19); noise in the constraint matrix
+        # misleads the solvers, so it is zeroed.
+        slopes = [
+            _clean((values[j + 1] - values[j]) / (edges[j + 1] - edges[j]))
+            for j in range(len(edges) - 1)
+        ]
+        return _Segments(edges, values, slopes)
+
+    def _one_sided(self, name: str, x: Lin, f: Callable[[float], float], sign: float) -> Lin:
+        """f = v + c with c the sum of the kinks the one-sided bound keeps by itself (slope
+        rising for a cost, falling for a relief) and v the rest. v is modelled exactly with the
+        incremental ("delta") formulation, one binary per kink of v:
+
+            x = lo + sum_i d_i,  0 <= d_i <= len_i,  d_i >= len_i z_i,  d_{i+1} <= len_{i+1} z_i
+            v(x) = f(lo) + sum_i slope_i d_i
+
+        and c by one line per piece: sign * (y - v(x) - c_m(x)) >= 0."""
         lo, hi = x.lo, x.hi
         if hi - lo <= 1e-9:
-            return {k: Lin.const(f(lo)) for k, f in fs.items()}
-        kinks: list[float] = []
-        for k in sorted(k for f in fs.values() for k in breakpoints(f, lo, hi)):
-            # The same kink found in two functions differs by rounding: one edge, not a sliver
-            # of a segment whose binary the solver could not tell from 0 (that breaks the order).
-            if not kinks or k - kinks[-1] > _MERGE:
-                kinks.append(k)
-        edges = [lo, *kinks, hi]
-        out: dict[str, Lin] = {}
+            return Lin.const(f(lo))
+        s = self._segments(name, x, f)
+        kinks = range(1, len(s.slopes))
+        loose = [j for j in kinks if sign * (s.slopes[j] - s.slopes[j - 1]) >= 0]
+        exact = [j for j in kinks if j not in loose]
+        v, settle_v = self._exact_part(name, x, s, exact)
+        bounds = (min(s.values), max(s.values))
+        if not loose:
+            self._settlers.append(settle_v)
+            return Lin(v, *bounds)
+        # c's pieces: c(lo) = 0, slope rising (or falling) by the kink's change at each kink.
+        lines: list[tuple[float, float, float]] = [(lo, 0.0, 0.0)]  # (from, c there, slope)
+        for j in loose:
+            start, c0, slope = lines[-1]
+            edge = s.edges[j]
+            lines.append((edge, c0 + slope * (edge - start), slope + s.slopes[j] - s.slopes[j - 1]))
+        y = self.var(name, *bounds)
+        for m, (start, c0, slope) in enumerate(lines):
+            piece = v + c0 + _clean(slope) * (x.expr - start)
+            if sign > 0:
+                self.prob += y >= piece, f"{name}__piece{m}"
+            else:
+                self.prob += y <= piece, f"{name}__piece{m}"
+
+        def settle() -> None:
+            settle_v()
+            at = _clip(_value(x.expr), lo, hi)
+            base = _value(v)
+            pieces = [base + c0 + _clean(slope) * (at - start) for start, c0, slope in lines]
+            y.varValue = max(pieces) if sign > 0 else min(pieces)
+
+        self._settlers.append(settle)
+        return Lin(y, *bounds)
+
+    def _exact_part(
+        self, name: str, x: Lin, s: _Segments, kinks: list[int]
+    ) -> tuple[Any, Callable[[], None]]:
+        """v(x) of `_one_sided` as an expression, and how to settle its variables."""
+        lo, hi = x.lo, x.hi
         if not kinks:
-            for key, f in fs.items():
-                slope = _clean((f(hi) - f(lo)) / (hi - lo))
-                y = f(lo) + slope * (x.expr - lo)
-                out[key] = Lin(y, min(f(lo), f(hi)), max(f(lo), f(hi)))
-            return out
-        deltas = []
-        for j in range(len(edges) - 1):
-            length = edges[j + 1] - edges[j]
-            deltas.append((self.var(f"{name}__seg{j}", 0.0, length), length))
-        self.prob += x.expr == lo + pulp.lpSum(d for d, _ in deltas), f"{name}__sum"
-        previous = None
-        for j in range(len(deltas) - 1):
-            z = self.binary(f"{name}__full{j}")
-            (d, length), (d_next, length_next) = deltas[j], deltas[j + 1]
-            self.prob += d >= length * z, f"{name}__fill{j}"
-            self.prob += d_next <= length_next * z, f"{name}__order{j}"
-            if previous is not None:  # implied when lengths are not tiny; explicit is sturdier
-                self.prob += z <= previous, f"{name}__chain{j}"
-            previous = z
-        for key, f in fs.items():
-            values = [f(e) for e in edges]
-            self._verify(name, f, edges, values)
-            # Slopes of flat pieces come out as float noise (1e-19); noise in the constraint
-            # matrix misleads the solvers, so it is zeroed.
-            slopes = [
-                _clean((values[j + 1] - values[j]) / (edges[j + 1] - edges[j]))
-                for j in range(len(deltas))
-            ]
-            y = values[0] + pulp.lpSum(s * d for s, (d, _) in zip(slopes, deltas, strict=True))
-            out[key] = Lin(y, min(values), max(values))
-        return out
+            return s.values[0] + s.slopes[0] * (x.expr - lo), lambda: None
+        edges = [lo, *(s.edges[j] for j in kinks), hi]
+        slopes = [s.slopes[0]]
+        for j in kinks:
+            slopes.append(_clean(slopes[-1] + s.slopes[j] - s.slopes[j - 1]))
+        deltas = [
+            self.var(f"{name}__seg{i}", 0.0, edges[i + 1] - edges[i]) for i in range(len(slopes))
+        ]
+        self.prob += x.expr == lo + pulp.lpSum(deltas), f"{name}__sum"
+        full = []
+        for i in range(len(deltas) - 1):
+            z = self.binary(f"{name}__full{i}")
+            self.prob += deltas[i] >= deltas[i].upBound * z, f"{name}__fill{i}"
+            self.prob += deltas[i + 1] <= deltas[i + 1].upBound * z, f"{name}__order{i}"
+            if full:  # implied when lengths are not tiny; explicit is sturdier
+                self.prob += z <= full[-1], f"{name}__chain{i}"
+            full.append(z)
+
+        def settle() -> None:
+            at = _clip(_value(x.expr), lo, hi)
+            for i, d in enumerate(deltas):
+                d.varValue = _clip(at - edges[i], 0.0, d.upBound)
+            for i, z in enumerate(full):
+                z.varValue = 1.0 if at >= edges[i + 1] else 0.0
+
+        v = s.values[0] + pulp.lpSum(k * d for k, d in zip(slopes, deltas, strict=True))
+        return v, settle
 
     @staticmethod
     def _verify(
@@ -242,20 +319,56 @@ class Builder:
                 if abs(f(x) - interp) > 1e-5 * max(1.0, abs(interp)):
                     raise RuntimeError(f"pwl {name}: f is not linear on [{a}, {b}]")
 
-    def min2(self, name: str, a: Lin, b: Lin) -> Lin:
-        """min(a, b) exactly; a binary only when the bounds let either be the smaller."""
+    # -- minima and maxima of two or more amounts --------------------------------------------
+
+    def above_max(self, name: str, terms: list[Lin]) -> Lin:
+        """A cost y = max(terms): y >= each (convex, no binary)."""
+        lo, hi = max(t.lo for t in terms), max(t.hi for t in terms)
+        live: list[Lin] = []  # a term never above another's floor never binds
+        for t in sorted(terms, key=lambda t: -t.lo):
+            if not live or t.hi > live[0].lo:
+                live.append(t)
+        if len(live) == 1:
+            return live[0]
+        y = self.var(name, lo, hi)
+        for i, t in enumerate(live):
+            self.prob += y >= t.expr, f"{name}__ge{i}"
+        self._settlers.append(lambda: setattr(y, "varValue", max(_value(t.expr) for t in live)))
+        return Lin(y, lo, hi)
+
+    def below_min(self, name: str, a: Lin, b: Lin) -> Lin:
+        """A relief y = min(a, b): y <= each (concave, no binary)."""
         if a.hi <= b.lo:
             return a
         if b.hi <= a.lo:
             return b
-        m = self.var(name, min(a.lo, b.lo), min(a.hi, b.hi))
-        w = self.binary(f"{name}__pick_b")
-        self.prob += m <= a.expr, f"{name}__le_a"
-        self.prob += m <= b.expr, f"{name}__le_b"
-        self.prob += m >= a.expr - (a.hi - b.lo) * w, f"{name}__ge_a"
-        self.prob += m >= b.expr - (b.hi - a.lo) * (1 - w), f"{name}__ge_b"
-        return Lin(m, min(a.lo, b.lo), min(a.hi, b.hi))
+        lo, hi = min(a.lo, b.lo), min(a.hi, b.hi)
+        y = self.var(name, lo, hi)
+        self.prob += y <= a.expr, f"{name}__le_a"
+        self.prob += y <= b.expr, f"{name}__le_b"
+        self._settlers.append(lambda: setattr(y, "varValue", min(_value(a.expr), _value(b.expr))))
+        return Lin(y, lo, hi)
 
-    def max0(self, name: str, x: Lin) -> Lin:
-        """max(0, x) exactly."""
-        return self.pwl(name, x, lambda v: max(v, 0.0))
+    def above_min(self, name: str, a: Lin, b: Lin) -> Lin:
+        """A cost y = min(a, b): not convex, so one binary w (1: b is the smaller) when the bounds
+        let either be the smaller:  y >= a - (a.hi - lo) w,  y >= b - (b.hi - lo)(1 - w)."""
+        if a.hi <= b.lo:
+            return a
+        if b.hi <= a.lo:
+            return b
+        lo, hi = min(a.lo, b.lo), min(a.hi, b.hi)
+        y = self.var(name, lo, hi)
+        w = self.binary(f"{name}__pick_b")
+        self.prob += y >= a.expr - (a.hi - lo) * w, f"{name}__ge_a"
+        self.prob += y >= b.expr - (b.hi - lo) * (1 - w), f"{name}__ge_b"
+
+        def settle() -> None:
+            va, vb = _value(a.expr), _value(b.expr)
+            y.varValue, w.varValue = min(va, vb), 1.0 if vb < va else 0.0
+
+        self._settlers.append(settle)
+        return Lin(y, lo, hi)
+
+
+def _clip(v: float, lo: float, hi: float) -> float:
+    return min(max(v, lo), hi)

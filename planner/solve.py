@@ -15,9 +15,8 @@ from typing import Any
 
 import pulp
 
-from models.milp import LadderModel
+from models.milp import LadderModel, settle
 from models.pwl import value_of
-from models.scenario import Plan
 
 SOLVERS = ("cbc", "highs")
 
@@ -54,6 +53,9 @@ class SolveResult:
     gap: float | None  # achieved relative gap, if the solver reported its bound
     solve_seconds: float
     solver: str
+    # The objective as the solver left it, before `models.milp.settle` put every tax on its
+    # function: never better than `objective` (a better one is a modelling error).
+    solver_objective: float | None = None
 
     @property
     def has_plan(self) -> bool:
@@ -70,24 +72,6 @@ def _cbc_abs_gap(log: str) -> float | None:
     if objective and ("Optimal - objective value" in log or "Optimal solution found" in log):
         return 0.0  # the search finished: proven within the allowable gap
     return None
-
-
-def fix_and_solve(m: LadderModel, plan: Plan) -> bool:
-    """Put `plan` into the model: decisions fixed to it, the taxes solved (they follow exactly),
-    so `model_taxes` reads the model's own figures for that plan. False if it does not fit."""
-    fixed = []
-    for table, chosen in ((m.exercise, plan.exercises), (m.sell, plan.sales)):
-        for key, (var, step) in table.items():
-            fixed.append((var, var.lowBound, var.upBound))
-            var.lowBound = var.upBound = round(chosen.get(key, 0.0) / step)
-    try:
-        m.prob.solve(
-            pulp.PULP_CBC_CMD(msg=False, timeLimit=60, threads=1, options=["preprocess off"])
-        )
-        return m.prob.sol_status == pulp.LpSolutionOptimal
-    finally:
-        for var, lo, hi in fixed:
-            var.lowBound, var.upBound = lo, hi
 
 
 def solve(
@@ -117,7 +101,16 @@ def solve(
         status = "time_limit"
     elif not found:
         status = "infeasible" if m.prob.status == pulp.LpStatusInfeasible else "no_solution"
-    objective = value_of(m.objective) if found and m.objective is not None else None
+    solver_objective = objective = None
+    if found and m.objective is not None:
+        solver_objective = value_of(m.objective)
+        broken = settle(m)
+        if broken:
+            raise RuntimeError(
+                f"internal error: the solver's plan breaks {', '.join(broken[:3])} once its taxes "
+                "are settled"
+            )
+        objective = value_of(m.objective)
     abs_gap = None
     if solver == "cbc":
         abs_gap = _cbc_abs_gap(log)
@@ -133,4 +126,5 @@ def solve(
         gap=achieved,
         solve_seconds=seconds,
         solver=solver,
+        solver_objective=solver_objective,
     )

@@ -8,9 +8,8 @@
 3. CBC and HiGHS agree (a case where CBC's preprocessing once proved a worse plan optimal).
 4. Infeasible and time-limited solves report a status, not an exception.
 
-Examples and brute force run with CBC and with HiGHS (the default solver). Solver defects found
-on the way (a plan proved optimal that another plan beats) are non-strict xfails with their
-reproducers: they depend on the solver's search path.
+Examples and brute force run with CBC and with HiGHS (the default solver). Cases where a solver
+once proved a worse plan optimal are kept as regressions.
 """
 
 from __future__ import annotations
@@ -553,47 +552,20 @@ def test_no_plan_beats_the_milp(name: str, warm: bool) -> None:
 # 3. Solvers agree
 
 
-def _solver_defect(why: str) -> Any:
-    return pytest.mark.xfail(
-        strict=False,  # a solver's search path, not a rule: another build may get it right
-        raises=AssertionError,
-        reason=f"known defect: {why}",
-    )
-
-
 # (horizon, grants, seed, filing status, share step) of synthetic_scenario.
 SOLVER_CASES = [
     # Regression: with its MIP preprocessing on, CBC proved a plan $15,906 worse than this
     # case's optimum optimal (planner.solve turns it off).
     pytest.param((4, 3, 1, None, 100), id="4y-3g-seed1"),
-    # Found by a sweep of synthetic households: a solver, with planner.solve's settings, stops
-    # at a worse plan and calls it optimal (gap 0), though the better plan is feasible in the
-    # very same model (fixing the decisions to it solves to its objective).
-    pytest.param(
-        (4, 1, 4144, "single", 2500),
-        id="cbc-4144",
-        marks=_solver_defect("CBC, cold or warm, proves a plan $12,468 worse optimal"),
-    ),
-    pytest.param(
-        (2, 2, 6172, "hoh", 5000),
-        id="cbc-6172",
-        marks=_solver_defect("CBC, cold or warm, proves a plan $1,766 worse optimal"),
-    ),
-    pytest.param(
-        (4, 2, 588, "single", 5000),
-        id="cbc-588",
-        marks=_solver_defect("CBC, cold or warm, proves a plan $4,428 worse optimal"),
-    ),
-    pytest.param(
-        (3, 3, 4862, "hoh", 2500),
-        id="cbc-4862",
-        marks=_solver_defect("CBC without a start proves a plan $10,322 worse optimal"),
-    ),
-    pytest.param(
-        (3, 2, 4969, "hoh", 5000),
-        id="highs-4969",
-        marks=_solver_defect("HiGHS proves a plan $265 worse optimal (gap 0)"),
-    ),
+    # Found by a sweep of synthetic households: with the taxes written as exact equalities (one
+    # binary per kink), a solver stopped at a worse plan and called it optimal (gap 0): CBC by
+    # $12,468, $1,766, $4,428 and $10,322, HiGHS by $265. The one-sided formulation (binaries
+    # only at the kinks that need them) solves them right; they stay as regressions.
+    pytest.param((4, 1, 4144, "single", 2500), id="cbc-4144"),
+    pytest.param((2, 2, 6172, "hoh", 5000), id="cbc-6172"),
+    pytest.param((4, 2, 588, "single", 5000), id="cbc-588"),
+    pytest.param((3, 3, 4862, "hoh", 2500), id="cbc-4862"),
+    pytest.param((3, 2, 4969, "hoh", 5000), id="highs-4969"),
 ]
 
 

@@ -30,16 +30,66 @@ def test_schedules(laws: dict[int, YearLaw]) -> None:
     assert breakpoints(lambda x: 3.0 * x + 2.0, -1e6, 1e6) == []
 
 
-def test_pwl_and_min_are_exact() -> None:
+def _f(v: float) -> float:
+    """Convex kinks at 50 and 200, a concave one at 250."""
+    return abs(v - 50.0) + 0.5 * max(v - 200.0, 0.0) - 0.8 * max(v - 250.0, 0.0)
+
+
+@pytest.mark.parametrize("target", [-100.0, 0.0, 50.0, 120.5, 200.0, 249.0, 250.0, 280.0, 300.0])
+def test_one_sided_bounds_are_exact_where_the_objective_pushes(target: float) -> None:
+    """A cost pushed down and a relief pushed up land on their functions; only the kinks that
+    bend the wrong way for the side get a binary (the concave one for a cost, the two convex
+    ones for a relief)."""
+    for sense, side, want_binaries in (
+        (pulp.LpMinimize, "above", 1),
+        (pulp.LpMaximize, "below", 2),
+    ):
+        prob = pulp.LpProblem("t", sense)
+        b = Builder(prob)
+        x = pulp.LpVariable("x", -100, 300)
+        y = getattr(b, side)("f", Lin(x, -100, 300), _f)
+        assert b.binaries == want_binaries
+        prob += y.expr
+        prob += x == target, "fix"
+        prob.solve(pulp.PULP_CBC_CMD(msg=False))
+        assert pulp.value(y.expr) == pytest.approx(_f(target), abs=1e-6)
+
+
+def test_minima_and_maxima() -> None:
+    """min as a cost needs a binary; min as a relief and max as a cost need none."""
+    for a_value in (10.0, 40.0, 70.0):
+        prob = pulp.LpProblem("t", pulp.LpMinimize)
+        b = Builder(prob)
+        x = pulp.LpVariable("x", 0, 100)
+        a, c = Lin(x, 0, 100), Lin(0.5 * x + 20, 20, 70)
+        low = b.above_min("low", a, c)
+        high = b.above_max("high", [a, c])
+        relief = b.below_min("relief", a, c)
+        assert b.binaries == 1
+        prob += low.expr + high.expr - relief.expr
+        prob += x == a_value, "fix"
+        prob.solve(pulp.PULP_CBC_CMD(msg=False))
+        want = (min(a_value, 0.5 * a_value + 20), max(a_value, 0.5 * a_value + 20))
+        assert pulp.value(low.expr) == pytest.approx(want[0])
+        assert pulp.value(high.expr) == pytest.approx(want[1])
+        assert pulp.value(relief.expr) == pytest.approx(want[0])
+
+
+def test_settle_puts_every_amount_on_its_function() -> None:
+    """Without a solver: the inputs' values given, `settle` sets every auxiliary variable (the
+    pieces of the exact part included) so that all constraints hold and y = f(x)."""
     prob = pulp.LpProblem("t", pulp.LpMinimize)
     b = Builder(prob)
     x = pulp.LpVariable("x", -100, 300)
-    y = b.pwl("f", Lin(x, -100, 300), lambda v: abs(v - 50.0) + 0.5 * max(v - 200.0, 0.0))
-    z = b.min2("m", y, Lin(0.2 * x + 30, 10, 90))
-    prob += z.expr  # the objective pulls z down: only exact constraints keep it honest
-    for target, want_y in ((-100, 150.0), (50, 0.0), (250, 225.0)):
-        prob.constraints.pop("fix", None)
-        prob += x == target, "fix"
-        prob.solve(pulp.PULP_CBC_CMD(msg=False))
-        assert pulp.value(y.expr) == pytest.approx(want_y)
-        assert pulp.value(z.expr) == pytest.approx(min(want_y, 0.2 * target + 30))
+    cost = b.above("cost", Lin(x, -100, 300), _f)
+    relief = b.below("relief", Lin(x, -100, 300), _f)
+    low = b.above_min("low", cost, Lin(0.5 * x + 20, -30, 170))
+    prob += low.expr
+    for target in (-100.0, 37.0, 200.0, 250.0, 251.0, 300.0):
+        x.varValue = target
+        b.settle()
+        assert pulp.value(cost.expr) == pytest.approx(_f(target))
+        assert pulp.value(relief.expr) == pytest.approx(_f(target))
+        assert pulp.value(low.expr) == pytest.approx(min(_f(target), 0.5 * target + 20))
+        broken = [n for n, c in prob.constraints.items() if not c.valid(1e-9)]
+        assert not broken, (target, broken)
