@@ -126,12 +126,16 @@ def _shares(var_and_step: tuple[Any, int]) -> Any:
 # ----------------------------------------------------------------------------------------------
 
 
-def build(scenario: Scenario, laws: dict[int, YearLaw]) -> LadderModel:
+def build(
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    bounds: dict[str, tuple[float, float]] | None = None,
+) -> LadderModel:
     """The MILP of a scenario (deductions resolved: `models.scenario.resolve_deductions`)."""
     started = time.perf_counter()
     sense = pulp.LpMaximize if scenario.objective == "wealth" else pulp.LpMinimize
     prob = pulp.LpProblem("isoplan_ladder", sense)
-    m = LadderModel(scenario=scenario, prob=prob, builder=Builder(prob))
+    m = LadderModel(scenario=scenario, prob=prob, builder=Builder(prob, bounds))
     step = max(1, int(scenario.share_step))
     years = {ty.year: ty for ty in scenario.years}
 
@@ -225,6 +229,15 @@ def _lot_shares(m: LadderModel, lot_id: str) -> Any:
     return (step * var, step * var.upBound)
 
 
+# Sums of Household fields that the forms take, bounded as their own fields.
+SUMS = {
+    "net_gain": ("ltcg", "stcg"),
+    "amt_ltcg": ("ltcg", "amt_ltcg_adjustment"),
+    "amt_stcg": ("stcg", "amt_stcg_adjustment"),
+    "amt_net_gain": ("ltcg", "amt_ltcg_adjustment", "stcg", "amt_stcg_adjustment"),
+}
+
+
 def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]]:
     """Each year's Household amounts that actions move, as bounded linear expressions.
 
@@ -232,6 +245,10 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
     year a grant moves a field by at most (its shares) x (the largest per-share coefficient among
     its exercises) plus the same for its sales. Summing each variable's own maximum instead would
     count the same shares once per lot and window, and widen every range a tax function spans.
+    The sums the forms take of several fields (`SUMS`: gains with their AMT adjustments) are
+    bounded the same way, per share, not as sums of the fields' bounds: a sale's AMT adjustment
+    never exceeds its gain, and bounding them apart would let the AMT gain reach a loss that no
+    sale can make.
     """
     options = {o.id: o for o in scenario.options}
     years = {ty.year: ty for ty in scenario.years}
@@ -246,13 +263,16 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
     # terms[year][field] -> list of (coefficient per unit, variable); per-share coefficients by
     # (year, field, grant, role) for the bounds.
     terms: dict[int, dict[str, list[tuple[float, Any]]]] = {
-        ty.year: {k: [] for k in EFFECT_FIELDS} for ty in scenario.years
+        ty.year: {k: [] for k in (*EFFECT_FIELDS, *SUMS)} for ty in scenario.years
     }
     coefs: dict[tuple[int, str, str, str], list[float]] = {}
 
     def add(
         year: int, grant: str, role: str, fields: dict[str, float], var: Any, step: int
     ) -> None:
+        fields = dict(fields)
+        for total, parts in SUMS.items():
+            fields[total] = sum(fields.get(k, 0.0) for k in parts)
         for k, c in fields.items():
             terms[year][k].append((c * step, var))
             coefs.setdefault((year, k, grant, role), []).append(c)
@@ -273,8 +293,8 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
     out: dict[int, dict[str, Lin]] = {}
     for ty in scenario.years:
         fields = {}
-        for k in EFFECT_FIELDS:
-            base = float(getattr(ty, k, 0.0) or 0.0)
+        for k in (*EFFECT_FIELDS, *SUMS):
+            base = sum(float(getattr(ty, part, 0.0) or 0.0) for part in SUMS.get(k, (k,)))
             lo = hi = base
             for (year, field_name, grant, _), cs in coefs.items():
                 if year == ty.year and field_name == k:
@@ -335,9 +355,9 @@ def _year_tax(
     # Form 1040. Costs: line 7 (gain or limited loss), AGI. Reliefs: the short-term loss that
     # offsets long-term gains, the net capital gain taxed at 15/20% instead of ordinary rates,
     # deductions.
-    line7 = b.above(f"{tag}__line7", f["ltcg"] + f["stcg"], line7_of)
+    line7 = b.above(f"{tag}__line7", f["net_gain"], line7_of)
     st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], lambda v: min(v, 0.0))
-    ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, lambda v: max(v, 0.0)), 0.0)
+    ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, _plus), 0.0)
     earned = f["wages"] + f["ordinary_income"] + ty.interest
     agi = earned + ty.qualified_dividends + line7
     h = base_household(ty)
@@ -386,9 +406,7 @@ def _year_tax(
     regular = _floor(regular, 0.0)
 
     # Form 6251: AMTI = exclusion AMTI (line 1 + 2a + 2_68) + line 2i + line 2k; line 7 cancels.
-    amt_ltcg = f["ltcg"] + f["amt_ltcg_adjustment"]
-    amt_stcg = f["stcg"] + f["amt_stcg_adjustment"]
-    amt_line7 = b.above(f"{tag}__amt_line7", amt_ltcg + amt_stcg, line7_of)
+    amt_line7 = b.above(f"{tag}__amt_line7", f["amt_net_gain"], line7_of)
     exclusion_amti = agi - amt_deductions
     amti = (
         earned + ty.qualified_dividends + amt_line7 + f["iso_spread"]
@@ -400,8 +418,8 @@ def _year_tax(
 
     band15 = b.below(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0))
     excess = _floor(b.above(f"{tag}__line6", amti, excess_of), 0.0)
-    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", amt_stcg, lambda v: min(v, 0.0))
-    amt_ncg = b.below(f"{tag}__amt_ncg", amt_ltcg + amt_st_loss, lambda v: max(v, 0.0))
+    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], lambda v: min(v, 0.0))
+    amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus)
     tmt = _floor(
         _tmt(b, f"{tag}__p3", excess, _floor(amt_ncg, 0.0) + ty.qualified_dividends, band15, p),
         0.0,
@@ -418,9 +436,13 @@ def _year_tax(
     b.prob += cf_out.expr >= 0.0, f"{tag}__credit_left"
 
     # Form 8960, Form 8959, FICA
-    nii = b.above(f"{tag}__nii", line7 + ty.interest + ty.qualified_dividends, _plus)
-    over = b.above(f"{tag}__magi_over", agi, lambda a: max(a - p.niit_threshold, 0.0))
-    niit = b.above_min(f"{tag}__niit_base", nii, over) * p.niit_rate
+    # min(max(0, NII), max(0, MAGI - threshold)) with MAGI - threshold = NII + z, where z (wages
+    # and other ordinary income above the threshold) holds no gain: = max(0, NII + min(0, z)).
+    # The only bend that needs a binary is min(0, z), in the narrow range of z.
+    nii = line7 + ty.interest + ty.qualified_dividends
+    z = f["wages"] + f["ordinary_income"] - p.niit_threshold
+    short = b.above(f"{tag}__niit_short", z, lambda v: min(v, 0.0))
+    niit = b.above(f"{tag}__niit_base", nii + short, _plus) * p.niit_rate
     addl = b.above(
         f"{tag}__addl_medicare", f["wages"], lambda w: form_8959(Household(wages=w), p, SCALAR)
     )

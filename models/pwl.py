@@ -181,10 +181,16 @@ class Builder:
     functions' values, not a loose bound that an indifferent solver left slack.
     """
 
-    def __init__(self, prob: pulp.LpProblem) -> None:
+    def __init__(
+        self, prob: pulp.LpProblem, bounds: dict[str, tuple[float, float]] | None = None
+    ) -> None:
         self.prob = prob
         self.binaries = 0
         self._settlers: list[Callable[[], None]] = []
+        # Tighter bounds than interval arithmetic gives, proven elsewhere (by optimization over
+        # the relaxation), for the inputs of functions with an exact part; and those inputs.
+        self.bounds = bounds or {}
+        self.inputs: dict[str, Lin] = {}
 
     def var(self, name: str, lo: float, hi: float) -> pulp.LpVariable:
         return pulp.LpVariable(name, lowBound=lo, upBound=hi, cat=pulp.LpContinuous)
@@ -237,6 +243,9 @@ class Builder:
             v(x) = f(lo) + sum_i slope_i d_i
 
         and c by one line per piece: sign * (y - v(x) - c_m(x)) >= 0."""
+        if name in self.bounds:
+            lo, hi = self.bounds[name]
+            x = Lin(x.expr, max(x.lo, min(lo, x.hi)), min(x.hi, max(hi, x.lo)))
         lo, hi = x.lo, x.hi
         if hi - lo <= 1e-9:
             return Lin.const(f(lo))
@@ -244,6 +253,8 @@ class Builder:
         kinks = range(1, len(s.slopes))
         loose = [j for j in kinks if sign * (s.slopes[j] - s.slopes[j - 1]) >= 0]
         exact = [j for j in kinks if j not in loose]
+        if exact:
+            self.inputs[name] = x
         v, settle_v = self._exact_part(name, x, s, exact)
         bounds = (min(s.values), max(s.values))
         if not loose:

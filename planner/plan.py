@@ -15,12 +15,12 @@ import pandas as pd
 
 from models.baselines import evaluate_baselines
 from models.law import YearLaw, params_for
-from models.milp import ModelNotSupported, build, model_taxes, read_plan, settle
+from models.milp import ModelNotSupported, model_taxes, read_plan, settle
 from models.pwl import value_of
 from models.scenario import Plan, Scenario, resolve_deductions
 from models.simulate import Evaluation, InfeasiblePlan, evaluate
 from planner.errors import InputError
-from planner.solve import SolveResult, solve
+from planner.solve import SolveResult, build_tight, solve
 
 COMPARED_LINES = (
     "regular_tax", "tmt", "amt", "niit", "mtc_allowed", "mtc_generated", "mtc_carryforward_out",
@@ -97,8 +97,9 @@ def run_plan(
     comparable = {n: pe for n, pe in baselines.items() if not pe[1].required_shortfall}
     best_name = max(comparable, key=lambda n: sign * comparable[n][1].objective_value, default=None)
     scale = max((abs(ev.objective_value) for _, ev in baselines.values()), default=1.0)
+    floor = comparable[best_name][1].objective_value if best_name is not None else None
     try:
-        model = build(scenario, laws)
+        model = build_tight(scenario, laws, floor)
     except ModelNotSupported as exc:
         raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
     result = PlanResult(

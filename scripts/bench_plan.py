@@ -42,11 +42,11 @@ from dataclasses import dataclass, field  # noqa: E402
 
 from models.baselines import evaluate_baselines  # noqa: E402
 from models.law import params_for  # noqa: E402
-from models.milp import ModelNotSupported, build, read_plan  # noqa: E402
+from models.milp import ModelNotSupported, read_plan  # noqa: E402
 from models.scenario import Plan, Scenario, resolve_deductions  # noqa: E402
 from models.simulate import InfeasiblePlan, evaluate  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
-from planner.solve import SOLVERS, solve  # noqa: E402
+from planner.solve import SOLVERS, build_tight, solve  # noqa: E402
 from planner.synthetic import synthetic_scenario  # noqa: E402
 
 # (horizon, grants): seconds to prove the target gap, median over households, CBC, one core.
@@ -116,19 +116,17 @@ def _household(horizon: int, grants: int, seed: int) -> tuple[Scenario, dict, st
     return scenario, laws, name, baselines[name][1].objective_value, baselines[name][0]
 
 
-def _solve_one(
-    scenario: Scenario, laws: dict, run: Run, gap: float, time_limit: float, start: Plan
-) -> None:
-    """One solve as `isoplan plan` does it (CBC starts from the best baseline)."""
+def _solve_one(scenario: Scenario, laws: dict, run: Run, gap: float, time_limit: float) -> None:
+    """One solve as `isoplan plan` does it (bounds tightened with the best baseline as a cut)."""
     try:
-        model = build(scenario, laws)
+        model = build_tight(scenario, laws, run.best_baseline)
     except ModelNotSupported as exc:
         run.status, run.note = "unsupported", str(exc)
         return
     run.build_seconds = model.build_seconds
     run.size = model.size
     try:
-        result = solve(model, run.solver, gap, time_limit, run.best_baseline or 1.0, start)
+        result = solve(model, run.solver, gap, time_limit, run.best_baseline or 1.0)
     except Exception as exc:  # a solver failure is a figure too
         run.status, run.note = "error", f"{type(exc).__name__}: {exc}"
         return
@@ -377,12 +375,12 @@ def main() -> None:
         for horizon in args.horizons:
             for grants in args.grants:
                 for seed in range(args.seeds):
-                    scenario, laws, name, best, start = _household(horizon, grants, seed)
+                    scenario, laws, name, best, _ = _household(horizon, grants, seed)
                     for solver in solvers:
                         run = Run(horizon, grants, seed, solver, "error")
                         run.best_baseline, run.best_baseline_name = best, name
                         run.maximize = scenario.objective == "wealth"
-                        _solve_one(scenario, laws, run, args.gap, args.time_limit, start)
+                        _solve_one(scenario, laws, run, args.gap, args.time_limit)
                         runs.append(run)
                         improvement = _money(run.improvement)
                         print(

@@ -45,7 +45,7 @@ from models.scenario import (
 from models.simulate import Evaluation, Evaluator, InfeasiblePlan, evaluate
 from planner.law import law_for_years
 from planner.scenario import load_scenario
-from planner.solve import SolveResult, solve
+from planner.solve import SolveResult, build_tight, solve, tighten
 from planner.synthetic import synthetic_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -703,3 +703,22 @@ def test_kink_near_the_end_of_a_range_builds() -> None:
     scenario, laws = prepared(scenario)
     m, result, _ = solved(scenario, laws)
     assert_model_is_exact(m, result, evaluate(scenario, read_plan(m), laws))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_tightened_bounds_keep_the_optimum(seed: int) -> None:
+    """`tighten` narrows the ranges of the functions with binaries (by LP over the relaxation,
+    with the best baseline's objective as a cut); the optimum is the same as without it, and
+    narrower ranges never add binaries."""
+    scenario, laws = prepared(synthetic_scenario(4, 3, seed=seed, share_step=500))
+    best, _ = best_baseline(scenario, laws)
+    plain = build(scenario, laws)
+    tight = build_tight(scenario, laws, best)
+    assert tight.size["binaries"] <= plain.size["binaries"]
+    assert any(
+        b[1] - b[0] < x.hi - x.lo - 1.0
+        for name, x in plain.builder.inputs.items()
+        if (b := tighten(plain, best).get(name))
+    )
+    objectives = [solve(m, "highs", GAP, TIME_LIMIT, best).objective for m in (plain, tight)]
+    assert objectives[0] == pytest.approx(objectives[1], abs=2 * GAP * abs(best))
