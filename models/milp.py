@@ -14,23 +14,36 @@ Constraint families (each named `<family>__<key>`):
              >= cash_floor
   required   (objective min_tax) sum_y exercise[c, y] >= required shares
 
-Taxes. Every year's forms are exact functions of the year's totals (ordinary income, gains, line
-2i and 2k amounts), built from `models.forms` itself: each one-dimensional piece is an exact
-piecewise-linear equality (`models.pwl`), and every minimum of two amounts is exact. So the
-model's regular tax, TMT, AMT, NIIT and minimum tax credit are the forms' values for any
-decisions, not bounds that the objective has to push tight; the exact re-evaluation of a plan
-(`models.simulate`) therefore agrees with the model to rounding.
+Taxes. Every year's forms are functions of the year's totals (ordinary income, gains, line 2i
+and 2k amounts), built from `models.forms` itself (`models.pwl` probes them for their kinks). Each
+amount is either a cost (a tax, or an income that raises one: the objective wants it small) or a
+relief (a deduction, a gain taxed at 15/20% instead of ordinary rates, the room in the 15% band,
+credit carried: wanted large). A cost is bounded from above only, y >= f(x), and a relief from
+below only, so a convex cost or a concave relief needs no binary; binaries appear only where the
+function bends the other way inside the range the year can reach. The model is exact at the
+optimum because raising a cost above its function, or a relief below, never helps the objective
+or the cash; `settle` puts every amount on its function after a solve, and the exact
+re-evaluation (`models.simulate`) must then agree to the dollar.
 
-Binaries appear only where a function bends inside the range a year can reach: ordinary brackets,
-the capital-gain band edge that ordinary income can cross (stacking: not convex), the AMT
-exemption phase-out (not convex: 28% -> 35%/42% -> 28%), the MFS add-back, min(taxable excess,
-gains) in Part III, the credit limit, NIIT's lesser-of and the Social Security wage base. Bounds
-on every expression come from the decisions' bounds, so most kinks of a schedule never enter.
+The identities that keep it so (T the income tax after credits, reg the regular tax, TMT the
+tentative minimum tax, TMTx that of the exclusion items alone, cf the credit carried in):
+    T = reg + AMT - credit allowed = max(reg - cf, TMT)                       (Forms 6251, 8801)
+    cf_out = cf + T - max(reg, min(TMT, TMTx))                                 (Form 8801)
+    NIIT = 3.8% max(0, NII + min(0, z)),  z = wages + other ordinary income - threshold (8960)
+so T and the credit floor are maxima of costs (convex), and min(TMT, TMTx) takes a binary only in
+a year where deferral items can lower the TMT (an AMT basis above the regular one).
+
+Binaries that remain, each where its range crosses the kink: the end of the AMT exemption
+phase-out (28% -> 35%/42% -> 28%: not convex; also on the exclusion items' AMTI), the room
+max(0, cg15 - O) in the 15% band (a convex relief), min(TMT, TMTx) above, min(0, z) of the NIIT,
+the Social Security wage base (a concave cost), a net capital loss against the gains (a convex
+relief), Schedule A's SALT phase-down floor. Bounds on every expression come from the decisions'
+bounds, and `planner.solve.tighten` narrows those of the functions with binaries by LP.
 
 Regular tax under the QDCG worksheet, when ordinary taxable income O is at least the 0% band,
 the Tax Table limit and the top of every ordinary band taxed below 15% (checked; see
 `ModelNotSupported`):
-    tax = R(O) + 20% G - 5% [min(TI, cg15) - min(O, cg15)],   TI = O + G
+    tax = R(O) + 20% G - 5% min(G, max(0, cg15 - O))
 where R is the rate schedule and G the qualified dividends plus net capital gain; the worksheet's
 line 24 (all ordinary) is then never smaller. Form 6251 Part III under the same condition:
     TMT = S(E - g) + 20% g - 5% min(g, max(0, cg15 - O)),   g = min(E, gains for AMT)
@@ -391,17 +404,17 @@ def _year_tax(
         )
     gains = ncg + ty.qualified_dividends
     line1 = ordinary + gains  # = taxable income, positive here
+    # QDCG worksheet: gains at 20% less 5% on the part that fits in the 15% band above the
+    # ordinary income (a relief, no binary); the band's room is shared with Form 6251 line 29.
+    band15 = b.below(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0))
     regular = (
         b.above(
             f"{tag}__ordinary_tax",
             ordinary,
-            lambda o: (
-                rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR)
-                - (r20 - r15) * max(o - p.cg15, 0.0)
-            ),
+            lambda o: rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR),
         )
-        + gains * r15
-        + b.above(f"{tag}__band20", line1, lambda t: max(t - p.cg15, 0.0)) * (r20 - r15)
+        + gains * r20
+        - b.below_min(f"{tag}__qdcg_at15", gains, band15) * (r20 - r15)
     )
     regular = _floor(regular, 0.0)
 
@@ -416,7 +429,6 @@ def _year_tax(
     def excess_of(a: float) -> float:
         return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
 
-    band15 = b.below(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0))
     excess = _floor(b.above(f"{tag}__line6", amti, excess_of), 0.0)
     amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], lambda v: min(v, 0.0))
     amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus)
