@@ -17,8 +17,19 @@ from typing import Any
 import click
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from models.law import STATUSES
 from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
@@ -413,7 +424,14 @@ def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) 
 
 
 @cli.command()
-def schema() -> None:
+@click.option(
+    "--book",
+    "book_format",
+    is_flag=True,
+    help="Print the book format instead: the columns of the clients, grants and years tables "
+    "of `isoplan batch`, their types and the scenario field each one fills.",
+)
+def schema(book_format: bool) -> None:
     """Print the JSON Schema of scenario files (the multi-year plan's YAML input).
 
     A scenario file describes a household (filing status, cash, AMT credit carried in), its
@@ -426,12 +444,21 @@ def schema() -> None:
     Editors that understand JSON Schema (e.g. VS Code with the YAML extension) check and
     complete scenario files with it.
 
+    With --book, prints the book format of `isoplan batch` and `isoplan crossover BOOK`
+    instead: tables of clients and of their grants and lots whose columns are the same fields.
+
     \b
-    Example:
+    Examples:
       isoplan schema > scenario.schema.json
       then, as the first line of a scenario file:
       # yaml-language-server: $schema=scenario.schema.json
+      isoplan schema --book        the columns of a book's tables
     """
+    if book_format:
+        from planner.book import book_schema
+
+        click.echo(json.dumps(book_schema(), indent=2))
+        return
     from planner.scenario import scenario_json_schema  # pydantic only when needed
 
     click.echo(json.dumps(scenario_json_schema(), indent=2))
@@ -604,6 +631,205 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         console.print(t)
     for line in summary_lines(result):
         console.print(line, markup=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# batch
+# ----------------------------------------------------------------------------------------------
+
+
+class _RateColumn(ProgressColumn):
+    """Clients per minute."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(
+            "-/min" if speed is None else f"{speed * 60:,.0f}/min", style="progress.data.speed"
+        )
+
+
+@cli.command()
+@click.argument(
+    "book_path", metavar="BOOK", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the results (created; run the same command again to resume).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local worker processes (default: one per core).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Submit to an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need "
+    "isoplan installed).",
+)
+@click.option(
+    "--dask-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Start a local Dask cluster of N single-threaded workers and plan on it.",
+)
+@click.option(
+    "--solver", type=click.Choice(SOLVERS), default=None, help="MILP solver (default: highs)."
+)
+@click.option(
+    "--gap",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Relative optimality gap for every client (default: each client's, else 1e-4).",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds per client for the solver (default: each client's, else 60); a client that "
+    "hits it keeps the best plan found, with its gap.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Clients per result file (default: 5 to 200 by book size).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_with_projection
+def batch(
+    book_path: Path,
+    outdir: Path,
+    workers: int | None,
+    scheduler: str | None,
+    dask_workers: int | None,
+    solver: str | None,
+    gap: float | None,
+    time_limit: float | None,
+    chunk_size: int | None,
+    as_json: bool,
+    quiet: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    """Plan every client of a book: the exercise ladder of each, unattended, resumable.
+
+    BOOK is a folder with a clients table and a grants table (.parquet, .csv or .jsonl; see
+    `isoplan schema --book`), or a folder of *.yaml scenario files (one client each).
+
+    \b
+    Writes to OUTDIR one Parquet dataset per table, every row with client_id:
+      actions/  years/  lots/  summary/   as `isoplan plan` writes them, for every client
+      clients/  one row per planned client: solver status, gap, time limit hit, value over the
+                best baseline, AMT avoided against each baseline, solve time
+      errors/   one row per client that could not be planned: client_id, stage (read, validate,
+                plan, crash) and the reason in one line
+      batch.json  the final summary (also printed)
+    Read a table with pandas.read_parquet("OUTDIR/actions").
+
+    \b
+    A bad or infeasible client never stops the batch: it becomes an errors row. Results are
+    written in chunks of clients, each file atomically; after a crash or a kill, run the same
+    command again: it finishes the book without redoing finished clients, and never loses or
+    duplicates a row. On a finished book it does nothing and says so. The same book and options
+    always give the same rows (except the *_seconds timing columns).
+
+    \b
+    Engines: a local process pool (default, one worker per core, --workers N), a local Dask
+    cluster (--dask-workers N) or an existing Dask cluster (--scheduler ADDRESS). Each worker
+    runs the solver on one thread.
+
+    \b
+    Examples:
+      python scripts/make_book.py 1000 -o book/          a synthetic book of 1,000 clients
+      isoplan batch book/ -o results/                     all cores
+      isoplan batch book/ -o results/ --time-limit 20 --gap 1e-3
+      isoplan batch book/ -o results/ --dask-workers 2
+      isoplan batch book/ -o results/ --scheduler tcp://10.0.0.5:8786
+      isoplan crossover book/                             this year's AMT-free exercise, at once
+    """
+    from planner.batch import Batch, DaskEngine, LocalPool, Options
+    from planner.book import read_book
+
+    if scheduler is not None and dask_workers is not None:
+        raise InputError("give --scheduler (an existing cluster) or --dask-workers, not both")
+    if workers is not None and (scheduler is not None or dask_workers is not None):
+        raise InputError("--workers sets the local pool; with Dask use --dask-workers")
+    book = read_book(book_path)
+    options = Options(
+        solver=solver,
+        gap=gap,
+        time_limit=time_limit,
+        inflation=inflation,
+        allow_projection=False if no_projection else None,
+    )
+    job = Batch(book, outdir, options, chunk_size)
+    engine: Any
+    if scheduler is not None or dask_workers is not None:
+        engine = DaskEngine(scheduler, dask_workers)
+    else:
+        engine = LocalPool(workers)
+    show = not quiet and err_console.is_terminal
+    with Progress(
+        TextColumn("planning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("planning", total=None)
+
+        def on_start(todo: int, done: int) -> None:
+            bar.update(task, total=todo)
+            if not todo:
+                err_console.print(
+                    f"{outdir}: all {len(book):,} clients are already planned; nothing to do."
+                )
+            elif done and not as_json:
+                err_console.print(f"resuming: {done:,} clients done, {todo:,} to plan")
+
+        summary = job.run(engine, progress=lambda n: bar.advance(task, n), on_start=on_start)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+        return
+    for line in _batch_lines(summary):
+        console.print(line, markup=False, highlight=False)
+
+
+def _batch_lines(s: Any) -> list[str]:
+    failed = f"{s.failed:,} failed (see {s.outdir}/errors)" if s.failed else "none failed"
+    lines = [f"Book {s.book}: {s.planned:,} clients planned, {failed}, {s.time_limits_hit:,} hit "
+             "the time limit."]  # fmt: skip
+    if s.planned_now:
+        lines.append(
+            f"This run: {s.planned_now:,} clients in {s.seconds:,.1f} s "
+            f"({s.clients_per_minute:,.0f} clients/min) on {s.engine} with {s.workers} workers."
+        )
+    if s.median_solve_seconds is not None:
+        lines.append(
+            f"Solve time per client: median {s.median_solve_seconds:.2f} s, worst "
+            f"{s.worst_solve_seconds:.2f} s."
+        )
+        lines.append(
+            f"After-tax value over each client's best baseline, in total: "
+            f"{_money(s.value_over_best_baselines)}."
+        )
+        avoided = ", ".join(f"{k} {_money(v)}" for k, v in s.amt_avoided.items())
+        lines.append(f"AMT avoided against the baselines, in total: {avoided}.")
+    lines.append(f"Results: {s.outdir}/{{actions,years,lots,summary,clients,errors}}/")
+    return lines
 
 
 def main() -> None:
