@@ -61,6 +61,10 @@ def _money(x: float) -> str:
     return f"${x:,.2f}"
 
 
+def _signed(x: float) -> str:
+    return f"-${-x:,.2f}" if x < 0 else _money(x)
+
+
 def _provenance(out: pd.DataFrame, inflation: float | None) -> dict[str, str]:
     years = sorted({int(y) for y in out["year"]})
     projected = sorted({int(y) for y in out.loc[out["projected"], "year"]})
@@ -826,8 +830,13 @@ def _batch_lines(s: Any) -> list[str]:
             f"After-tax value over each client's best baseline, in total: "
             f"{_money(s.value_over_best_baselines)}."
         )
-        avoided = ", ".join(f"{k} {_money(v)}" for k, v in s.amt_avoided.items())
+        avoided = ", ".join(f"{k} {_signed(v)}" for k, v in s.amt_avoided.items())
         lines.append(f"AMT avoided against the baselines, in total: {avoided}.")
+        if any(v < 0 for v in s.amt_avoided.values()):
+            lines.append(
+                "(Negative: the plans pay more AMT than that baseline, for more after-tax wealth, "
+                "e.g. exercising early so that more of the gain is taxed as long-term.)"
+            )
     lines.append(f"Results: {s.outdir}/{{actions,years,lots,summary,clients,errors}}/")
     return lines
 
