@@ -253,13 +253,14 @@ class Book:
         return len(self.clients)
 
 
-def read_book(path: Path) -> Book:
-    """Read a book folder: tables, or else *.yaml scenario files."""
+def read_book(path: Path, documents: bool = True) -> Book:
+    """Read a book folder: tables, or else *.yaml scenario files. Without `documents`, a table
+    book is only read and checked as tables (for the vectorized crossover): no clients."""
     if not path.is_dir():
         raise InputError(f"{path}: a book is a folder (clients + grants tables, or *.yaml files)")
     files = _table_files(path)
     if "clients" in files:
-        return _read_tables(path, files)
+        return _read_tables(path, files, documents)
     scenarios = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
     if scenarios:
         return _read_scenarios(path, scenarios)
@@ -337,12 +338,23 @@ def _cell(v: Any) -> Any:
     return v
 
 
+def _column(s: pd.Series) -> list[Any]:
+    """A column's cells as plain data (empty cells None), converted column by column."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_integer_dtype(s):
+        return [None if v is pd.NA else v for v in s.tolist()]
+    if pd.api.types.is_float_dtype(s):
+        return [None if v != v else v for v in s.tolist()]  # NaN is not equal to itself
+    return [_cell(v) for v in s.tolist()]
+
+
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows with empty cells left out."""
-    out = []
-    for row in df.to_dict("records"):
-        out.append({k: c for k, v in row.items() if (c := _cell(v)) is not None})
-    return out
+    names = list(df.columns)
+    columns = [_column(df[c]) for c in names]
+    return [
+        {k: v for k, v in zip(names, row, strict=True) if v is not None}
+        for row in zip(*columns, strict=True)
+    ] if names else [{} for _ in range(len(df))]  # fmt: skip
 
 
 def _client_key(v: Any) -> str | None:
@@ -366,7 +378,7 @@ def _put(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _read_tables(folder: Path, files: dict[str, Path]) -> Book:
+def _read_tables(folder: Path, files: dict[str, Path], documents: bool = True) -> Book:
     tables: dict[str, pd.DataFrame] = {}
     for name, columns in BOOK_COLUMNS.items():
         if name not in files:
@@ -377,6 +389,9 @@ def _read_tables(folder: Path, files: dict[str, Path]) -> Book:
         _check_columns(files[name], df, columns)
         tables[name] = df
     clients_path = files["clients"]
+    fingerprint = _fingerprint([clients_path, *(p for k, p in files.items() if k != "clients")])
+    if not documents:
+        return Book(folder, "tables", [], tables, files, fingerprint)
     names = {k: p.name for k, p in files.items()}
     docs: dict[str, dict[str, Any]] = {}
     problems: dict[str, list[str]] = defaultdict(list)
@@ -410,7 +425,6 @@ def _read_tables(folder: Path, files: dict[str, Path]) -> Book:
             clients.append(Client(cid, source, error=problems[cid][0] + tail))
         else:
             clients.append(Client(cid, source, data=docs[cid], rows=rows_of.get(cid, {})))
-    fingerprint = _fingerprint([clients_path, *(p for k, p in files.items() if k != "clients")])
     return Book(folder, "tables", clients, tables, files, fingerprint)
 
 
@@ -483,7 +497,10 @@ def _add_grants(
     rows_of: dict[str, dict[str, str]],
 ) -> None:
     ids = [_client_key(v) for v in df["client_id"]] if len(df) else []
-    by_name = {c.name: c for c in GRANT_COLUMNS}
+    paths = {c.name: c.path for c in GRANT_COLUMNS if c.path}
+    only = {  # columns of the other kind of record
+        r: {c.name for c in GRANT_COLUMNS if c.record and c.record != r} for r in ("grant", "lot")
+    }
     for i, (cid, row) in enumerate(zip(ids, _records(df), strict=True)):
         where = f"{name} row {i + 1}"
         if cid is None or cid not in docs:
@@ -495,14 +512,19 @@ def _add_grants(
                 f"{where}: record: expected grant or lot, got {row.get('record')!r}"
             )
             continue
-        other = next((c for c in row if by_name[c].record and by_name[c].record != record), None)
-        if other is not None:
-            problems[cid].append(f"{where}: column '{other}' does not apply to a {record}")
+        other = row.keys() & only[record]
+        if other:
+            problems[cid].append(f"{where}: column '{min(other)}' does not apply to a {record}")
             continue
         item: dict[str, Any] = {}
-        for col in GRANT_COLUMNS:
-            if col.path and col.name in row:
-                _put(item, col.path, row[col.name])
+        for key, value in row.items():
+            path = paths.get(key)
+            if path is None:
+                continue
+            if len(path) == 1:
+                item[path[0]] = value
+            else:
+                _put(item, path, value)
         doc = docs[cid]
         key = "grants" if record == "grant" else "lots"
         entries = doc.setdefault(key, [])

@@ -245,7 +245,7 @@ def _household_options(f: Any) -> Any:
     "input_path",
     metavar="[INPUT]",
     required=False,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=True, path_type=Path),
 )
 @click.option("--year", type=int, default=None, help="Tax year (default: this year).")
 @click.option(
@@ -284,7 +284,10 @@ def crossover(
     INPUT is optional:
       a YAML example with `description`, `household` and `grant` (options override its fields),
       or a CSV / JSONL / Parquet table of many household-years with columns strike, fmv,
-      shares and optionally amt_budget (one answer per row).
+      shares and optionally amt_budget (one answer per row),
+      or a BOOK folder (`isoplan schema --book`): one answer per client for the first year of
+      its horizon (--year for another), over all its vested ISO grants, smallest spread first;
+      vectorized (100,000 clients in seconds).
 
     \b
     Examples:
@@ -292,9 +295,18 @@ def crossover(
       isoplan crossover --year 2026 --filing-status single --wages 250000 \\
           --strike 1 --fmv 51 --shares 10000
       isoplan crossover clients.csv -o crossover.parquet
+      isoplan crossover book/ -o amt-free.parquet
     """
     if output is not None:
         check_output_path(output)
+    if input_path is not None and input_path.is_dir():
+        budget = fields.pop("amt_budget", None)
+        extra = [k for k, v in fields.items() if v is not None]
+        if extra or filing_status is not None or itemize is not None:
+            name = (extra or ["filing_status"])[0].replace("_", "-")
+            raise InputError(f"--{name} applies to one household; a book has its own columns")
+        _crossover_book(input_path, year, budget or 0.0, output, as_json, inflation, no_projection)
+        return
     given = {k: v for k, v in fields.items() if v is not None}
     if year is not None:
         given["year"] = year
@@ -334,6 +346,48 @@ def crossover(
     note = _projection_note(out, inflation)
     if note:
         err_console.print(note)
+
+
+def _crossover_book(
+    path: Path,
+    year: int | None,
+    budget: float,
+    output: Path | None,
+    as_json: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    from planner.book import read_book
+    from planner.book_crossover import book_crossover
+
+    book = read_book(path, documents=False)  # tables are read vectorized
+    out = book_crossover(book, year, budget, inflation, not no_projection)
+    if output is not None:
+        write_table(out, output, {"version": __version__, "book": str(path)})
+    if as_json:
+        click.echo(json.dumps(records(out)))
+        return
+    ok = out[out["error"] == ""]
+    if output is None:
+        table = Table(show_header=True, header_style="bold")
+        columns = ("client_id", "year", "filing_status", "iso_shares", "shares", "amt",
+                   "spread_capacity", "by_grant")  # fmt: skip
+        for c in columns:
+            table.add_column(c, justify="right" if c not in ("client_id", "by_grant") else "left")
+        for _, r in ok.head(40).iterrows():
+            table.add_row(*[_cell(c, int(r[c]) if c.endswith("shares") else r[c]) for c in columns])
+        console.print(table)
+        if len(ok) > 40:
+            console.print(f"... {len(ok) - 40:,} more clients; use -o FILE or --json for all")
+    some = int((ok["shares"] > 0).sum())
+    none_vested = int((ok["iso_shares"] == 0).sum())
+    err_console.print(
+        f"{len(out):,} clients: {some:,} can exercise ISO shares without AMT"
+        f"{f' (within ${budget:,.0f})' if budget else ''}, {len(ok) - some - none_vested:,} "
+        f"cannot, {none_vested:,} have no vested ISO shares in the money, "
+        f"{len(out) - len(ok):,} could not be answered (see the error column)"
+        + (f"; wrote {output}" if output is not None else "")
+    )
 
 
 def _print_crossover(r: pd.Series, description: str) -> None:
