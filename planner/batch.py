@@ -371,7 +371,7 @@ class DaskEngine:
 def default_chunk_size(clients: int) -> int:
     """Clients per chunk: small books in small chunks (resume loses little), large books in at
     most about 250 chunks (few files)."""
-    return max(5, min(200, math.ceil(clients / 250)))
+    return max(10, min(200, math.ceil(clients / 250)))
 
 
 @dataclass

@@ -757,7 +757,7 @@ class _RateColumn(ProgressColumn):
     "--chunk-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Clients per result file (default: 5 to 200 by book size).",
+    help="Clients per result file (default: 10 to 200 by book size).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
