@@ -204,23 +204,26 @@ class LocalPool:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        # No preloaded modules: Python 3.11's fork server starts in the current folder and
+        # ignores the parent's sys.path, so a preload could import a `planner/` folder found
+        # there; without one, each worker takes the parent's sys.path before importing isoplan.
         self.context = multiprocessing.get_context(
             "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        if self.context.get_start_method() == "forkserver":
-            self.context.set_forkserver_preload(["planner.batch"])
+        self.plan: PlanFn = plan_client
 
     def __enter__(self) -> LocalPool:
-        """Start one worker first: when workers cannot even start (a broken install, a script
-        without a `__main__` guard) the run stops, instead of reporting every client as crashed."""
+        """Start one worker first and hand it the plan function: when workers cannot start or
+        import it (a broken install, a script without a `__main__` guard) the run stops, instead
+        of reporting every client as crashed."""
         single_threaded()
         with ProcessPoolExecutor(1, mp_context=self.context) as pool:
             try:
-                pool.submit(os.getpid).result(timeout=300)
+                pool.submit(_ready, self.plan).result(timeout=300)
             except BrokenProcessPool:
                 raise RuntimeError(
-                    "the local pool cannot start worker processes (a script that runs a batch "
-                    "needs an `if __name__ == '__main__':` guard)"
+                    "the local pool's worker processes cannot start or cannot import isoplan (a "
+                    "script that runs a batch needs an `if __name__ == '__main__':` guard)"
                 ) from None
         return self
 
@@ -282,6 +285,11 @@ class LocalPool:
         deliver(key, frames)
 
 
+def _ready(fn: PlanFn) -> bool:
+    """Run in a new worker: unpickling `fn` imports everything planning needs."""
+    return callable(fn)
+
+
 def _crash(client: Client, exc: BaseException) -> Frames:
     name = type(exc).__name__
     if name == "KilledWorker":
@@ -301,6 +309,7 @@ class DaskEngine:
         self.address, self.workers = address, workers or os.cpu_count() or 1
         self.cluster: Any = None
         self.client: Any = None
+        self.plan: PlanFn = plan_client
 
     def __enter__(self) -> DaskEngine:
         import logging
@@ -485,6 +494,7 @@ class Batch:
                         deliver(offset[k] + j, error_frames(client.client_id, "read", client.error))
                     else:
                         items.append((offset[k] + j, client))
+            engine.plan = plan
             with engine:
                 engine.run(items, plan, self.options, deliver)
             missing = self.todo()

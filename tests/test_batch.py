@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from test_book import make_book
+from test_book import ROOT, make_book
 
 from planner import batch as batch_module
 from planner.batch import (
@@ -237,3 +237,19 @@ def test_cli_json_summary(book: Path, tmp_path: Path) -> None:
     summary = json.loads(result.output)
     assert summary["planned"] == GOOD and summary["failed"] == 3
     assert set(summary["amt_avoided"]) == set(batch_module.BASELINES)
+
+
+def test_a_planner_folder_in_the_working_directory_is_not_imported(tmp_path: Path) -> None:
+    """The workers import the installed isoplan, not a `planner/` folder where the batch runs
+    (Python 3.11's fork server starts in the working directory)."""
+    decoy = tmp_path / "planner"
+    decoy.mkdir()
+    (decoy / "scenario.py").write_text("# not isoplan's: imports fine, defines nothing\n")
+    folder = ROOT / "scenarios" / "book"
+    result = subprocess.run(
+        [str(ISOPLAN), "batch", str(folder), "-o", str(tmp_path / "out"), "--workers", "1",
+         "--json", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["planned"] == 6
