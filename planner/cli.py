@@ -116,6 +116,24 @@ def _with_projection(f: Any) -> Any:
     )(f)
 
 
+def _with_solver(gap: str, time_limit: str) -> Any:
+    """The --solver, --gap and --time-limit options of the planning commands."""
+
+    def decorate(f: Any) -> Any:
+        f = click.option(
+            "--time-limit", type=click.FloatRange(min=0.1), default=None, help=time_limit
+        )(f)
+        f = click.option("--gap", type=click.FloatRange(0, 1), default=None, help=gap)(f)
+        return click.option(
+            "--solver",
+            type=click.Choice(SOLVERS),
+            default=None,
+            help="MILP solver: highs (default) or cbc.",
+        )(f)
+
+    return decorate
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="isoplan")
 def cli() -> None:
@@ -545,23 +563,9 @@ def _fmt(v: Any) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for actions.parquet, years.parquet, lots.parquet and summary.parquet.",
 )
-@click.option(
-    "--solver",
-    type=click.Choice(SOLVERS),
-    default=None,
-    help="MILP solver: highs (default) or cbc.",
-)
-@click.option(
-    "--gap",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Relative optimality gap to prove (default: the scenario's, else 1e-4).",
-)
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    help="Seconds for the solver; on time-out the best plan found is kept, with its gap.",
+@_with_solver(
+    gap="Relative optimality gap to prove (default: the scenario's, else 1e-4).",
+    time_limit="Seconds for the solver; on time-out the best plan found is kept, with its gap.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
 @_with_projection
@@ -737,21 +741,10 @@ class _RateColumn(ProgressColumn):
     default=None,
     help="Start a local Dask cluster of N single-threaded workers and plan on it.",
 )
-@click.option(
-    "--solver", type=click.Choice(SOLVERS), default=None, help="MILP solver (default: highs)."
-)
-@click.option(
-    "--gap",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Relative optimality gap for every client (default: each client's, else 1e-4).",
-)
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    help="Seconds per client for the solver (default: each client's, else 60); a client that "
-    "hits it keeps the best plan found, with its gap.",
+@_with_solver(
+    gap="Relative optimality gap for every client (default: each client's, else 1e-4).",
+    time_limit="Seconds per client for the solver (default: each client's, else 60); a client "
+    "that hits it keeps the best plan found, with its gap.",
 )
 @click.option(
     "--chunk-size",
