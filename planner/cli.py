@@ -851,7 +851,17 @@ def batch(
             elif done and not as_json:
                 err_console.print(f"resuming: {done:,} clients done, {todo:,} to plan")
 
-        summary = job.run(engine, progress=lambda n: bar.advance(task, n), on_start=on_start)
+        try:
+            summary = job.run(engine, progress=lambda n: bar.advance(task, n), on_start=on_start)
+        except KeyboardInterrupt:
+            bar.stop()
+            done = len(job.chunks) - len(job.todo())
+            err_console.print(
+                f"isoplan: interrupted with {done:,} of {len(job.chunks):,} chunks written; run "
+                "the same command again to finish the book",
+                markup=False,
+            )
+            sys.exit(130)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
         return
