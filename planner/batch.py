@@ -307,6 +307,7 @@ class DaskEngine:
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
         self.address, self.workers = address, workers or os.cpu_count() or 1
+        self.group_size: int | None = None  # default: up to 4, fewer for small books
         self.cluster: Any = None
         self.client: Any = None
         self.plan: PlanFn = plan_client
@@ -348,28 +349,60 @@ class DaskEngine:
             deliver: Deliver) -> None:  # fmt: skip
         from distributed import as_completed
 
-        queue = deque(items)
-        window = self.workers * 4
+        # Clients go out in small groups (fewer tasks for the scheduler); a group whose worker
+        # died is sent again one client per task, so only the client that kills its worker fails.
+        items = list(items)
+        size = self.group_size or max(1, min(4, len(items) // (self.workers * 8)))
+        queue: deque[list[tuple[int, Client]]] = deque()
+        group: list[tuple[int, Client]] = []
+        for item in items:
+            group.append(item)
+            if len(group) == size:
+                queue.append(group)
+                group = []
+        if group:
+            queue.append(group)
+        window = self.workers * 3
         token = hashlib.sha256(repr((time.time(), os.getpid())).encode()).hexdigest()[:12]
-        inflight: dict[str, tuple[int, Client]] = {}
+        inflight: dict[str, list[tuple[int, Client]]] = {}
         futures = as_completed()
+        count = 0
 
         def submit() -> None:
+            nonlocal count
             while queue and len(inflight) < window:
-                key, client = queue.popleft()
-                name = f"isoplan-{token}-{key}"
-                inflight[name] = (key, client)
-                futures.add(self.client.submit(fn, client, options, key=name, pure=False))
+                batch = queue.popleft()
+                name = f"isoplan-{token}-{count}"
+                count += 1
+                inflight[name] = batch
+                clients = [c for _, c in batch]
+                futures.add(
+                    self.client.submit(plan_group, fn, clients, options, key=name, pure=False)
+                )
 
         submit()
         for fut in futures:
-            key, client = inflight.pop(fut.key)
+            batch = inflight.pop(fut.key)
             if fut.status == "finished":
-                deliver(key, fut.result())
+                for (key, _), frames in zip(batch, fut.result(), strict=True):
+                    deliver(key, frames)
+            elif len(batch) > 1:
+                queue.extendleft([item] for item in reversed(batch))
             else:
-                deliver(key, _crash(client, fut.exception()))
+                deliver(batch[0][0], _crash(batch[0][1], fut.exception()))
             fut.release()
             submit()
+
+
+def plan_group(fn: PlanFn, clients: list[Client], options: Options) -> list[Frames]:
+    """Plan several clients in one task; an exception is that client's errors row."""
+    out = []
+    for client in clients:
+        try:
+            out.append(fn(client, options))
+        except Exception as exc:
+            out.append(_crash(client, exc))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -150,6 +150,22 @@ def test_dask_local_cluster_equals_local_pool(book: Path, clean: Path, tmp_path:
     assert_same_rows(clean, tmp_path / "dask")
 
 
+@pytest.mark.slow
+def test_dask_isolates_a_client_that_kills_its_worker(tmp_path: Path) -> None:
+    """Dask retries a task whose worker died, then gives up on it (KilledWorker); a group of
+    clients is then planned one per task, so only the culprit fails."""
+    folder = _poisoned_book(tmp_path / "book", extra=("crash", "raise"))
+    engine = DaskEngine(workers=2)
+    engine.group_size = 4
+    summary = Batch(read_book(folder), tmp_path / "out", Options(time_limit=30)).run(
+        engine, plan=faulty_plan
+    )
+    errors = read_dataset(tmp_path / "out" / "errors").set_index("client_id")
+    assert "Dask worker died" in errors.loc["crash", "reason"]
+    assert errors.loc["raise", "reason"] == "RuntimeError: boom"
+    assert summary.planned == GOOD and summary.failed == 5
+
+
 def _markers(out: Path) -> int:
     return len(list((out / "_chunks").glob("*.json"))) if (out / "_chunks").exists() else 0
 
