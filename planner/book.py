@@ -16,6 +16,7 @@ that client's error and never stops the others.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
 import re
@@ -248,6 +249,7 @@ class Book:
     tables: dict[str, pd.DataFrame]
     files: dict[str, Path]
     fingerprint: str
+    malformed: dict[str, str] = field(default_factory=dict)  # client -> a row that cannot be read
 
     def __len__(self) -> int:
         return len(self.clients)
@@ -380,41 +382,57 @@ def _put(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 def _read_tables(folder: Path, files: dict[str, Path], documents: bool = True) -> Book:
     tables: dict[str, pd.DataFrame] = {}
+    numbers: dict[str, list[int]] = {}  # the file row of each table row
+    malformed: dict[str, str] = {}
+    names = {k: p.name for k, p in files.items()}
     for name, columns in BOOK_COLUMNS.items():
         if name not in files:
             tables[name] = pd.DataFrame({c.name: [] for c in columns if c.required})
+            numbers[name] = []
             continue
         text = tuple(c.name for c in columns if c.type in ("text", "date"))
-        df = read_table(files[name], text_columns=text, allow_empty=name != "clients")
+        bad: list[tuple[int, str, str]] = []
+        df = read_table(files[name], text_columns=text, allow_empty=name != "clients",
+                        malformed=bad)  # fmt: skip
         _check_columns(files[name], df, columns)
         tables[name] = df
+        skipped = {row for row, _, _ in bad}
+        numbers[name] = [r for r in range(1, len(df) + len(bad) + 1) if r not in skipped]
+        for row, line, why in bad:  # the whole client fails, never planned without that row
+            cid = _field_of(line, list(df.columns).index("client_id"))
+            malformed.setdefault(cid, f"{names[name]} row {row}: {why}")
     clients_path = files["clients"]
     fingerprint = _fingerprint([clients_path, *(p for k, p in files.items() if k != "clients")])
     if not documents:
-        return Book(folder, "tables", [], tables, files, fingerprint)
-    names = {k: p.name for k, p in files.items()}
+        return Book(folder, "tables", [], tables, files, fingerprint, malformed)
     docs: dict[str, dict[str, Any]] = {}
     problems: dict[str, list[str]] = defaultdict(list)
+    for cid, why in malformed.items():
+        problems[cid].append(why)
     rows_of: dict[str, dict[str, str]] = defaultdict(dict)
     first_row: dict[str, int] = {}
 
     ids = [_client_key(v) for v in tables["clients"]["client_id"]]
-    for i, (cid, row) in enumerate(zip(ids, _records(tables["clients"]), strict=True)):
-        where = f"{names['clients']} row {i + 1}"
+    rows = zip(ids, numbers["clients"], _records(tables["clients"]), strict=True)
+    for i, (cid, number, row) in enumerate(rows):
+        where = f"{names['clients']} row {number}"
         if cid is None or len(cid) > MAX_CLIENT_ID:
             why = "must not be empty" if cid is None else f"longer than {MAX_CLIENT_ID} characters"
             problems[cid or ""].append(f"{where}: client_id: {why}")
             continue
         if cid in first_row:
             problems[cid].append(
-                f"{where}: client_id {cid!r} is also row {first_row[cid] + 1} of {names['clients']}"
+                f"{where}: client_id {cid!r} is also row {numbers['clients'][first_row[cid]]} "
+                f"of {names['clients']}"
             )
             continue
         first_row[cid] = i
         docs[cid] = _client_doc(cid, row)
 
-    _add_years(tables["years"], names.get("years", ""), docs, problems)
-    _add_grants(tables["grants"], names.get("grants", ""), docs, problems, rows_of)
+    _add_years(tables["years"], names.get("years", ""), numbers["years"], docs, problems)
+    _add_grants(
+        tables["grants"], names.get("grants", ""), numbers["grants"], docs, problems, rows_of
+    )
 
     clients: list[Client] = []
     for cid in sorted(set(docs) | set(problems)):
@@ -425,7 +443,13 @@ def _read_tables(folder: Path, files: dict[str, Path], documents: bool = True) -
             clients.append(Client(cid, source, error=problems[cid][0] + tail))
         else:
             clients.append(Client(cid, source, data=docs[cid], rows=rows_of.get(cid, {})))
-    return Book(folder, "tables", clients, tables, files, fingerprint)
+    return Book(folder, "tables", clients, tables, files, fingerprint, malformed)
+
+
+def _field_of(line: str, index: int) -> str:
+    """A field of a CSV line (the client of a malformed row), '' if it has none."""
+    fields = next(csv.reader([line]), [])
+    return fields[index].strip() if index < len(fields) else ""
 
 
 def _client_doc(cid: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -455,13 +479,14 @@ def _whole(v: Any) -> bool:
 def _add_years(
     df: pd.DataFrame,
     name: str,
+    numbers: list[int],
     docs: dict[str, dict[str, Any]],
     problems: dict[str, list[str]],
 ) -> None:
     seen: dict[tuple[str, Any], int] = {}
     ids = [_client_key(v) for v in df["client_id"]] if len(df) else []
     for i, (cid, row) in enumerate(zip(ids, _records(df), strict=True)):
-        where = f"{name} row {i + 1}"
+        where = f"{name} row {numbers[i]}"
         if cid is None or cid not in docs:
             problems[cid or ""].append(f"{where}: no client {cid!r} in the clients table")
             continue
@@ -471,7 +496,7 @@ def _add_years(
             continue
         year = int(year)
         if (cid, year) in seen:
-            problems[cid].append(f"{where}: year {year} is also row {seen[cid, year] + 1}")
+            problems[cid].append(f"{where}: year {year} is also row {numbers[seen[cid, year]]}")
             continue
         seen[cid, year] = i
         doc = docs[cid]
@@ -492,6 +517,7 @@ def _add_years(
 def _add_grants(
     df: pd.DataFrame,
     name: str,
+    numbers: list[int],
     docs: dict[str, dict[str, Any]],
     problems: dict[str, list[str]],
     rows_of: dict[str, dict[str, str]],
@@ -502,7 +528,7 @@ def _add_grants(
         r: {c.name for c in GRANT_COLUMNS if c.record and c.record != r} for r in ("grant", "lot")
     }
     for i, (cid, row) in enumerate(zip(ids, _records(df), strict=True)):
-        where = f"{name} row {i + 1}"
+        where = f"{name} row {numbers[i]}"
         if cid is None or cid not in docs:
             problems[cid or ""].append(f"{where}: no client {cid!r} in the clients table")
             continue

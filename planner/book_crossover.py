@@ -257,6 +257,7 @@ def inputs_from_tables(book: Book, year: int | None) -> tuple[pd.DataFrame, pd.D
     """(households, iso, errors): one household row per client (the columns of
     `planner.households`), one row per ISO grant with vested shares, per-client errors."""
     errors = ClientErrors()
+    errors.reasons.update(book.malformed)
     for c in book.clients:
         if c.error is not None:
             errors.reasons[c.client_id] = c.error

@@ -145,6 +145,9 @@ def cli() -> None:
       isoplan tax households.csv -o taxes.parquet   regular tax, AMT, NIIT, AMT credit per row
       isoplan law 2026                              the tax-law figures used, with their sources
       isoplan schema                                the format of multi-year scenario files
+      isoplan plan scenario.yaml -o plan/           one household's multi-year exercise ladder
+      isoplan batch book/ -o results/               every client of a book (local pool or Dask)
+      isoplan crossover book/                       every client's AMT-free exercise, at once
 
     Every figure of tax law comes from data/ with its source; years after the last published year
     are projected and flagged as such.

@@ -91,13 +91,16 @@ def read_table(
     *,
     text_columns: tuple[str, ...] = ("id", "filing_status"),
     allow_empty: bool = False,
+    malformed: list[tuple[int, str, str]] | None = None,
 ) -> pd.DataFrame:
     """Read CSV, JSONL (or JSON array) or Parquet by extension, every cell as text or number.
-    `text_columns` of a CSV stay text (ids like 007 keep their zeros)."""
+    `text_columns` of a CSV stay text (ids like 007 keep their zeros). Given a `malformed` list,
+    CSV rows with the wrong number of fields are left out and listed there as (row, text, why)
+    instead of failing the whole file."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            df = _read_csv(path, text_columns)
+            df = _read_csv(path, text_columns, malformed)
         elif suffix in (".jsonl", ".ndjson"):
             df = _read_jsonl(path)
         elif suffix == ".json":
@@ -131,14 +134,18 @@ def read_table(
     return df
 
 
-def _read_csv(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
+def _read_csv(
+    path: Path,
+    text_columns: tuple[str, ...],
+    malformed: list[tuple[int, str, str]] | None = None,
+) -> pd.DataFrame:
     """CSV with Arrow's strict parser: a row with more or fewer fields than the header (a shifted
     or truncated line) is an error naming the row, never silently padded with zeros. Ids stay
     text; other columns are typed by Arrow and validated later."""
-    invalid: list[tuple[int, int, int]] = []
+    invalid: list[tuple[int, int, int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append((row.number or 0, row.expected_columns, row.actual_columns))
+        invalid.append((row.number or 0, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
     table = pacsv.read_csv(
@@ -150,11 +157,12 @@ def _read_csv(path: Path, text_columns: tuple[str, ...]) -> pd.DataFrame:
             strings_can_be_null=False,
         ),
     )
-    if invalid:
-        line, expected, actual = invalid[0]
-        raise InputError(
-            f"{path}: row {line - 1}: {actual} fields where the header has {expected} columns"
-        )
+    why = "{} fields where the header has {} columns"
+    if invalid and malformed is None:
+        line, expected, actual, _ = invalid[0]
+        raise InputError(f"{path}: row {line - 1}: {why.format(actual, expected)}")
+    for line, expected, actual, text in invalid:
+        malformed.append((line - 1, text, why.format(actual, expected)))  # type: ignore[union-attr]
     return table.to_pandas()
 
 

@@ -30,7 +30,7 @@ from planner.book import Client, read_book
 from planner.cli import cli
 
 ISOPLAN = Path(sys.executable).with_name("isoplan")
-GOOD = 16  # generated clients; three poisoned ones are added
+GOOD = 16  # generated clients; four poisoned ones are added
 
 
 def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
@@ -73,7 +73,10 @@ def _poisoned_book(folder: Path, extra: tuple[str, ...] = ()) -> Path:
     ]
     clients = pd.concat([clients, pd.DataFrame(poison)], ignore_index=True)
     grants = pd.concat([grants, pd.DataFrame(more)], ignore_index=True)
+    clients = pd.concat([clients, pd.DataFrame([{**base, "client_id": "shifted"}])])
     make_book.write_book(clients, grants, folder, csv=True)
+    with (folder / "grants.csv").open("a") as f:  # a line with one field too many
+        f.write("shifted,grant,g1,iso,2021-01-01,10,20000,12,48,monthly,,,,,,extra\n")
     return folder
 
 
@@ -108,7 +111,8 @@ def test_clean_run_plans_every_good_client_and_reports_the_poisoned(clean: Path)
     t = tables_of(clean)
     assert len(t["clients"]) == GOOD and t["clients"]["client_id"].is_unique
     errors = t["errors"].set_index("client_id")
-    assert sorted(errors.index) == ["bad-cell", "bad-record", "broke"]
+    assert sorted(errors.index) == ["bad-cell", "bad-record", "broke", "shifted"]
+    assert "fields where the header has" in errors.loc["shifted", "reason"]
     assert errors.loc["bad-record", "stage"] == "read"
     assert "record: expected grant or lot, got 'option'" in errors.loc["bad-record", "reason"]
     assert errors.loc["bad-cell", "stage"] == "validate"
@@ -120,7 +124,7 @@ def test_clean_run_plans_every_good_client_and_reports_the_poisoned(clean: Path)
     assert set(t["years"]["client_id"]) == set(t["clients"]["client_id"])
     assert list(t["years"]["client_id"]) == sorted(t["years"]["client_id"])  # client-id order
     summary = json.loads((clean / "batch.json").read_text())
-    assert summary["planned"] == GOOD and summary["failed"] == 3
+    assert summary["planned"] == GOOD and summary["failed"] == 4
 
 
 def test_worker_crash_and_exception_are_isolated(tmp_path: Path) -> None:
@@ -133,8 +137,8 @@ def test_worker_crash_and_exception_are_isolated(tmp_path: Path) -> None:
     assert errors.loc["crash", "stage"] == "crash"
     assert "worker process died" in errors.loc["crash", "reason"]
     assert errors.loc["raise", "reason"] == "RuntimeError: boom"
-    assert summary.planned == GOOD and summary.failed == 5
-    assert summary.errors_by_stage == {"read": 1, "validate": 1, "plan": 1, "crash": 2}
+    assert summary.planned == GOOD and summary.failed == 6
+    assert summary.errors_by_stage == {"read": 2, "validate": 1, "plan": 1, "crash": 2}
 
 
 def test_same_rows_with_other_chunks_and_one_worker(book: Path, clean: Path, tmp_path: Path):
@@ -163,7 +167,7 @@ def test_dask_isolates_a_client_that_kills_its_worker(tmp_path: Path) -> None:
     errors = read_dataset(tmp_path / "out" / "errors").set_index("client_id")
     assert "Dask worker died" in errors.loc["crash", "reason"]
     assert errors.loc["raise", "reason"] == "RuntimeError: boom"
-    assert summary.planned == GOOD and summary.failed == 5
+    assert summary.planned == GOOD and summary.failed == 6
 
 
 def _markers(out: Path) -> int:
@@ -174,7 +178,7 @@ def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [str(ISOPLAN), "batch", str(book), "-o", str(out), "--time-limit", "30",
            "--chunk-size", "1", "--workers", "2", "--quiet"]  # fmt: skip
-    chunks = GOOD + 3
+    chunks = GOOD + 4
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 120
@@ -209,7 +213,7 @@ def test_resume_redoes_a_chunk_without_its_marker(book: Path, clean: Path, tmp_p
     job.marker(2).unlink()
     seen = []
     summary = job.run(LocalPool(1), on_start=lambda todo, done: seen.append((todo, done)))
-    assert seen == [(8, GOOD + 3 - 8)]
+    assert seen == [(8, GOOD + 4 - 8)]
     assert summary.planned_now == 8
     assert_same_rows(clean, out)
 
@@ -251,7 +255,7 @@ def test_cli_json_summary(book: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["planned"] == GOOD and summary["failed"] == 3
+    assert summary["planned"] == GOOD and summary["failed"] == 4
     assert set(summary["amt_avoided"]) == set(batch_module.BASELINES)
 
 

@@ -141,6 +141,25 @@ def test_per_client_errors_name_the_row(tmp_path: Path) -> None:
     assert "no client 'ghost' in the clients table" in by_id["ghost"].error
 
 
+def test_a_malformed_csv_row_fails_its_client_only(tmp_path: Path) -> None:
+    folder = _tiny(tmp_path, [{"client_id": "a"}, {"client_id": "b"}, {"client_id": "c"}], [
+        {"client_id": "a", "id": "g1"}, {"client_id": "b", "id": "g1"},
+        {"client_id": "c", "id": "g1"}, {"client_id": "c", "id": "g2", "strike": "x"},
+    ])  # fmt: skip
+    path = folder / "grants.csv"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2] + ",shifted"  # b's grant: one field too many
+    path.write_text("\n".join(lines) + "\n")
+    book = read_book(folder)
+    by_id = {c.client_id: c for c in book.clients}
+    assert by_id["b"].error == "grants.csv row 2: 10 fields where the header has 9 columns"
+    by_id["a"].scenario()
+    with pytest.raises(InputError, match=r"grants\[1\] \(grants.csv row 4\)\.strike"):
+        by_id["c"].scenario()  # rows after the malformed one keep their numbers
+    out = book_crossover(read_book(folder, documents=False)).set_index("client_id")
+    assert out.loc["b", "error"] == by_id["b"].error and out.loc["a", "error"] == ""
+
+
 def test_book_level_errors(tmp_path: Path) -> None:
     folder = _tiny(tmp_path, [{"client_id": "a", "wagez": 1}], [{"client_id": "a", "id": "g1"}])
     with pytest.raises(InputError, match=r"unknown column 'wagez' \(did you mean 'wages'\?\)"):
