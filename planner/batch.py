@@ -52,7 +52,7 @@ RESULT_TABLES = ("actions", "years", "lots", "summary")
 TABLES = (*RESULT_TABLES, "clients", "errors")
 TIMING_COLUMNS = ("build_seconds", "solve_seconds")
 BASELINES = ("do_nothing_until_liquidity", "exercise_all_now", "crossover_each_year", "even_split")
-STAGES = ("read", "validate", "plan", "crash")
+STAGES = ("read", "validate", "plan", "time_limit", "crash")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _DATE, _TEXT, _BOOL, _INT = pa.date32(), pa.string(), pa.bool_(), pa.int64()
@@ -118,10 +118,14 @@ def plan_client(client: Client, options: Options) -> Frames:
         laws = law_for_years(scenario.year_numbers, scenario.inflation, allow)
     except InputError as exc:
         return error_frames(cid, "validate", str(exc))
+    except Exception as exc:  # a bug in the conversion: this client only
+        return error_frames(cid, "crash", f"{type(exc).__name__}: {exc}")
     try:
         result = run_plan(scenario, laws, options.solver, options.gap, options.time_limit)
         if result.solve is None or not result.solve.has_plan:
-            return error_frames(cid, "plan", f"no plan: {result.explanation}")
+            timed_out = result.solve is not None and result.solve.status == "no_solution"
+            stage = "time_limit" if timed_out else "plan"
+            return error_frames(cid, stage, f"no plan: {result.explanation}")
         out = tables(result)
     except InputError as exc:
         return error_frames(cid, "plan", str(exc))
@@ -566,7 +570,8 @@ class Batch:
             book=str(self.book.path), outdir=str(self.outdir), engine=engine.name,
             workers=engine.workers, clients=len(self.book), planned=len(clients),
             failed=int(errors["client_id"].nunique()) if not errors.empty else 0,
-            time_limits_hit=int(clients["time_limit_hit"].sum()) if not clients.empty else 0,
+            time_limits_hit=(int(clients["time_limit_hit"].sum()) if not clients.empty else 0)
+            + (int((errors["stage"] == "time_limit").sum()) if not errors.empty else 0),
             already_done=len(self.book) - planned_now, planned_now=planned_now,
             seconds=round(seconds, 3),
             clients_per_minute=round(planned_now / seconds * 60, 1) if planned_now else None,

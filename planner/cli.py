@@ -784,7 +784,7 @@ def batch(
       clients/  one row per planned client: solver status, gap, time limit hit, value over the
                 best baseline, AMT avoided against each baseline, solve time
       errors/   one row per client that could not be planned: client_id, stage (read, validate,
-                plan, crash) and the reason in one line
+                plan, time_limit: none found in time, crash) and the reason in one line
       batch.json  the final summary (also printed)
     Read a table with pandas.read_parquet("OUTDIR/actions").
 

@@ -138,7 +138,9 @@ def test_worker_crash_and_exception_are_isolated(tmp_path: Path) -> None:
     assert "worker process died" in errors.loc["crash", "reason"]
     assert errors.loc["raise", "reason"] == "RuntimeError: boom"
     assert summary.planned == GOOD and summary.failed == 6
-    assert summary.errors_by_stage == {"read": 2, "validate": 1, "plan": 1, "crash": 2}
+    assert summary.errors_by_stage == {
+        "read": 2, "validate": 1, "plan": 1, "time_limit": 0, "crash": 2
+    }  # fmt: skip
 
 
 def test_same_rows_with_other_chunks_and_one_worker(book: Path, clean: Path, tmp_path: Path):
