@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +30,8 @@ from planner.batch import (
 from planner.book import Client, read_book
 from planner.cli import cli
 
-ISOPLAN = Path(sys.executable).with_name("isoplan")
+# The installed console script (run as a user runs it: the working directory is not on its path).
+ISOPLAN = shutil.which("isoplan", path=str(Path(sys.executable).parent)) or shutil.which("isoplan")
 GOOD = 16  # generated clients; four poisoned ones are added
 
 
