@@ -17,8 +17,19 @@ from typing import Any
 import click
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from models.law import STATUSES
 from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
@@ -48,6 +59,10 @@ INPUT_HELP = (
 
 def _money(x: float) -> str:
     return f"${x:,.2f}"
+
+
+def _signed(x: float) -> str:
+    return f"-${-x:,.2f}" if x < 0 else _money(x)
 
 
 def _provenance(out: pd.DataFrame, inflation: float | None) -> dict[str, str]:
@@ -101,6 +116,24 @@ def _with_projection(f: Any) -> Any:
     )(f)
 
 
+def _with_solver(gap: str, time_limit: str) -> Any:
+    """The --solver, --gap and --time-limit options of the planning commands."""
+
+    def decorate(f: Any) -> Any:
+        f = click.option(
+            "--time-limit", type=click.FloatRange(min=0.1), default=None, help=time_limit
+        )(f)
+        f = click.option("--gap", type=click.FloatRange(0, 1), default=None, help=gap)(f)
+        return click.option(
+            "--solver",
+            type=click.Choice(SOLVERS),
+            default=None,
+            help="MILP solver: highs (default) or cbc.",
+        )(f)
+
+    return decorate
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="isoplan")
 def cli() -> None:
@@ -112,6 +145,9 @@ def cli() -> None:
       isoplan tax households.csv -o taxes.parquet   regular tax, AMT, NIIT, AMT credit per row
       isoplan law 2026                              the tax-law figures used, with their sources
       isoplan schema                                the format of multi-year scenario files
+      isoplan plan scenario.yaml -o plan/           one household's multi-year exercise ladder
+      isoplan batch book/ -o results/               every client of a book (local pool or Dask)
+      isoplan crossover book/                       every client's AMT-free exercise, at once
 
     Every figure of tax law comes from data/ with its source; years after the last published year
     are projected and flagged as such.
@@ -230,7 +266,7 @@ def _household_options(f: Any) -> Any:
     "input_path",
     metavar="[INPUT]",
     required=False,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=True, path_type=Path),
 )
 @click.option("--year", type=int, default=None, help="Tax year (default: this year).")
 @click.option(
@@ -269,7 +305,10 @@ def crossover(
     INPUT is optional:
       a YAML example with `description`, `household` and `grant` (options override its fields),
       or a CSV / JSONL / Parquet table of many household-years with columns strike, fmv,
-      shares and optionally amt_budget (one answer per row).
+      shares and optionally amt_budget (one answer per row),
+      or a BOOK folder (`isoplan schema --book`): one answer per client for the first year of
+      its horizon (--year for another), over all its vested ISO grants, smallest spread first;
+      vectorized (100,000 clients in seconds).
 
     \b
     Examples:
@@ -277,9 +316,18 @@ def crossover(
       isoplan crossover --year 2026 --filing-status single --wages 250000 \\
           --strike 1 --fmv 51 --shares 10000
       isoplan crossover clients.csv -o crossover.parquet
+      isoplan crossover book/ -o amt-free.parquet
     """
     if output is not None:
         check_output_path(output)
+    if input_path is not None and input_path.is_dir():
+        budget = fields.pop("amt_budget", None)
+        extra = [k for k, v in fields.items() if v is not None]
+        if extra or filing_status is not None or itemize is not None:
+            name = (extra or ["filing_status"])[0].replace("_", "-")
+            raise InputError(f"--{name} applies to one household; a book has its own columns")
+        _crossover_book(input_path, year, budget or 0.0, output, as_json, inflation, no_projection)
+        return
     given = {k: v for k, v in fields.items() if v is not None}
     if year is not None:
         given["year"] = year
@@ -319,6 +367,48 @@ def crossover(
     note = _projection_note(out, inflation)
     if note:
         err_console.print(note)
+
+
+def _crossover_book(
+    path: Path,
+    year: int | None,
+    budget: float,
+    output: Path | None,
+    as_json: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    from planner.book import read_book
+    from planner.book_crossover import book_crossover
+
+    book = read_book(path, documents=False)  # tables are read vectorized
+    out = book_crossover(book, year, budget, inflation, not no_projection)
+    if output is not None:
+        write_table(out, output, {"version": __version__, "book": str(path)})
+    if as_json:
+        click.echo(json.dumps(records(out)))
+        return
+    ok = out[out["error"] == ""]
+    if output is None:
+        table = Table(show_header=True, header_style="bold")
+        columns = ("client_id", "year", "filing_status", "iso_shares", "shares", "amt",
+                   "spread_capacity", "by_grant")  # fmt: skip
+        for c in columns:
+            table.add_column(c, justify="right" if c not in ("client_id", "by_grant") else "left")
+        for _, r in ok.head(40).iterrows():
+            table.add_row(*[_cell(c, int(r[c]) if c.endswith("shares") else r[c]) for c in columns])
+        console.print(table)
+        if len(ok) > 40:
+            console.print(f"... {len(ok) - 40:,} more clients; use -o FILE or --json for all")
+    some = int((ok["shares"] > 0).sum())
+    none_vested = int((ok["iso_shares"] == 0).sum())
+    err_console.print(
+        f"{len(out):,} clients: {some:,} can exercise ISO shares without AMT"
+        f"{f' (within ${budget:,.0f})' if budget else ''}, {len(ok) - some - none_vested:,} "
+        f"cannot, {none_vested:,} have no vested ISO shares in the money, "
+        f"{len(out) - len(ok):,} could not be answered (see the error column)"
+        + (f"; wrote {output}" if output is not None else "")
+    )
 
 
 def _print_crossover(r: pd.Series, description: str) -> None:
@@ -413,7 +503,14 @@ def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) 
 
 
 @cli.command()
-def schema() -> None:
+@click.option(
+    "--book",
+    "book_format",
+    is_flag=True,
+    help="Print the book format instead: the columns of the clients, grants and years tables "
+    "of `isoplan batch`, their types and the scenario field each one fills.",
+)
+def schema(book_format: bool) -> None:
     """Print the JSON Schema of scenario files (the multi-year plan's YAML input).
 
     A scenario file describes a household (filing status, cash, AMT credit carried in), its
@@ -426,12 +523,21 @@ def schema() -> None:
     Editors that understand JSON Schema (e.g. VS Code with the YAML extension) check and
     complete scenario files with it.
 
+    With --book, prints the book format of `isoplan batch` and `isoplan crossover BOOK`
+    instead: tables of clients and of their grants and lots whose columns are the same fields.
+
     \b
-    Example:
+    Examples:
       isoplan schema > scenario.schema.json
       then, as the first line of a scenario file:
       # yaml-language-server: $schema=scenario.schema.json
+      isoplan schema --book        the columns of a book's tables
     """
+    if book_format:
+        from planner.book import book_schema
+
+        click.echo(json.dumps(book_schema(), indent=2))
+        return
     from planner.scenario import scenario_json_schema  # pydantic only when needed
 
     click.echo(json.dumps(scenario_json_schema(), indent=2))
@@ -460,23 +566,9 @@ def _fmt(v: Any) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for actions.parquet, years.parquet, lots.parquet and summary.parquet.",
 )
-@click.option(
-    "--solver",
-    type=click.Choice(SOLVERS),
-    default=None,
-    help="MILP solver: highs (default) or cbc.",
-)
-@click.option(
-    "--gap",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Relative optimality gap to prove (default: the scenario's, else 1e-4).",
-)
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    help="Seconds for the solver; on time-out the best plan found is kept, with its gap.",
+@_with_solver(
+    gap="Relative optimality gap to prove (default: the scenario's, else 1e-4).",
+    time_limit="Seconds for the solver; on time-out the best plan found is kept, with its gap.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
 @_with_projection
@@ -604,6 +696,209 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         console.print(t)
     for line in summary_lines(result):
         console.print(line, markup=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# batch
+# ----------------------------------------------------------------------------------------------
+
+
+class _RateColumn(ProgressColumn):
+    """Clients per minute."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(
+            "-/min" if speed is None else f"{speed * 60:,.0f}/min", style="progress.data.speed"
+        )
+
+
+@cli.command()
+@click.argument(
+    "book_path", metavar="BOOK", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the results (created; run the same command again to resume).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local worker processes (default: one per core).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Submit to an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need "
+    "isoplan installed).",
+)
+@click.option(
+    "--dask-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Start a local Dask cluster of N single-threaded workers and plan on it.",
+)
+@_with_solver(
+    gap="Relative optimality gap for every client (default: each client's, else 1e-4).",
+    time_limit="Seconds per client for the solver (default: each client's, else 60); a client "
+    "that hits it keeps the best plan found, with its gap.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Clients per result file (default: 10 to 200 by book size).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_with_projection
+def batch(
+    book_path: Path,
+    outdir: Path,
+    workers: int | None,
+    scheduler: str | None,
+    dask_workers: int | None,
+    solver: str | None,
+    gap: float | None,
+    time_limit: float | None,
+    chunk_size: int | None,
+    as_json: bool,
+    quiet: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    """Plan every client of a book: the exercise ladder of each, unattended, resumable.
+
+    BOOK is a folder with a clients table and a grants table (.parquet, .csv or .jsonl; see
+    `isoplan schema --book`), or a folder of *.yaml scenario files (one client each).
+
+    \b
+    Writes to OUTDIR one Parquet dataset per table, every row with client_id:
+      actions/  years/  lots/  summary/   as `isoplan plan` writes them, for every client
+      clients/  one row per planned client: solver status, gap, time limit hit, value over the
+                best baseline, AMT avoided against each baseline, solve time
+      errors/   one row per client that could not be planned: client_id, stage (read, validate,
+                plan, time_limit: none found in time, crash) and the reason in one line
+      batch.json  the final summary (also printed)
+    Read a table with pandas.read_parquet("OUTDIR/actions").
+
+    \b
+    A bad or infeasible client never stops the batch: it becomes an errors row. Results are
+    written in chunks of clients, each file atomically; after a crash or a kill, run the same
+    command again: it finishes the book without redoing finished clients, and never loses or
+    duplicates a row. On a finished book it does nothing and says so. The same book and options
+    always give the same rows (except the *_seconds timing columns).
+
+    \b
+    Engines: a local process pool (default, one worker per core, --workers N), a local Dask
+    cluster (--dask-workers N) or an existing Dask cluster (--scheduler ADDRESS). Each worker
+    runs the solver on one thread.
+
+    \b
+    Examples:
+      python scripts/make_book.py 1000 -o book/          a synthetic book of 1,000 clients
+      isoplan batch book/ -o results/                     all cores
+      isoplan batch book/ -o results/ --time-limit 20 --gap 1e-3
+      isoplan batch book/ -o results/ --dask-workers 2
+      isoplan batch book/ -o results/ --scheduler tcp://10.0.0.5:8786
+      isoplan crossover book/                             this year's AMT-free exercise, at once
+    """
+    from planner.batch import Batch, DaskEngine, LocalPool, Options
+    from planner.book import read_book
+
+    if scheduler is not None and dask_workers is not None:
+        raise InputError("give --scheduler (an existing cluster) or --dask-workers, not both")
+    if workers is not None and (scheduler is not None or dask_workers is not None):
+        raise InputError("--workers sets the local pool; with Dask use --dask-workers")
+    book = read_book(book_path)
+    options = Options(
+        solver=solver,
+        gap=gap,
+        time_limit=time_limit,
+        inflation=inflation,
+        allow_projection=False if no_projection else None,
+    )
+    job = Batch(book, outdir, options, chunk_size)
+    engine: Any
+    if scheduler is not None or dask_workers is not None:
+        engine = DaskEngine(scheduler, dask_workers)
+    else:
+        engine = LocalPool(workers)
+    show = not quiet and err_console.is_terminal
+    with Progress(
+        TextColumn("planning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("planning", total=None)
+
+        def on_start(todo: int, done: int) -> None:
+            bar.update(task, total=todo)
+            if not todo:
+                err_console.print(
+                    f"{outdir}: all {len(book):,} clients are already planned; nothing to do."
+                )
+            elif done and not as_json:
+                err_console.print(f"resuming: {done:,} clients done, {todo:,} to plan")
+
+        try:
+            summary = job.run(engine, progress=lambda n: bar.advance(task, n), on_start=on_start)
+        except KeyboardInterrupt:
+            bar.stop()
+            done = len(job.chunks) - len(job.todo())
+            err_console.print(
+                f"isoplan: interrupted with {done:,} of {len(job.chunks):,} chunks written; run "
+                "the same command again to finish the book",
+                markup=False,
+            )
+            sys.exit(130)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+        return
+    for line in _batch_lines(summary):
+        console.print(line, markup=False, highlight=False)
+
+
+def _batch_lines(s: Any) -> list[str]:
+    failed = f"{s.failed:,} failed (see {s.outdir}/errors)" if s.failed else "none failed"
+    lines = [f"Book {s.book}: {s.planned:,} clients planned, {failed}, {s.time_limits_hit:,} hit "
+             "the time limit."]  # fmt: skip
+    if s.planned_now:
+        lines.append(
+            f"This run: {s.planned_now:,} clients in {s.seconds:,.1f} s "
+            f"({s.clients_per_minute:,.0f} clients/min) on {s.engine} with {s.workers} workers."
+        )
+    if s.median_solve_seconds is not None:
+        lines.append(
+            f"Solve time per client: median {s.median_solve_seconds:.2f} s, worst "
+            f"{s.worst_solve_seconds:.2f} s."
+        )
+        lines.append(
+            f"After-tax value over each client's best baseline, in total: "
+            f"{_money(s.value_over_best_baselines)}."
+        )
+        avoided = ", ".join(f"{k} {_signed(v)}" for k, v in s.amt_avoided.items())
+        lines.append(f"AMT avoided against the baselines, in total: {avoided}.")
+        if any(v < 0 for v in s.amt_avoided.values()):
+            lines.append(
+                "(Negative: the plans pay more AMT than that baseline, for more after-tax wealth, "
+                "e.g. exercising early so that more of the gain is taxed as long-term.)"
+            )
+    lines.append(f"Results: {s.outdir}/{{actions,years,lots,summary,clients,errors}}/")
+    return lines
 
 
 def main() -> None:

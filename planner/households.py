@@ -86,12 +86,21 @@ class HouseholdTable:
         return len(self.years)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read CSV, JSONL (or JSON array) or Parquet by extension, every cell as text or number."""
+def read_table(
+    path: Path,
+    *,
+    text_columns: tuple[str, ...] = ("id", "filing_status"),
+    allow_empty: bool = False,
+    malformed: list[tuple[int, str, str]] | None = None,
+) -> pd.DataFrame:
+    """Read CSV, JSONL (or JSON array) or Parquet by extension, every cell as text or number.
+    `text_columns` of a CSV stay text (ids like 007 keep their zeros). Given a `malformed` list,
+    CSV rows with the wrong number of fields are left out and listed there as (row, text, why)
+    instead of failing the whole file."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            df = _read_csv(path)
+            df = _read_csv(path, text_columns, malformed)
         elif suffix in (".jsonl", ".ndjson"):
             df = _read_jsonl(path)
         elif suffix == ".json":
@@ -119,20 +128,24 @@ def read_table(path: Path) -> pd.DataFrame:
     ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot read {suffix[1:]} file: {first}") from None
-    if len(df) == 0:
+    if len(df) == 0 and not allow_empty:
         raise InputError(f"{path}: no rows")
     df.columns = [str(c).strip() for c in df.columns]
     return df
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(
+    path: Path,
+    text_columns: tuple[str, ...],
+    malformed: list[tuple[int, str, str]] | None = None,
+) -> pd.DataFrame:
     """CSV with Arrow's strict parser: a row with more or fewer fields than the header (a shifted
     or truncated line) is an error naming the row, never silently padded with zeros. Ids stay
     text; other columns are typed by Arrow and validated later."""
-    invalid: list[tuple[int, int, int]] = []
+    invalid: list[tuple[int, int, int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append((row.number or 0, row.expected_columns, row.actual_columns))
+        invalid.append((row.number or 0, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
     table = pacsv.read_csv(
@@ -140,15 +153,16 @@ def _read_csv(path: Path) -> pd.DataFrame:
         read_options=pacsv.ReadOptions(use_threads=False),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types={"id": pa.string(), "filing_status": pa.string()},
+            column_types=dict.fromkeys(text_columns, pa.string()),
             strings_can_be_null=False,
         ),
     )
-    if invalid:
-        line, expected, actual = invalid[0]
-        raise InputError(
-            f"{path}: row {line - 1}: {actual} fields where the header has {expected} columns"
-        )
+    why = "{} fields where the header has {} columns"
+    if invalid and malformed is None:
+        line, expected, actual, _ = invalid[0]
+        raise InputError(f"{path}: row {line - 1}: {why.format(actual, expected)}")
+    for line, expected, actual, text in invalid:
+        malformed.append((line - 1, text, why.format(actual, expected)))  # type: ignore[union-attr]
     return table.to_pandas()
 
 

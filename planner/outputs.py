@@ -38,8 +38,14 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(df.to_json(orient="records", double_precision=15))
 
 
-def write_table(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """Write `df` to `path` atomically; Parquet carries `metadata` (schema version, provenance)."""
+def write_table(
+    df: pd.DataFrame,
+    path: Path,
+    metadata: dict[str, str] | None = None,
+    schema: pa.Schema | None = None,
+) -> None:
+    """Write `df` to `path` atomically; Parquet carries `metadata` (schema version, provenance)
+    and, if given, the column types of `schema` (so every part of a dataset has the same)."""
     check_output_path(path)
     suffix = path.suffix.lower()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -47,7 +53,7 @@ def write_table(df: pd.DataFrame, path: Path, metadata: dict[str, str] | None = 
     tmp = Path(tmp_name)
     try:
         if suffix == ".parquet":
-            table = pa.Table.from_pandas(df, preserve_index=False)
+            table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
             meta = {b"isoplan.schema_version": SCHEMA_VERSION.encode()}
             meta.update({f"isoplan.{k}".encode(): v.encode() for k, v in (metadata or {}).items()})
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})

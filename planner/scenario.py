@@ -530,6 +530,10 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read file: {exc}") from None
+    return _parse_yaml(text, str(path))
+
+
+def _parse_yaml(text: str, path: str) -> tuple[Any, yaml.Node | None]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -1195,4 +1199,19 @@ def load_scenario(
     data, root = _read_yaml(path)
     return scenario_from_data(
         data, str(path), allow_projection=allow_projection, inflation=inflation, _root=root
+    )
+
+
+def scenario_from_text(
+    text: str,
+    source: str,
+    *,
+    allow_projection: bool | None = None,
+    inflation: float | None = None,
+) -> Scenario:
+    """`load_scenario` for a file's text already read (`source` names it in messages, which
+    keep their line numbers): a batch reads the files once and validates them in its workers."""
+    data, root = _parse_yaml(text, source)
+    return scenario_from_data(
+        data, source, allow_projection=allow_projection, inflation=inflation, _root=root
     )

@@ -1,0 +1,279 @@
+"""isoplan batch: fault isolation, determinism, kill -9 and resume, Dask equals the local pool."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from test_book import ROOT, make_book
+
+from planner import batch as batch_module
+from planner.batch import (
+    TABLES,
+    TIMING_COLUMNS,
+    Batch,
+    DaskEngine,
+    LocalPool,
+    Options,
+    plan_client,
+    read_dataset,
+)
+from planner.book import Client, read_book
+from planner.cli import cli
+
+# The installed console script (run as a user runs it: the working directory is not on its path).
+ISOPLAN = shutil.which("isoplan", path=str(Path(sys.executable).parent)) or shutil.which("isoplan")
+GOOD = 16  # generated clients; four poisoned ones are added
+
+
+def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
+    """plan_client, except that one client kills its worker and another raises past it."""
+    if client.client_id == "crash":
+        os._exit(3)
+    if client.client_id == "raise":
+        raise RuntimeError("boom")
+    return plan_client(client, options)
+
+
+def _poisoned_book(folder: Path, extra: tuple[str, ...] = ()) -> Path:
+    clients, grants = make_book.make_book(GOOD, seed=11, horizon=2, grants=1)
+    base = clients.iloc[0].to_dict()
+    poison = [
+        {**base, "client_id": "bad-cell"},
+        {**base, "client_id": "bad-record"},
+        # must exercise 20,000 shares at $10 with $5,000 above its cash floor, and cannot sell
+        # (a private company): infeasible
+        {
+            **base,
+            "client_id": "broke",
+            "start_cash": 30_000,
+            "cash_floor": 25_000,
+            "savings": 0,
+            "ipo_date": None,
+            "tender_date": None,
+            "tender_price": None,
+            "tender_max_shares": None,
+        },
+        *({**base, "client_id": cid} for cid in extra),
+    ]
+    g = {"record": "grant", "id": "g1", "type": "iso", "grant_date": "2021-01-01", "strike": 10,
+         "shares": 20000, "cliff_months": 12, "vest_months": 48}  # fmt: skip
+    more = [
+        {**g, "client_id": "bad-cell", "strike": "ten"},
+        {**g, "client_id": "bad-record", "record": "option"},
+        {**g, "client_id": "broke", "required_exercise": 20000},
+        *({**g, "client_id": cid} for cid in extra),
+    ]
+    clients = pd.concat([clients, pd.DataFrame(poison)], ignore_index=True)
+    grants = pd.concat([grants, pd.DataFrame(more)], ignore_index=True)
+    clients = pd.concat([clients, pd.DataFrame([{**base, "client_id": "shifted"}])])
+    make_book.write_book(clients, grants, folder, csv=True)
+    with (folder / "grants.csv").open("a") as f:  # a line with one field too many
+        f.write("shifted,grant,g1,iso,2021-01-01,10,20000,12,48,monthly,,,,,,extra\n")
+    return folder
+
+
+def tables_of(outdir: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for t in TABLES:
+        df = read_dataset(outdir / t)
+        out[t] = df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
+    return out
+
+
+def assert_same_rows(a: Path, b: Path) -> None:
+    ta, tb = tables_of(a), tables_of(b)
+    for t in TABLES:
+        pd.testing.assert_frame_equal(ta[t], tb[t], obj=t)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _poisoned_book(tmp_path_factory.mktemp("book"))
+
+
+@pytest.fixture(scope="module")
+def clean(book: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean run with the local pool, the reference the other runs are compared with."""
+    out = tmp_path_factory.mktemp("clean") / "out"
+    Batch(read_book(book), out, Options(time_limit=30), chunk_size=4).run(LocalPool(2))
+    return out
+
+
+def test_clean_run_plans_every_good_client_and_reports_the_poisoned(clean: Path) -> None:
+    t = tables_of(clean)
+    assert len(t["clients"]) == GOOD and t["clients"]["client_id"].is_unique
+    errors = t["errors"].set_index("client_id")
+    assert sorted(errors.index) == ["bad-cell", "bad-record", "broke", "shifted"]
+    assert "fields where the header has" in errors.loc["shifted", "reason"]
+    assert errors.loc["bad-record", "stage"] == "read"
+    assert "record: expected grant or lot, got 'option'" in errors.loc["bad-record", "reason"]
+    assert errors.loc["bad-cell", "stage"] == "validate"
+    assert "grants[0] (grants.csv row" in errors.loc["bad-cell", "reason"]
+    assert errors.loc["broke", "stage"] == "plan"
+    assert "not enough cash" in errors.loc["broke", "reason"]
+    for name in ("actions", "years", "lots", "summary"):
+        assert set(t[name]["client_id"]) <= set(t["clients"]["client_id"])
+    assert set(t["years"]["client_id"]) == set(t["clients"]["client_id"])
+    assert list(t["years"]["client_id"]) == sorted(t["years"]["client_id"])  # client-id order
+    summary = json.loads((clean / "batch.json").read_text())
+    assert summary["planned"] == GOOD and summary["failed"] == 4
+
+
+def test_worker_crash_and_exception_are_isolated(tmp_path: Path) -> None:
+    folder = _poisoned_book(tmp_path / "book", extra=("crash", "raise"))
+    out = tmp_path / "out"
+    summary = Batch(read_book(folder), out, Options(time_limit=30), chunk_size=4).run(
+        LocalPool(2), plan=faulty_plan
+    )
+    errors = read_dataset(out / "errors").set_index("client_id")
+    assert errors.loc["crash", "stage"] == "crash"
+    assert "worker process died" in errors.loc["crash", "reason"]
+    assert errors.loc["raise", "reason"] == "RuntimeError: boom"
+    assert summary.planned == GOOD and summary.failed == 6
+    assert summary.errors_by_stage == {
+        "read": 2, "validate": 1, "plan": 1, "time_limit": 0, "crash": 2
+    }  # fmt: skip
+
+
+def test_same_rows_with_other_chunks_and_one_worker(book: Path, clean: Path, tmp_path: Path):
+    Batch(read_book(book), tmp_path / "o", Options(time_limit=30), chunk_size=7).run(LocalPool(1))
+    assert_same_rows(clean, tmp_path / "o")
+
+
+def test_dask_local_cluster_equals_local_pool(book: Path, clean: Path, tmp_path: Path) -> None:
+    summary = Batch(read_book(book), tmp_path / "dask", Options(time_limit=30), chunk_size=4).run(
+        DaskEngine(workers=2)
+    )
+    assert summary.engine == "dask" and summary.workers == 2
+    assert_same_rows(clean, tmp_path / "dask")
+
+
+@pytest.mark.slow
+def test_dask_isolates_a_client_that_kills_its_worker(tmp_path: Path) -> None:
+    """Dask retries a task whose worker died, then gives up on it (KilledWorker); a group of
+    clients is then planned one per task, so only the culprit fails."""
+    folder = _poisoned_book(tmp_path / "book", extra=("crash", "raise"))
+    engine = DaskEngine(workers=2)
+    engine.group_size = 4
+    summary = Batch(read_book(folder), tmp_path / "out", Options(time_limit=30)).run(
+        engine, plan=faulty_plan
+    )
+    errors = read_dataset(tmp_path / "out" / "errors").set_index("client_id")
+    assert "Dask worker died" in errors.loc["crash", "reason"]
+    assert errors.loc["raise", "reason"] == "RuntimeError: boom"
+    assert summary.planned == GOOD and summary.failed == 6
+
+
+def _markers(out: Path) -> int:
+    return len(list((out / "_chunks").glob("*.json"))) if (out / "_chunks").exists() else 0
+
+
+def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cmd = [str(ISOPLAN), "batch", str(book), "-o", str(out), "--time-limit", "30",
+           "--chunk-size", "1", "--workers", "2", "--quiet"]  # fmt: skip
+    chunks = GOOD + 4
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    try:
+        while _markers(out) < 4 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the batch, its pool and the forkserver
+        proc.wait()
+    done = _markers(out)
+    if proc.returncode != -signal.SIGKILL or done >= chunks:
+        pytest.skip(f"the batch finished before it could be killed ({done} chunks)")
+    assert not (out / "batch.json").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert_same_rows(clean, out)
+    for name in TABLES:  # no duplicated client: one part per chunk
+        parts = sorted((out / name).glob("part-*.parquet"))
+        assert len({p.name for p in parts}) == len(parts)
+    finished = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0
+    assert "already planned; nothing to do" in finished.stderr
+    assert_same_rows(clean, out)
+
+
+def test_resume_redoes_a_chunk_without_its_marker(book: Path, clean: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    job = Batch(read_book(book), out, Options(time_limit=30), chunk_size=4)
+    job.run(LocalPool(1))
+    job.marker(1).unlink()  # as if killed after the chunk's tables, before its marker
+    (out / "clients" / "part-000002.parquet").unlink()
+    job.marker(2).unlink()
+    seen = []
+    summary = job.run(LocalPool(1), on_start=lambda todo, done: seen.append((todo, done)))
+    assert seen == [(8, GOOD + 4 - 8)]
+    assert summary.planned_now == 8
+    assert_same_rows(clean, out)
+
+
+def test_time_limit_is_a_result_not_an_error(monkeypatch: pytest.MonkeyPatch, book: Path):
+    real = batch_module.run_plan
+
+    def stopped(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.solve.status = "time_limit"
+        return result
+
+    monkeypatch.setattr(batch_module, "run_plan", stopped)
+    client = next(c for c in read_book(book).clients if c.client_id == "c00")
+    frames = plan_client(client, Options(time_limit=5))
+    assert "errors" not in frames
+    row = frames["clients"].iloc[0]
+    assert row["status"] == "time_limit" and bool(row["time_limit_hit"])
+
+
+def test_cli_errors_are_one_line(book: Path, clean: Path, tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(ISOPLAN), "batch", *args], capture_output=True, text=True)
+
+    other = run(str(book), "-o", str(clean), "--time-limit", "5")
+    assert other.returncode == 2
+    assert other.stderr.count("\n") == 1 and "other planning options" in other.stderr
+    both = run(str(book), "-o", str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1",
+               "--dask-workers", "2")  # fmt: skip
+    assert both.returncode == 2 and "not both" in both.stderr
+    assert not (tmp_path / "x").exists()
+    assert "Examples:" in CliRunner().invoke(cli, ["batch", "--help"]).output
+
+
+def test_cli_json_summary(book: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["batch", str(book), "-o", str(tmp_path / "o"), "--workers", "2", "--json",
+              "--time-limit", "30", "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["planned"] == GOOD and summary["failed"] == 4
+    assert set(summary["amt_avoided"]) == set(batch_module.BASELINES)
+
+
+def test_a_planner_folder_in_the_working_directory_is_not_imported(tmp_path: Path) -> None:
+    """The workers import the installed isoplan, not a `planner/` folder where the batch runs
+    (Python 3.11's fork server starts in the working directory)."""
+    decoy = tmp_path / "planner"
+    decoy.mkdir()
+    (decoy / "scenario.py").write_text("# not isoplan's: imports fine, defines nothing\n")
+    folder = ROOT / "scenarios" / "book"
+    result = subprocess.run(
+        [str(ISOPLAN), "batch", str(folder), "-o", str(tmp_path / "out"), "--workers", "1",
+         "--json", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["planned"] == 6
