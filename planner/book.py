@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -476,6 +477,24 @@ def _whole(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
 
 
+def _client_rows(
+    df: pd.DataFrame,
+    name: str,
+    numbers: list[int],
+    docs: dict[str, dict[str, Any]],
+    problems: dict[str, list[str]],
+) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
+    """(index, client, 'file row N', cells) of the rows of a client of the clients table; a row
+    of another client is that client's problem."""
+    ids = [_client_key(v) for v in df["client_id"]] if len(df) else []
+    for i, (cid, row) in enumerate(zip(ids, _records(df), strict=True)):
+        where = f"{name} row {numbers[i]}"
+        if cid is None or cid not in docs:
+            problems[cid or ""].append(f"{where}: no client {cid!r} in the clients table")
+            continue
+        yield i, cid, where, row
+
+
 def _add_years(
     df: pd.DataFrame,
     name: str,
@@ -484,12 +503,7 @@ def _add_years(
     problems: dict[str, list[str]],
 ) -> None:
     seen: dict[tuple[str, Any], int] = {}
-    ids = [_client_key(v) for v in df["client_id"]] if len(df) else []
-    for i, (cid, row) in enumerate(zip(ids, _records(df), strict=True)):
-        where = f"{name} row {numbers[i]}"
-        if cid is None or cid not in docs:
-            problems[cid or ""].append(f"{where}: no client {cid!r} in the clients table")
-            continue
+    for i, cid, where, row in _client_rows(df, name, numbers, docs, problems):
         year = row.get("year")
         if not _whole(year):
             problems[cid].append(f"{where}: year: expected a year like 2026, got {year!r}")
@@ -522,16 +536,11 @@ def _add_grants(
     problems: dict[str, list[str]],
     rows_of: dict[str, dict[str, str]],
 ) -> None:
-    ids = [_client_key(v) for v in df["client_id"]] if len(df) else []
     paths = {c.name: c.path for c in GRANT_COLUMNS if c.path}
     only = {  # columns of the other kind of record
         r: {c.name for c in GRANT_COLUMNS if c.record and c.record != r} for r in ("grant", "lot")
     }
-    for i, (cid, row) in enumerate(zip(ids, _records(df), strict=True)):
-        where = f"{name} row {numbers[i]}"
-        if cid is None or cid not in docs:
-            problems[cid or ""].append(f"{where}: no client {cid!r} in the clients table")
-            continue
+    for _, cid, where, row in _client_rows(df, name, numbers, docs, problems):
         record = str(row.get("record", "")).lower()
         if record not in ("grant", "lot"):
             problems[cid].append(
