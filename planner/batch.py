@@ -355,6 +355,8 @@ class DaskEngine:
 
         # Clients go out in small groups (fewer tasks for the scheduler); a group whose worker
         # died is sent again one client per task, so only the client that kills its worker fails.
+        # A single client whose worker died may only have been waiting on the worker that the
+        # culprit killed: it runs once more alone, with nothing else in flight, before it fails.
         items = list(items)
         size = self.group_size or max(1, min(4, len(items) // (self.workers * 8)))
         queue: deque[list[tuple[int, Client]]] = deque()
@@ -369,15 +371,21 @@ class DaskEngine:
         window = self.workers * 3
         token = hashlib.sha256(repr((time.time(), os.getpid())).encode()).hexdigest()[:12]
         inflight: dict[str, list[tuple[int, Client]]] = {}
+        suspects: deque[list[tuple[int, Client]]] = deque()
+        alone: set[str] = set()  # tasks that ran with nothing else in flight
         futures = as_completed()
         count = 0
 
         def submit() -> None:
             nonlocal count
-            while queue and len(inflight) < window:
-                batch = queue.popleft()
+            while (queue and len(inflight) < window) or (suspects and not inflight and not queue):
                 name = f"isoplan-{token}-{count}"
                 count += 1
+                if queue:
+                    batch = queue.popleft()
+                else:
+                    batch = suspects.popleft()
+                    alone.add(name)
                 inflight[name] = batch
                 clients = [c for _, c in batch]
                 futures.add(
@@ -392,6 +400,8 @@ class DaskEngine:
                     deliver(key, frames)
             elif len(batch) > 1:
                 queue.extendleft([item] for item in reversed(batch))
+            elif type(fut.exception()).__name__ == "KilledWorker" and fut.key not in alone:
+                suspects.append(batch)
             else:
                 deliver(batch[0][0], _crash(batch[0][1], fut.exception()))
             fut.release()
