@@ -369,7 +369,7 @@ def _year_tax(
     # offsets long-term gains, the net capital gain taxed at 15/20% instead of ordinary rates,
     # deductions.
     line7 = b.above(f"{tag}__line7", f["net_gain"], line7_of)
-    st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], lambda v: min(v, 0.0))
+    st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], _minus)
     ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, _plus), 0.0)
     earned = f["wages"] + f["ordinary_income"] + ty.interest
     agi = earned + ty.qualified_dividends + line7
@@ -430,7 +430,7 @@ def _year_tax(
         return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
 
     excess = _floor(b.above(f"{tag}__line6", amti, excess_of), 0.0)
-    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], lambda v: min(v, 0.0))
+    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], _minus)
     amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus)
     tmt = _floor(
         _tmt(b, f"{tag}__p3", excess, _floor(amt_ncg, 0.0) + ty.qualified_dividends, band15, p),
@@ -453,7 +453,7 @@ def _year_tax(
     # The only bend that needs a binary is min(0, z), in the narrow range of z.
     nii = line7 + ty.interest + ty.qualified_dividends
     z = f["wages"] + f["ordinary_income"] - p.niit_threshold
-    short = b.above(f"{tag}__niit_short", z, lambda v: min(v, 0.0))
+    short = b.above(f"{tag}__niit_short", z, _minus)
     niit = b.above(f"{tag}__niit_base", nii + short, _plus) * p.niit_rate
     addl = b.above(
         f"{tag}__addl_medicare", f["wages"], lambda w: form_8959(Household(wages=w), p, SCALAR)
@@ -469,6 +469,10 @@ def _year_tax(
 
 def _plus(v: float) -> float:
     return max(v, 0.0)
+
+
+def _minus(v: float) -> float:
+    return min(v, 0.0)
 
 
 def _cash(m: LadderModel, scenario: Scenario) -> None:
@@ -570,11 +574,10 @@ def settle(m: LadderModel, plan: Plan | None = None) -> list[str]:
     read afterwards (`model_taxes`, the objective) are the model's functions at the plan. A
     broken constraint means the plan does not fit (cash below the floor, more shares sold than
     held) or, for the solver's own plan, a modelling error."""
-    for table, chosen in ((m.exercise, None if plan is None else plan.exercises),
-                          (m.sell, None if plan is None else plan.sales)):  # fmt: skip
+    plan = read_plan(m) if plan is None else plan
+    for table, chosen in ((m.exercise, plan.exercises), (m.sell, plan.sales)):
         for key, (var, step) in table.items():
-            units = round(var.value() or 0.0) if chosen is None else chosen.get(key, 0.0) / step
-            var.varValue = float(round(units))
+            var.varValue = float(round(chosen.get(key, 0.0) / step))
     m.builder.settle()
     return [name for name, c in m.prob.constraints.items() if not c.valid(SETTLE_TOLERANCE)]
 

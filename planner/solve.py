@@ -56,39 +56,39 @@ def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float
     if not m.builder.inputs:
         return {}
     m.prob.solve(pulp.HiGHS(mip=False, msg=False, threads=1))  # builds prob.solverModel
-    h = m.prob.solverModel
-    columns = {v.name: v.index for v in m.prob.variables()}
-    n = len(columns)
+    h = m.prob.solverModel  # its columns are the variables' `index`, set by PuLP
+    n = len(m.prob.variables())
+    inf = highspy.kHighsInf
     if floor is not None:  # the objective cut, as a row
         obj = m.objective.expr
-        idx = [columns[v.name] for v in obj if v.name in columns]
-        vals = [obj[v] for v in obj if v.name in columns]
-        margin = 1.0 + 1e-7 * abs(floor)
-        rhs = floor - obj.constant - margin if m.prob.sense == pulp.LpMaximize else None
-        if rhs is not None:
-            h.addRow(rhs, highspy.kHighsInf, len(idx), idx, vals)
-        else:
-            h.addRow(-highspy.kHighsInf, floor - obj.constant + margin, len(idx), idx, vals)
+        level = floor - obj.constant
+        margin = _margin(floor)
+        lo, hi = (
+            (level - margin, inf) if m.prob.sense == pulp.LpMaximize else (-inf, level + margin)
+        )
+        h.addRow(lo, hi, len(obj), [v.index for v in obj], list(obj.values()))
     out: dict[str, tuple[float, float]] = {}
-    zeros = [0.0] * n
     for name, x in m.builder.inputs.items():
-        expr = x.expr
-        costs = list(zeros)
-        for v, c in expr.items():
-            costs[columns[v.name]] = c
+        costs = [0.0] * n
+        for v, c in x.expr.items():
+            costs[v.index] = c
         h.changeColsCost(n, list(range(n)), costs)
         found = []
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
             h.changeObjectiveSense(sense)
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                found = []
                 break
-            found.append(h.getInfo().objective_function_value + expr.constant)
-        if found:
-            margin = 1.0 + 1e-7 * max(abs(found[0]), abs(found[1]))
+            found.append(h.getInfo().objective_function_value + x.expr.constant)
+        if len(found) == 2:
+            margin = _margin(max(map(abs, found)))
             out[name] = (found[0] - margin, found[1] + margin)
     return out
+
+
+def _margin(size: float) -> float:
+    """Outward rounding of an LP bound: a dollar, and LP tolerance on large amounts."""
+    return 1.0 + 1e-7 * abs(size)
 
 
 def build_tight(scenario: Scenario, laws: dict[int, YearLaw], floor: float | None) -> LadderModel:
