@@ -249,7 +249,7 @@ class Scenario:
     terminal_ordinary_rate: float = 0.37  # tax on the spread of options unexercised at the end
     credit_value: float = 1.0  # value per $ of minimum tax credit left at the end
     inflation: float | None = None
-    solver: str = "highs"  # faster and steadier than CBC on these models (scripts/bench_plan.py)
+    solver: str = "highs"  # in-process: no solver process or files per solve, as CBC needs
     gap: float = 1e-4
     time_limit: float = 60.0
     share_step: int = 1  # exercise and sell in multiples of this many shares

@@ -16,7 +16,7 @@ def synthetic_scenario(
     seed: int = 0,
     first_year: int = 2026,
     status: str | None = None,
-    share_step: int = 100,
+    share_step: int = 1,
 ) -> Scenario:
     """A household with `grants` option grants over `horizon` tax years.
 

@@ -1,7 +1,8 @@
 """Benchmark the multi-year plan MILP: prints figures, asserts nothing (tests check correctness).
 
     python scripts/bench_plan.py [--horizons 1,3,5,10,15] [--grants 1,3,6] [--seeds 3]
-                                 [--solvers cbc,highs] [--time-limit 60] [--gap 1e-4] [--quick]
+                                 [--solvers cbc,highs] [--time-limit 60] [--gap 1e-4]
+                                 [--share-step 1] [--quick]
 
 For every horizon x grants cell, --seeds generated households (`planner.synthetic`, seeds
 0..N-1) are built (`models.milp.build`, deductions resolved first) and solved by each solver
@@ -105,8 +106,10 @@ def _pin_one_cpu() -> str:
     return f"pinned to CPU {cpu}"
 
 
-def _household(horizon: int, grants: int, seed: int) -> tuple[Scenario, dict, str, float, Plan]:
-    scenario = synthetic_scenario(horizon, grants, seed)
+def _household(
+    horizon: int, grants: int, seed: int, step: int
+) -> tuple[Scenario, dict, str, float, Plan]:
+    scenario = synthetic_scenario(horizon, grants, seed, share_step=step)
     laws = law_for_years(scenario.year_numbers)
     params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
     scenario = resolve_deductions(scenario, params)
@@ -318,8 +321,8 @@ def _report(runs: list[Run], args: argparse.Namespace, pinned: str, finished: bo
     print(
         f"plan MILP benchmark: {args.seeds} generated household(s) per cell "
         f"(seeds 0..{args.seeds - 1}), "
-        f"gap {args.gap:g} of the best baseline's objective, time limit {args.time_limit:g} s per "
-        f"solve, single-threaded solvers, {pinned}"
+        f"share step {args.share_step}, gap {args.gap:g} of the best baseline's objective, "
+        f"time limit {args.time_limit:g} s per solve, single-threaded solvers, {pinned}"
         + ("" if finished else " -- INTERRUPTED, finished cells only")
     )
     print("medians over the households; objective: wealth after tax (maximized)")
@@ -355,6 +358,12 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per solve")
     ap.add_argument("--gap", type=float, default=1e-4, help="relative gap to prove")
     ap.add_argument(
+        "--share-step",
+        type=int,
+        default=1,
+        help="shares per unit of the exercise and sale variables (1, a scenario's default)",
+    )
+    ap.add_argument(
         "--quick", action="store_true", help="smoke run: horizons 1,3, grants 1,2, 2 seeds"
     )
     args = ap.parse_args()
@@ -375,7 +384,8 @@ def main() -> None:
         for horizon in args.horizons:
             for grants in args.grants:
                 for seed in range(args.seeds):
-                    scenario, laws, name, best, _ = _household(horizon, grants, seed)
+                    household = _household(horizon, grants, seed, args.share_step)
+                    scenario, laws, name, best, _ = household
                     for solver in solvers:
                         run = Run(horizon, grants, seed, solver, "error")
                         run.best_baseline, run.best_baseline_name = best, name

@@ -20,7 +20,7 @@ grants; the mix is what a wealth firm's book of tech employees looks like:
 - lots already held: ISO shares exercised one or two years before for 30% of clients (AMT basis
   the 409A value then), RSU shares (stock) for 15%.
 
-The solver's share step is K shares (default 100: coarse and fast, like planner.synthetic).
+The solver's share step is K shares (default 1, as in a scenario file and planner.synthetic).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def make_book(
     horizon: int = 10,
     grants: int = 3,
     first_year: int = 2026,
-    share_step: int = 100,
+    share_step: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The clients and grants tables of a book of `n` clients."""
     rng = np.random.default_rng(seed)
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizon", type=int, default=10, help="years planned (10)")
     ap.add_argument("--grants", type=int, default=3, help="option grants per client (3)")
     ap.add_argument("--first-year", type=int, default=2026)
-    ap.add_argument("--share-step", type=int, default=100, help="solver share step (100)")
+    ap.add_argument("--share-step", type=int, default=1, help="solver share step (1)")
     ap.add_argument("--csv", action="store_true", help="write CSV instead of Parquet")
     args = ap.parse_args(argv)
     if args.n < 1 or args.horizon < 1 or args.grants < 1:
