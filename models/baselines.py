@@ -111,18 +111,24 @@ class _Builder:
             plan.sales[sale] = plan.sales.get(sale, 0.0) + shares
         return plan
 
-    def _acceptable(self, plan: Plan) -> Evaluation | None:
-        """The plan's evaluation if no year's cash ends below the floor (or below where it
-        already was, for a year the current plan leaves under the floor)."""
+    def _probe(self, plan: Plan) -> tuple[float, Evaluation | None]:
+        """The plan's cash slack and evaluation. The slack is the least, over the years, of
+        end-of-year cash above the floor (above where cash already was, for a year the current
+        plan leaves under the floor), tolerance included: the plan is acceptable when it is >= 0.
+        A plan that breaks a rule (an exercisable count that falls before expiry) has slack
+        -inf."""
         try:
             evaluation = self.evaluator.evaluate(plan, check_cash=False)
-        except InfeasiblePlan:  # e.g. an exercisable count that falls before expiry
-            return None
+        except InfeasiblePlan:
+            return -math.inf, None
+        return self._slack(evaluation), evaluation
+
+    def _slack(self, evaluation: Evaluation) -> float:
         floor = self.scenario.cash_floor
-        for new, old in zip(evaluation.years, self.evaluation.years, strict=True):
-            if new["cash"] < min(floor, old["cash"]) - CASH_TOLERANCE:
-                return None
-        return evaluation
+        return min(
+            new["cash"] - min(floor, old["cash"]) + CASH_TOLERANCE
+            for new, old in zip(evaluation.years, self.evaluation.years, strict=True)
+        )
 
     def add(
         self,
@@ -131,27 +137,52 @@ class _Builder:
         sale: tuple[str, str] | None = None,
     ) -> float:
         """Add the exercise and/or sale of as many share steps as cash allows, up to
-        `max_steps`; returns the shares added."""
+        `max_steps`; returns the shares added.
+
+        The most steps k whose slack is >= 0. The slack falls with k along a piecewise-linear
+        curve (the strike paid, and taxes that rise piece by piece), so the root of the chord
+        between the two ends of the bracket usually lands on it: k = floor(root) is probed, then
+        k + 1 to confirm it is the last. Where it does not, the bracket shrinks to the probe's side
+        until it is one step wide, halving it instead after the chord has moved only its low end
+        twice running (a chord stalls there on a curve that bends down). With a slack that falls
+        with k, the answer is the binary search's; only the number of probes differs."""
         if max_steps <= 0:
             return 0.0
-        best = self._acceptable(self._with(max_steps * self.step, exercise, sale))
-        k = max_steps
-        if best is None:
-            lo, hi = 0, max_steps - 1  # lo is acceptable (no action); find the largest
-            best_lo: Evaluation | None = None
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                found = self._acceptable(self._with(mid * self.step, exercise, sale))
-                if found is not None:
-                    lo, best_lo = mid, found
+        s_hi, best = self._probe(self._with(max_steps * self.step, exercise, sale))
+        if s_hi >= 0:
+            return self._take(max_steps, exercise, sale, best)
+        lo, hi, s_lo, best = 0, max_steps, self._slack(self.evaluation), None
+        last = ""  # the bracket's end the last probe moved
+        while hi - lo > 1:
+            k = (lo + hi) // 2
+            if math.isfinite(s_hi) and s_lo > s_hi and last != "lo twice":
+                k = min(max(lo + math.floor((hi - lo) * s_lo / (s_lo - s_hi)), lo + 1), hi - 1)
+            slack, found = self._probe(self._with(k * self.step, exercise, sale))
+            if slack < 0:
+                hi, s_hi, last = k, slack, "hi"
+                continue
+            lo, s_lo, best = k, slack, found
+            last = "lo twice" if last.startswith("lo") else "lo"
+            if k + 1 < hi:  # the chord's root is usually the last acceptable step
+                slack, found = self._probe(self._with((k + 1) * self.step, exercise, sale))
+                if slack < 0:
+                    hi, s_hi = k + 1, slack
                 else:
-                    hi = mid - 1
-            k, best = lo, best_lo
-        if k == 0 or best is None:
+                    lo, s_lo, best = k + 1, slack, found
+        return self._take(lo, exercise, sale, best)
+
+    def _take(
+        self,
+        steps: int,
+        exercise: tuple[str, int] | None,
+        sale: tuple[str, str] | None,
+        evaluation: Evaluation | None,
+    ) -> float:
+        if steps == 0 or evaluation is None:
             return 0.0
-        self.plan = self._with(k * self.step, exercise, sale)
-        self.evaluation = best
-        return k * self.step
+        self.plan = self._with(steps * self.step, exercise, sale)
+        self.evaluation = evaluation
+        return steps * self.step
 
     def make_up_required(self) -> Plan:
         """Exercise what is still short of `required_exercise`, latest years first; the plan."""
