@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,9 +139,13 @@ def solve(
     gap: float,
     time_limit: float,
     scale: float,
+    *,
+    settle_with: Callable[[Any], list[str]] = settle,
 ) -> SolveResult:
     """Solve in place; the model's variables then hold the plan. `gap` is relative to `scale`,
-    an estimate of the objective's size (e.g. the best baseline's).
+    an estimate of the objective's size (e.g. the best baseline's). `m` is a `LadderModel` or
+    any model with its `prob` and `objective` (`models.stochastic`), whose `settle_with` puts
+    every tax amount on its function.
 
     No MIP start: the best baseline as a start (settled, so complete and feasible) did not speed
     CBC up on the benchmark households; `planner.plan` keeps the baseline instead when the solver
@@ -161,7 +166,7 @@ def solve(
     solver_objective = objective = None
     if found and m.objective is not None:
         solver_objective = value_of(m.objective)
-        broken = settle(m)
+        broken = settle_with(m)
         if broken:
             raise RuntimeError(
                 f"internal error: the solver's plan breaks {', '.join(broken[:3])} once its taxes "
