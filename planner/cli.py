@@ -909,23 +909,26 @@ def compare(
 
 
 def _print_compare(table: pd.DataFrame) -> None:
-    t = Table(title="Variants compared (exact re-evaluation)", header_style="bold")
+    t = Table(title="Variants compared (exact re-evaluation, dollars)", header_style="bold")
     heads = (
         "variant", "after-tax wealth", "vs first", "extra tax", "AMT paid", "credit used",
-        "credit left", "lowest cash", "exercised", "sold", "exercise years", "status",
+        "credit left", "lowest cash", "exercised", "sold", "exercised in", "status",
     )  # fmt: skip
     for c in heads:
-        t.add_column(c, justify="left" if c in ("variant", "exercise years", "status") else "right")
+        left = c in ("variant", "exercised in", "status")
+        t.add_column(c, justify="left" if left else "right", no_wrap=c == "variant")
 
     def money(x: Any) -> str:
-        return "-" if x is None or pd.isna(x) else _signed(float(x))
+        return "-" if x is None or pd.isna(x) else f"{float(x):,.0f}"
 
     def shares(x: Any) -> str:
         return "-" if x is None or pd.isna(x) else f"{float(x):,.0f}"
 
     for _, r in table.iterrows():
         t.add_row(
-            str(r["variant"]), money(r["after_tax_wealth"]), money(r["vs_first"]),
+            # a baseline's row sits under its variant's, by the baseline's name
+            f"  {r['variant'].split(' / ')[1]}" if r["kind"] == "baseline" else str(r["variant"]),
+            money(r["after_tax_wealth"]), money(r["vs_first"]),
             money(r["total_extra_tax"]), money(r["amt_paid"]), money(r["credit_used"]),
             money(r["credit_left"]), money(r["lowest_cash"]), shares(r["shares_exercised"]),
             shares(r["shares_sold"]), str(r["exercise_years"] or "-"), str(r["status"]),

@@ -65,7 +65,13 @@ def _exercise_years(actions: pd.DataFrame) -> str:
     if actions.empty:
         return ""
     years = sorted({int(y) for y in actions.loc[actions["kind"] == "exercise", "year"]})
-    return ", ".join(map(str, years))
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return ", ".join(_years(tuple(r)) for r in runs)
 
 
 def plan_variant(
