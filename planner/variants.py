@@ -20,7 +20,6 @@ the field.
 from __future__ import annotations
 
 import copy
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from planner.scenario import (
     _path,
     _read_yaml,
     _Where,
+    _why,
     scenario_from_data,
 )
 
@@ -150,10 +150,8 @@ def _apply_set(data: dict[str, Any], text: str) -> Loc:
     for i, part in enumerate(parts):
         fields = _fields_at(tuple(loc))
         if fields and part not in fields:
-            close = difflib.get_close_matches(part, fields, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            where = f" of {_path(tuple(loc))}" if loc else ""
-            raise InputError(f"{label}: unknown field '{part}'{where}{hint}")
+            why = _why({"type": "extra_forbidden", "loc": (*loc, part)})
+            raise InputError(f"{label}: {_path((*loc, part))}: {why}")
         last = i == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
