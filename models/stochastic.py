@@ -234,20 +234,23 @@ def average_scenario(scenarios: dict[str, Scenario], probabilities: dict[str, fl
     def mean(f: Any) -> float:
         return math.fsum(probabilities[n] * f(s) for n, s in scenarios.items())
 
-    years = tuple(
-        replace(ty, fmv=mean(lambda s, i=i: s.years[i].fmv)) for i, ty in enumerate(base.years)
-    )
-    fmv = {ty.year: ty.fmv for ty in years}
-    windows = tuple(
-        replace(w, price=fmv[w.year]) if w.kind == "market" else w for w in base.windows
-    )
+    fmv = {ty.year: mean(lambda s, i=i: s.years[i].fmv) for i, ty in enumerate(base.years)}
     return replace(
-        base,
-        years=years,
-        windows=windows,
+        reprice(base, fmv),
         terminal_price=mean(lambda s: s.final_price),
         description=f"the average of {len(scenarios)} paths",
     )
+
+
+def reprice(scenario: Scenario, fmv: dict[int, float]) -> Scenario:
+    """The scenario with other FMVs in some years; the market sells at the year's FMV, so its
+    windows' prices follow (tender offers keep theirs)."""
+    years = tuple(replace(ty, fmv=fmv.get(ty.year, ty.fmv)) for ty in scenario.years)
+    price = {ty.year: ty.fmv for ty in years}
+    windows = tuple(
+        replace(w, price=price[w.year]) if w.kind == "market" else w for w in scenario.windows
+    )
+    return replace(scenario, years=years, windows=windows)
 
 
 def cvar(values: dict[str, float], probabilities: dict[str, float], alpha: float) -> float:

@@ -82,6 +82,12 @@ def explain_infeasible(scenario: Scenario) -> str:
     )
 
 
+def resolved(scenario: Scenario, laws: dict[int, YearLaw]) -> Scenario:
+    """The scenario with every year's deduction fixed (`models.scenario.resolve_deductions`)."""
+    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
+    return resolve_deductions(scenario, params)
+
+
 def run_plan(
     scenario: Scenario,
     laws: dict[int, YearLaw],
@@ -90,8 +96,7 @@ def run_plan(
     time_limit: float | None = None,
 ) -> PlanResult:
     """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective."""
-    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
-    scenario = resolve_deductions(scenario, params)
+    scenario = resolved(scenario, laws)
     baselines = evaluate_baselines(scenario, laws)
     sign = 1.0 if scenario.objective == "wealth" else -1.0
     comparable = {n: pe for n, pe in baselines.items() if not pe[1].required_shortfall}

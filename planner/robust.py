@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from models.baselines import evaluate_baselines
-from models.law import YearLaw, params_for
+from models.law import YearLaw
 from models.milp import ModelNotSupported, build, model_taxes, read_plan
 from models.pwl import value_of
-from models.scenario import Scenario, resolve_deductions
+from models.scenario import Scenario
 from models.simulate import Evaluation, InfeasiblePlan, evaluate
 from models.stochastic import (
     average_scenario,
@@ -33,7 +33,7 @@ from models.stochastic import (
     settle_stochastic,
 )
 from planner.errors import InputError
-from planner.plan import PlanResult, model_vs_exact, run_plan, tables, totals
+from planner.plan import PlanResult, model_vs_exact, resolved, run_plan, tables, totals
 from planner.solve import SolveResult, build_tight, solve, tighten
 from planner.variants import Variant
 
@@ -92,10 +92,6 @@ class RobustResult:
         return all(r.exact for r in self.paths.values())
 
 
-def _resolved(s: Scenario, laws: dict[int, YearLaw]) -> Scenario:
-    return resolve_deductions(s, {y: params_for(laws[y], s.filing_status) for y in s.year_numbers})
-
-
 def run_robust(
     variant: Variant,
     laws: dict[int, YearLaw],
@@ -110,7 +106,7 @@ def run_robust(
     solver = solver or first.solver
     gap = first.gap if gap is None else gap
     time_limit = first.time_limit if time_limit is None else time_limit
-    scenarios = {n: _resolved(s, laws) for n, s in variant.paths.items()}
+    scenarios = {n: resolved(s, laws) for n, s in variant.paths.items()}
     baselines = {n: evaluate_baselines(s, laws) for n, s in scenarios.items()}
     scale = max(
         (abs(ev.objective_value) for b in baselines.values() for _, ev in b.values()), default=1.0

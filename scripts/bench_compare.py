@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from models.law import params_for  # noqa: E402
 from models.milp import build  # noqa: E402
 from models.scenario import Scenario, resolve_deductions  # noqa: E402
-from models.stochastic import build_stochastic, settle_stochastic  # noqa: E402
+from models.stochastic import build_stochastic, reprice, settle_stochastic  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 from planner.solve import SOLVERS, solve, tighten  # noqa: E402
 from planner.synthetic import synthetic_scenario  # noqa: E402
@@ -48,15 +48,13 @@ def make_paths(base: Scenario, n: int, seed: int) -> tuple[dict[str, Scenario], 
     paths = {}
     for k in range(n):
         walk = np.cumprod(rng.lognormal(0.0, 0.25, len(base.years) - 1))
-        years = (base.years[0], *(replace(ty, fmv=round(ty.fmv * f, 2)) for ty, f in
-                                  zip(base.years[1:], walk, strict=True)))  # fmt: skip
-        fmv = {ty.year: ty.fmv for ty in years}
-        windows = tuple(
-            replace(w, price=fmv[w.year]) if w.kind == "market" else w
-            for w in base.windows
-            if not (k % 3 == 2 and w.kind == "market" and w.year > base.years[0].year)
-        )
-        paths[f"s{k}"] = replace(base, years=years, windows=windows)
+        fmv = {ty.year: round(ty.fmv * f, 2) for ty, f in zip(base.years[1:], walk, strict=True)}
+        path = reprice(base, fmv)
+        if k % 3 == 2:  # no IPO on this path: no market window after the first year
+            first = base.years[0].year
+            windows = tuple(w for w in path.windows if w.kind != "market" or w.year == first)
+            path = replace(path, windows=windows)
+        paths[f"s{k}"] = path
     weights = rng.dirichlet(np.ones(n))
     probabilities = {name: float(w) for name, w in zip(paths, weights, strict=True)}
     last = list(probabilities)[-1]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from models.law import YearLaw, params_for
+from models.law import YearLaw
 from models.milp import build, read_plan
-from models.scenario import Scenario, resolve_deductions
+from models.scenario import Scenario
 from models.simulate import evaluate
 from models.stochastic import (
     Risk,
@@ -22,10 +22,11 @@ from models.stochastic import (
     cvar,
     first_stage,
     path_plans,
+    reprice,
     settle_stochastic,
 )
 from planner.law import law_for_years
-from planner.plan import run_plan
+from planner.plan import resolved, run_plan
 from planner.robust import run_robust
 from planner.scenario import load_scenario
 from planner.solve import build_tight, solve, tighten
@@ -41,8 +42,7 @@ GAP = 1e-7
 def seed() -> tuple[Scenario, dict[int, YearLaw]]:
     s = load_scenario(SEED)
     laws = law_for_years(s.year_numbers, s.inflation)
-    params = {y: params_for(laws[y], s.filing_status) for y in s.year_numbers}
-    return resolve_deductions(s, params), laws
+    return resolved(s, laws), laws
 
 
 def _deterministic(s: Scenario, laws: dict[int, YearLaw]) -> float:
@@ -100,10 +100,7 @@ def _no_ipo(s: Scenario) -> Scenario:
 
 def _later(s: Scenario, factor: float) -> Scenario:
     """The same first year, every later FMV (and market price) times `factor`."""
-    years = (s.years[0], *(replace(ty, fmv=ty.fmv * factor) for ty in s.years[1:]))
-    fmv = {ty.year: ty.fmv for ty in years}
-    windows = tuple(replace(w, price=fmv[w.year]) if w.kind == "market" else w for w in s.windows)
-    return replace(s, years=years, windows=windows)
+    return reprice(s, {ty.year: ty.fmv * factor for ty in s.years[1:]})
 
 
 @pytest.mark.parametrize(
@@ -153,10 +150,7 @@ def example() -> tuple[dict[str, Scenario], dict[str, float], dict[int, YearLaw]
     """The four paths of scenarios/whatif/paths-ipo.yaml, deductions resolved."""
     v = load_variant(str(PATHS))
     laws = law_for_years(v.scenario.year_numbers, v.scenario.inflation)
-    scenarios = {
-        n: resolve_deductions(s, {y: params_for(laws[y], s.filing_status) for y in s.year_numbers})
-        for n, s in v.paths.items()
-    }
+    scenarios = {n: resolved(s, laws) for n, s in v.paths.items()}
     return scenarios, v.probabilities, laws
 
 
