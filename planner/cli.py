@@ -890,9 +890,12 @@ def compare(
             rows.extend(baseline_rows(c))
     table = compare_table(rows)
     if outdir is not None:
+        laws = {y: law for c in done for y, law in c.laws.items()}
         _write_tables({"compare": table}, outdir, {
             "version": __version__, "scenario": scenario_spec,
             "variants": ",".join(v.name for v in variants),
+            "tax_law_years": ",".join(map(str, sorted(laws))),
+            "projected_years": ",".join(str(y) for y in sorted(laws) if laws[y].projected),
             "published_years": ",".join(map(str, published_years())),
         })  # fmt: skip
         for c in done:

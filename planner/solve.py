@@ -21,6 +21,7 @@ from models.law import YearLaw
 from models.milp import LadderModel, build, settle
 from models.pwl import value_of
 from models.scenario import Scenario
+from models.stochastic import StochasticModel
 
 SOLVERS = ("cbc", "highs")
 
@@ -134,7 +135,7 @@ def _cbc_abs_gap(log: str) -> float | None:
 
 
 def solve(
-    m: LadderModel,
+    m: LadderModel | StochasticModel,
     solver: str,
     gap: float,
     time_limit: float,
