@@ -113,6 +113,16 @@ class LadderModel:
     base: dict[int, dict[str, float]] = field(default_factory=dict)
     params: dict[int, Params] = field(default_factory=dict)
     build_seconds: float = 0.0
+    # Starts every variable and constraint name; "" for a model alone in its problem.
+    prefix: str = ""
+    # False when built into a caller's problem (`models.stochastic`), whose objective the
+    # caller composes from `objective`.
+    sets_objective: bool = True
+
+    @property
+    def decisions(self) -> list[pulp.LpVariable]:
+        """The share variables (exercises and sales), in multiples of the share step."""
+        return [var for var, _ in (*self.exercise.values(), *self.sell.values())]
 
     @property
     def size(self) -> dict[str, int]:
@@ -143,12 +153,26 @@ def build(
     scenario: Scenario,
     laws: dict[int, YearLaw],
     bounds: dict[str, tuple[float, float]] | None = None,
+    *,
+    prob: pulp.LpProblem | None = None,
+    prefix: str = "",
 ) -> LadderModel:
-    """The MILP of a scenario (deductions resolved: `models.scenario.resolve_deductions`)."""
+    """The MILP of a scenario (deductions resolved: `models.scenario.resolve_deductions`).
+
+    With `prob`, the model is added to that problem (several scenarios in one program, as in
+    `models.stochastic`): every name starts with `prefix` (so do the keys of `bounds`), and the
+    problem's objective is left to the caller, who reads each model's `objective`."""
     started = time.perf_counter()
     sense = pulp.LpMaximize if scenario.objective == "wealth" else pulp.LpMinimize
-    prob = pulp.LpProblem("isoplan_ladder", sense)
-    m = LadderModel(scenario=scenario, prob=prob, builder=Builder(prob, bounds))
+    own = prob is None
+    prob = pulp.LpProblem("isoplan_ladder", sense) if prob is None else prob
+    m = LadderModel(
+        scenario=scenario,
+        prob=prob,
+        builder=Builder(prob, bounds),
+        prefix=prefix,
+        sets_objective=own,
+    )
     step = max(1, int(scenario.share_step))
     years = {ty.year: ty for ty in scenario.years}
 
@@ -176,7 +200,7 @@ def build(
     fields = _year_fields(m, scenario)
     cf = Lin.const(scenario.amt_credit_carryforward)
     for ty in scenario.years:
-        tax = _year_tax(m.builder, f"y{ty.year}", fields[ty.year], ty, law[ty.year], cf)
+        tax = _year_tax(m.builder, f"{prefix}y{ty.year}", fields[ty.year], ty, law[ty.year], cf)
         base = m.base[ty.year]
         tax["extra_tax"] = tax["total_tax"] + tax["fica"] - (base["total_tax"] + base["fica"])
         m.years[ty.year] = tax
@@ -196,11 +220,14 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
             if cap <= 0:
                 continue
             var = pulp.LpVariable(
-                f"exercise__{option.id}__y{ty.year}", 0, math.floor(cap / step), cat=pulp.LpInteger
+                f"{m.prefix}exercise__{option.id}__y{ty.year}",
+                0,
+                math.floor(cap / step),
+                cat=pulp.LpInteger,
             )
             m.exercise[(option.id, ty.year)] = (var, step)
             taken.append(step * var)
-            prob += pulp.lpSum(taken) <= cap, f"vesting__{option.id}__y{ty.year}"
+            prob += pulp.lpSum(taken) <= cap, f"{m.prefix}vesting__{option.id}__y{ty.year}"
             lot = exercise_lot(option, ty, 1.0)
             m.lots[lot.id] = lot
     for lot in scenario.lots:
@@ -212,23 +239,23 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
         for w in scenario.windows:
             if w.date < lot.exercise_date or w.year < lot.exercise_year:
                 continue
-            var = pulp.LpVariable(f"sell__{lot_id}__{w.id}", 0, ub, cat=pulp.LpInteger)
+            var = pulp.LpVariable(f"{m.prefix}sell__{lot_id}__{w.id}", 0, ub, cat=pulp.LpInteger)
             m.sell[(lot_id, w.id)] = (var, step)
             sold.append(step * var)
         if sold:
             held = available[0] if isinstance(available, tuple) else available
-            prob += pulp.lpSum(sold) <= held, f"hold__{lot_id}"
+            prob += pulp.lpSum(sold) <= held, f"{m.prefix}hold__{lot_id}"
     for w in scenario.windows:
         if w.max_shares is None:
             continue
         sold = [_shares(v) for (lot_id, wid), v in m.sell.items() if wid == w.id]
         if sold:
-            prob += pulp.lpSum(sold) <= w.max_shares, f"tender__{w.id}"
+            prob += pulp.lpSum(sold) <= w.max_shares, f"{m.prefix}tender__{w.id}"
     for key, shares in scenario.required_exercise.items():
         # The key is an option class id (a grant's ISO part keeps the grant's id), as in the
         # scenario format and the exact evaluation.
         chosen = [_shares(v) for (oid, _), v in m.exercise.items() if oid == key]
-        prob += pulp.lpSum(chosen) >= shares, f"required__{key}"
+        prob += pulp.lpSum(chosen) >= shares, f"{m.prefix}required__{key}"
 
 
 def _lot_shares(m: LadderModel, lot_id: str) -> Any:
@@ -486,7 +513,7 @@ def _cash(m: LadderModel, scenario: Scenario) -> None:
         flows = _cash_terms(m, options, years, windows, ty.year)
         moved = pulp.lpSum(flows) if flows else 0.0
         cash = Lin(cash.expr + ty.savings + moved - prior_tax.expr, -math.inf, math.inf)
-        m.prob += cash.expr >= scenario.cash_floor, f"cash__y{ty.year}"
+        m.prob += cash.expr >= scenario.cash_floor, f"{m.prefix}cash__y{ty.year}"
         m.cash[ty.year] = cash
         prior_tax = m.years[ty.year]["extra_tax"]
 
@@ -515,7 +542,8 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
             -math.inf,
             math.inf,
         )
-        m.prob += m.objective.expr
+        if m.sets_objective:
+            m.prob += m.objective.expr
         return
     price = scenario.final_price
     terminal = []
@@ -540,7 +568,8 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
         + scenario.credit_value * credit_left
     )
     m.objective = Lin(wealth, -math.inf, math.inf)
-    m.prob += wealth
+    if m.sets_objective:
+        m.prob += wealth
 
 
 # ----------------------------------------------------------------------------------------------

@@ -33,13 +33,15 @@ from rich.text import Text
 
 from models.law import STATUSES
 from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
+from planner.compare import baseline_rows, compare_table, load_variants, plan_variant
 from planner.errors import InputError
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import citations, default_inflation, law_for_years, published_years
 from planner.outputs import check_output_path, records, write_table
 from planner.plan import run_plan, summary_lines, tables
-from planner.scenario import load_scenario
+from planner.robust import robust_lines, robust_tables, run_robust
 from planner.solve import SOLVERS
+from planner.variants import load_variant
 
 try:
     __version__ = version("isoplan")
@@ -146,6 +148,7 @@ def cli() -> None:
       isoplan law 2026                              the tax-law figures used, with their sources
       isoplan schema                                the format of multi-year scenario files
       isoplan plan scenario.yaml -o plan/           one household's multi-year exercise ladder
+      isoplan compare base.yaml variant.yaml        scenarios side by side (what-ifs)
       isoplan batch book/ -o results/               every client of a book (local pool or Dask)
       isoplan crossover book/                       every client's AMT-free exercise, at once
 
@@ -553,19 +556,53 @@ def _fmt(v: Any) -> str:
     return f"{v:,.2f}".removesuffix(".00")
 
 
+def _with_sets(f: Any) -> Any:
+    """The --set option of the commands that read scenario files."""
+    return click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="PATH=VALUE",
+        help="Override one field after layering (repeatable), e.g. --set "
+        "liquidity.ipo_date=2028-06-01, --set prices.2027.fmv=60, --set grants.0.strike=2; "
+        "the value is read as YAML.",
+    )(f)
+
+
+def _plan_meta(scenario: Any, laws: dict[int, Any], source: str) -> dict[str, str]:
+    """Provenance of a plan's Parquet files."""
+    projected = [y for y in scenario.year_numbers if laws[y].projected]
+    return {
+        "version": __version__, "scenario": source,
+        "tax_law_years": ",".join(map(str, scenario.year_numbers)),
+        "projected_years": ",".join(map(str, projected)),
+        "published_years": ",".join(map(str, published_years())),
+    }  # fmt: skip
+
+
+def _write_tables(out: dict[str, pd.DataFrame], outdir: Path, meta: dict[str, str]) -> None:
+    """One Parquet file per table (each written whole: `planner.outputs.write_table`)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, frame in out.items():
+        write_table(frame, outdir / f"{name}.parquet", meta)
+
+
+def _check_outdir(outdir: Path | None) -> None:
+    if outdir is not None and outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{outdir}: exists and is not a folder")
+
+
 @cli.command()
-@click.argument(
-    "scenario_path",
-    metavar="SCENARIO",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
+@click.argument("scenario_spec", metavar="SCENARIO")
 @click.option(
     "-o",
     "--output",
     "outdir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for actions.parquet, years.parquet, lots.parquet and summary.parquet.",
+    help="Folder for actions.parquet, years.parquet, lots.parquet and summary.parquet "
+    "(and paths.parquet for a robust plan).",
 )
+@_with_sets
 @_with_solver(
     gap="Relative optimality gap to prove (default: the scenario's, else 1e-4).",
     time_limit="Seconds for the solver; on time-out the best plan found is kept, with its gap.",
@@ -573,8 +610,9 @@ def _fmt(v: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
 @_with_projection
 def plan(
-    scenario_path: Path,
+    scenario_spec: str,
     outdir: Path | None,
+    sets: tuple[str, ...],
     solver: str | None,
     gap: float | None,
     time_limit: float | None,
@@ -599,31 +637,45 @@ def plan(
     the plan and of each baseline, solver, status, gap, times, plan-vs-exact difference).
 
     \b
+    SCENARIO is a file, or layers joined by '+': base.yaml+ipo-2028.yaml reads base.yaml and
+    deep-merges ipo-2028.yaml over it (mappings merge key by key; lists and values replace; a
+    layer not found as written is looked up beside the first). --set then overrides single
+    fields. Everything is validated after layering and overrides.
+
+    \b
+    With `paths` (several futures of the stock, each with a probability), makes the robust
+    plan: this year's exercises and sales are the same on every path, later years adapt to the
+    path, and the expected after-tax wealth is the largest (optionally with a worst-path floor
+    or a CVaR bound, `robust:` in the file). It is compared with the plan made for the average
+    path (VSS, the value of planning for the uncertainty); paths.parquet has one row per path,
+    and actions, years and lots a `path` column.
+
+    \b
     Examples:
       isoplan plan scenarios/plan-seed-story.yaml
       isoplan plan scenarios/plan-multi-grant.yaml -o out/ --solver highs
+      isoplan plan scenarios/plan-seed-story.yaml --set liquidity.ipo_date=2029-03-01
+      isoplan plan scenarios/whatif/fmv-jump.yaml+fmv-jump-wait.yaml
+      isoplan plan scenarios/whatif/paths-ipo.yaml -o robust/      the robust plan
       isoplan schema > scenario.schema.json     the file format
     """
-    if outdir is not None and outdir.exists() and not outdir.is_dir():
-        raise InputError(f"{outdir}: exists and is not a folder")
-    scenario = load_scenario(
-        scenario_path, allow_projection=False if no_projection else None, inflation=inflation
+    _check_outdir(outdir)
+    variant = load_variant(
+        scenario_spec,
+        sets,
+        allow_projection=False if no_projection else None,
+        inflation=inflation,
     )
+    scenario = variant.scenario
     laws = law_for_years(scenario.year_numbers, scenario.inflation, not no_projection)
+    if variant.robust:
+        _plan_robust(variant, laws, outdir, solver, gap, time_limit, as_json)
+        return
     with err_console.status("solving the plan...", spinner="dots"):
         result = run_plan(scenario, laws, solver, gap, time_limit)
     out = tables(result)
     if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
-        projected = [y for y in scenario.year_numbers if laws[y].projected]
-        meta = {
-            "version": __version__, "scenario": str(scenario_path),
-            "tax_law_years": ",".join(map(str, scenario.year_numbers)),
-            "projected_years": ",".join(map(str, projected)),
-            "published_years": ",".join(map(str, published_years())),
-        }  # fmt: skip
-        for name, frame in out.items():
-            write_table(frame, outdir / f"{name}.parquet", meta)
+        _write_tables(out, outdir, _plan_meta(scenario, laws, scenario_spec))
     if as_json:
         click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
     else:
@@ -632,6 +684,69 @@ def plan(
         if as_json:  # the human output already said why
             err_console.print(f"isoplan: no plan: {result.explanation}", markup=False)
         sys.exit(1)
+
+
+def _plan_robust(
+    variant: Any,
+    laws: dict[int, Any],
+    outdir: Path | None,
+    solver: str | None,
+    gap: float | None,
+    time_limit: float | None,
+    as_json: bool,
+) -> None:
+    """`isoplan plan` of a scenario with paths."""
+    with err_console.status(f"solving the robust plan over {len(variant.paths)} paths..."):
+        result = run_robust(variant, laws, solver, gap, time_limit)
+    out = robust_tables(result)
+    if outdir is not None:
+        _write_tables(out, outdir, _plan_meta(variant.scenario, laws, variant.spec))
+    if as_json:
+        click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
+    else:
+        _print_robust(result, out)
+    if not result.has_plan:
+        if as_json:
+            err_console.print(f"isoplan: no plan: {result.explanation}", markup=False)
+        sys.exit(1)
+
+
+def _print_robust(result: Any, out: dict[str, pd.DataFrame]) -> None:
+    console.print(result.variant.scenario.description, style="dim")
+    paths = out["paths"]
+    if not paths.empty and "after_tax_wealth" in paths:
+        t = Table(title="Robust plan, path by path (exact re-evaluation)", header_style="bold")
+        for c in ("path", "probability", "after-tax wealth", "mean-value plan", "AMT paid",
+                  "credit left", "lowest cash", "exercised", "sold"):  # fmt: skip
+            t.add_column(c, justify="left" if c == "path" else "right")
+        for _, r in paths.iterrows():
+            mv = r["mean_value_wealth"]
+            t.add_row(
+                str(r["path"]), f"{r['probability']:.0%}", _money(r["after_tax_wealth"]),
+                "infeasible" if pd.isna(mv) else _money(mv), _money(r["amt_paid"]),
+                _money(r["credit_left"]), _money(r["lowest_cash"]),
+                f"{r['shares_exercised']:,.0f}", f"{r['shares_sold']:,.0f}",
+            )  # fmt: skip
+        console.print(t)
+    actions = out["actions"]
+    if not actions.empty:
+        first = result.variant.scenario.year_numbers[: result.variant.shared_years]
+        now = actions[actions["year"].isin(first)].drop_duplicates(
+            subset=["kind", "option_id", "lot_id", "window_id", "year"]
+        )
+        t = Table(title="Decided now (the same on every path)", header_style="bold")
+        for c in ("year", "action", "grant / lot", "shares", "price"):
+            t.add_column(c, justify="right" if c in ("shares", "price") else "left")
+        for _, a in now.iterrows():
+            exercise = a["kind"] == "exercise"
+            t.add_row(
+                str(a["year"]), "exercise" if exercise else f"sell ({a['window_id']})",
+                str(a["option_id"] if exercise else a["lot_id"]), f"{a['shares']:,.0f}",
+                _money(a["price"]),
+            )  # fmt: skip
+        console.print(t if not now.empty else "Decided now: no exercise or sale this year.")
+    for line in robust_lines(result):
+        console.print(line, markup=False)
 
 
 def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
@@ -696,6 +811,140 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         console.print(t)
     for line in summary_lines(result):
         console.print(line, markup=False)
+
+
+@cli.command()
+@click.argument("scenario_spec", metavar="SCENARIO")
+@click.argument("variant_specs", metavar="[VARIANT]...", nargs=-1)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for compare.parquet and one folder per variant with its plan's tables.",
+)
+@click.option(
+    "--baselines",
+    is_flag=True,
+    help="Add a row for each baseline of each variant (do nothing until liquidity, exercise "
+    "all now, the AMT crossover every year, an even split).",
+)
+@_with_sets
+@_with_solver(
+    gap="Relative optimality gap to prove (default: each scenario's, else 1e-4).",
+    time_limit="Seconds for the solver, per variant.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@_with_projection
+def compare(
+    scenario_spec: str,
+    variant_specs: tuple[str, ...],
+    outdir: Path | None,
+    baselines: bool,
+    sets: tuple[str, ...],
+    solver: str | None,
+    gap: float | None,
+    time_limit: float | None,
+    as_json: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    """Scenarios side by side: each variant's optimized plan, exactly re-evaluated.
+
+    The first row is SCENARIO; each VARIANT is layered over it (SCENARIO+VARIANT: the variant
+    file holds only what changes, deep-merged over the scenario; a variant not found as written
+    is looked up beside the scenario, and may itself be layers a.yaml+b.yaml). --set applies
+    to every row. A scenario with `paths` is planned robustly; its row shows expected figures.
+
+    \b
+    Columns: after-tax wealth and its difference to the first row, total extra tax, AMT paid,
+    credit recovered (used) and left, lowest cash, shares exercised and sold, the years with
+    exercises, the horizon, the solver's status and gap, and the plan-vs-exact difference.
+    Writes (with -o): OUTDIR/compare.parquet, and OUTDIR/<variant>/ with the tables of
+    `isoplan plan` for each variant (named after its file).
+
+    \b
+    Examples:
+      isoplan compare scenarios/whatif/fmv-jump.yaml fmv-jump-wait.yaml
+      isoplan compare scenarios/whatif/amt-then-drop.yaml amt-then-drop-crash.yaml -o out/
+      isoplan compare scenarios/whatif/crossover-vs-all.yaml --baselines
+      isoplan compare scenarios/plan-seed-story.yaml --set liquidity.ipo_date=2029-03-01
+    """
+    _check_outdir(outdir)
+    variants = load_variants(
+        scenario_spec,
+        variant_specs,
+        sets,
+        allow_projection=False if no_projection else None,
+        inflation=inflation,
+    )
+    done = []
+    with err_console.status("planning...", spinner="dots") as status:
+        for v in variants:
+            status.update(f"planning {v.name} ({len(done) + 1} of {len(variants)})...")
+            done.append(plan_variant(v, solver, gap, time_limit, no_projection))
+    rows = []
+    for c in done:
+        rows.append(c.row)
+        if baselines:
+            rows.extend(baseline_rows(c))
+    table = compare_table(rows)
+    if outdir is not None:
+        laws = {y: law for c in done for y, law in c.laws.items()}
+        _write_tables({"compare": table}, outdir, {
+            "version": __version__, "scenario": scenario_spec,
+            "variants": ",".join(v.name for v in variants),
+            "tax_law_years": ",".join(map(str, sorted(laws))),
+            "projected_years": ",".join(str(y) for y in sorted(laws) if laws[y].projected),
+            "published_years": ",".join(map(str, published_years())),
+        })  # fmt: skip
+        for c in done:
+            meta = _plan_meta(c.variant.scenario, c.laws, c.variant.spec)
+            _write_tables(c.tables, outdir / c.variant.name, meta)
+    if as_json:
+        click.echo(json.dumps({"compare": records(table)}))
+    else:
+        _print_compare(table)
+    failed = [c.variant.name for c in done if c.row.get("after_tax_wealth") is None]
+    if failed:
+        err_console.print(f"isoplan: no plan for {', '.join(failed)}", markup=False)
+        sys.exit(1)
+
+
+def _print_compare(table: pd.DataFrame) -> None:
+    t = Table(title="Variants compared (exact re-evaluation, dollars)", header_style="bold")
+    heads = (
+        "variant", "after-tax wealth", "vs first", "extra tax", "AMT paid", "credit used",
+        "credit left", "lowest cash", "exercised", "sold", "exercised in", "status",
+    )  # fmt: skip
+    for c in heads:
+        left = c in ("variant", "exercised in", "status")
+        t.add_column(c, justify="left" if left else "right", no_wrap=c == "variant")
+
+    def money(x: Any) -> str:
+        return "-" if x is None or pd.isna(x) else f"{float(x):,.0f}"
+
+    def shares(x: Any) -> str:
+        return "-" if x is None or pd.isna(x) else f"{float(x):,.0f}"
+
+    for _, r in table.iterrows():
+        t.add_row(
+            # a baseline's row sits under its variant's, by the baseline's name
+            f"  {r['variant'].split(' / ')[1]}" if r["kind"] == "baseline" else str(r["variant"]),
+            money(r["after_tax_wealth"]), money(r["vs_first"]),
+            money(r["total_extra_tax"]), money(r["amt_paid"]), money(r["credit_used"]),
+            money(r["credit_left"]), money(r["lowest_cash"]), shares(r["shares_exercised"]),
+            shares(r["shares_sold"]), str(r["exercise_years"] or "-"), str(r["status"]),
+        )  # fmt: skip
+    console.print(t)
+    worst = table["plan_vs_exact"].dropna()
+    if not worst.empty:
+        ok = "agree" if worst.max() <= 1.0 else "DISAGREE (a bug: please report)"
+        console.print(
+            f"Exact re-evaluation and model {ok}: largest difference ${worst.max():,.2f} over "
+            "every variant, year and tax line.",
+            markup=False,
+        )
 
 
 # ----------------------------------------------------------------------------------------------

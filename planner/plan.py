@@ -82,6 +82,12 @@ def explain_infeasible(scenario: Scenario) -> str:
     )
 
 
+def resolved(scenario: Scenario, laws: dict[int, YearLaw]) -> Scenario:
+    """The scenario with every year's deduction fixed (`models.scenario.resolve_deductions`)."""
+    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
+    return resolve_deductions(scenario, params)
+
+
 def run_plan(
     scenario: Scenario,
     laws: dict[int, YearLaw],
@@ -90,8 +96,7 @@ def run_plan(
     time_limit: float | None = None,
 ) -> PlanResult:
     """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective."""
-    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
-    scenario = resolve_deductions(scenario, params)
+    scenario = resolved(scenario, laws)
     baselines = evaluate_baselines(scenario, laws)
     sign = 1.0 if scenario.objective == "wealth" else -1.0
     comparable = {n: pe for n, pe in baselines.items() if not pe[1].required_shortfall}
@@ -144,16 +149,25 @@ def run_plan(
         raise RuntimeError(
             f"internal error: the optimized plan fails the exact check: {exc}"
         ) from None
-    worst = abs(r.objective - result.evaluation.objective_value) if r.objective is not None else 0.0
+    worst = model_vs_exact(result.model_years, r.objective, result.evaluation)
     if r.solver_objective is not None and r.objective is not None:
         # The solver's own figure may fall short of the settled plan's (slack it was indifferent
         # to), never exceed it.
         worst = max(worst, sign * (r.solver_objective - r.objective))
-    for row in result.evaluation.years:
-        for line in COMPARED_LINES:
-            worst = max(worst, abs(result.model_years[row["year"]][line] - row[line]))
     result.plan_vs_exact = worst
     return result
+
+
+def model_vs_exact(
+    model_years: dict[int, dict[str, float]], objective: float | None, ev: Evaluation
+) -> float:
+    """The largest difference between the model's figures (its objective, every compared tax
+    line of every year) and the exact evaluation of the same plan."""
+    worst = abs(objective - ev.objective_value) if objective is not None else 0.0
+    for row in ev.years:
+        for line in COMPARED_LINES:
+            worst = max(worst, abs(model_years[row["year"]][line] - row[line]))
+    return worst
 
 
 # ----------------------------------------------------------------------------------------------
@@ -161,7 +175,8 @@ def run_plan(
 # ----------------------------------------------------------------------------------------------
 
 
-def _totals(ev: Evaluation) -> dict[str, float]:
+def totals(ev: Evaluation) -> dict[str, float]:
+    """The headline figures of one evaluated plan: a row of `summary` (and of `compare`)."""
     years = ev.years
     return {
         "objective_value": ev.objective_value,
@@ -185,7 +200,7 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         r = result.solve
         assert r is not None
         rows.append({
-            "approach": "optimized", **_totals(result.evaluation), "solver": r.solver,
+            "approach": "optimized", **totals(result.evaluation), "solver": r.solver,
             "status": r.status, "gap": r.gap, "gap_requested": s.gap,
             "build_seconds": result.build_seconds, "solve_seconds": r.solve_seconds,
             "plan_vs_exact": result.plan_vs_exact, **{f"model_{k}": v for k, v in
@@ -194,7 +209,7 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
     for name, (_, ev) in result.baselines.items():
         short = sum(ev.required_shortfall.values())
         note = f"misses required exercise by {short:,.0f} shares" if short else ""
-        rows.append({"approach": name, **_totals(ev), "note": note})
+        rows.append({"approach": name, **totals(ev), "note": note})
     summary = pd.DataFrame(rows)
     out = {"summary": summary}
     ev = result.evaluation

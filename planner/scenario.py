@@ -421,6 +421,48 @@ class TaxLaw(_Model):
     """Assumed annual chained-CPI inflation of projected years (default: data/projection.yaml)."""
 
 
+class PricePath(_Model):
+    """One possible future of the stock, for the robust plan: its probability and what differs
+    from the scenario. The path is the scenario with `prices` and `liquidity` deep-merged over
+    (a year's entry or a field given here replaces the scenario's; a list such as
+    `tender_offers` replaces the whole list) and its own `terminal_price`."""
+
+    name: Ident
+    """Short name, used in results (`path` column, variable names `p_<name>__...`)."""
+    probability: Annotated[float, Field(gt=0, le=1), BeforeValidator(_number)]
+    """How likely this path is; the paths' probabilities add up to 1."""
+    description: str | None = None
+    """The story of this path, in words."""
+    prices: dict[
+        Year,
+        Annotated[
+            PriceYear, BeforeValidator(_price_shorthand, json_schema_input_type=PriceYear | float)
+        ],
+    ] = Field(default_factory=dict)
+    """Per-year FMV (and dates) on this path; years not given keep the scenario's. The years the
+    robust plan decides now (`robust.shared_years`) must keep the scenario's."""
+    liquidity: Liquidity | None = None
+    """IPO, lockup and tender offers on this path (fields given replace the scenario's)."""
+    terminal_price: Money | None = None
+    """Price per share at which shares held at the end are valued on this path."""
+
+
+class Robust(_Model):
+    """The robust (two-stage stochastic) plan over `paths`: the decisions of the first
+    `shared_years` years are taken now, the same on every path; later ones adapt to the path."""
+
+    shared_years: Annotated[int, Field(ge=1, le=MAX_HORIZON_YEARS), BeforeValidator(_number)] = 1
+    """Years decided before the paths tell apart (their prices, dates and sale windows must be
+    the same on every path)."""
+    worst_path_floor: Amount | None = None
+    """After-tax wealth every path must reach (null: no floor)."""
+    cvar_floor: Amount | None = None
+    """Mean after-tax wealth of the worst `cvar_alpha` of probability must reach this (CVaR;
+    null: no bound)."""
+    cvar_alpha: Annotated[float, Field(gt=0, le=1), BeforeValidator(_number)] = 0.25
+    """The tail probability of `cvar_floor`."""
+
+
 class ScenarioFile(_Model):
     """An isoplan scenario: a household, its stock options and company shares, and the years to
     plan their exercise and sale."""
@@ -461,6 +503,11 @@ class ScenarioFile(_Model):
     ] = Objective()
     solver: Solver = Solver()
     tax_law: TaxLaw = TaxLaw()
+    paths: list[PricePath] = Field(default_factory=list)
+    """Possible futures of the stock with their probabilities: with paths, `isoplan plan` makes
+    the robust plan (the most expected after-tax wealth over the paths)."""
+    robust: Robust = Robust()
+    """Settings of the robust plan (used with `paths`)."""
 
     @field_validator("description")
     @classmethod
@@ -1145,10 +1192,12 @@ def scenario_from_data(
     allow_projection: bool | None = None,
     inflation: float | None = None,
     _root: yaml.Node | None = None,
+    _where: _Where | None = None,
 ) -> Scenario:
     """Validate a scenario given as plain data (as read from YAML) and convert it.
-    `allow_projection` and `inflation` override the file's `tax_law` when given."""
-    where = _Where(source, _root)
+    `allow_projection` and `inflation` override the file's `tax_law` when given; `_where`
+    (instead of `source` and `_root`) places errors in layered files (`planner.variants`)."""
+    where = _Where(source, _root) if _where is None else _where
     if not isinstance(data, dict):
         raise where.error((), f"expected a mapping at the top level, got {_shown(data)}")
     try:

@@ -10,6 +10,7 @@ import math
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ import highspy
 import pulp
 
 from models.law import YearLaw
-from models.milp import LadderModel, build, read_plan, settle
+from models.milp import LadderModel, build, settle
 from models.pwl import value_of
-from models.scenario import Plan, Scenario
+from models.scenario import Scenario
+from models.stochastic import StochasticModel
 
 SOLVERS = ("cbc", "highs")
 
@@ -134,14 +136,18 @@ def _cbc_abs_gap(log: str) -> float | None:
 
 
 def solve(
-    m: LadderModel,
+    m: LadderModel | StochasticModel,
     solver: str,
     gap: float,
     time_limit: float,
     scale: float,
+    *,
+    settle_with: Callable[[Any], list[str]] = settle,
 ) -> SolveResult:
     """Solve in place; the model's variables then hold the plan. `gap` is relative to `scale`,
-    an estimate of the objective's size (e.g. the best baseline's).
+    an estimate of the objective's size (e.g. the best baseline's). `m` is a `LadderModel` or
+    any model with its `prob`, `objective` and share variables `decisions` (`models.stochastic`),
+    whose `settle_with` puts every tax amount on its function at the (rounded) decisions.
 
     Three phases, one time limit. Most of a straight branch and bound goes into whole shares, not
     into the tax kinks: cash binds in most years, so the relaxation spends the last dollar on a
@@ -161,7 +167,7 @@ def solve(
     ends below it, and `tighten` uses its objective as a cut."""
     gap_abs = gap * max(1.0, abs(scale))
     sign = 1.0 if m.prob.sense == pulp.LpMaximize else -1.0
-    shares = [var for var, _ in (*m.exercise.values(), *m.sell.values())]
+    shares = m.decisions
     box = {var.name: (var.lowBound, var.upBound) for var in shares}
     started = time.perf_counter()
 
@@ -176,7 +182,7 @@ def solve(
     if relaxed.status == "infeasible":  # no plan even with fractional shares
         return _no_plan(relaxed, started, solver)
     bound = relaxed.bound(sign)
-    best: tuple[_Run, Plan, float] | None = None
+    best: tuple[_Run, dict[str, float], float] | None = None
     if relaxed.found:
         for var in shares:
             x = var.varValue or 0.0
@@ -185,18 +191,20 @@ def solve(
         for var in shares:
             var.lowBound, var.upBound = box[var.name]
         if rounded.found:
-            best = _settled(m, rounded)
+            best = _settled(m, rounded, shares, settle_with)
     if best is None or sign * (bound - best[2]) > gap_abs:
         full = _run(m, solver, gap_abs, left())
         bound = min(bound, full.bound(sign), key=lambda b: sign * b)
         if full.found:
-            plan = _settled(m, full)
+            plan = _settled(m, full, shares, settle_with)
             if best is None or sign * (plan[2] - best[2]) > 0:
                 best = plan
     if best is None:
         return _no_plan(relaxed, started, solver)
-    run, plan, objective = best
-    if settle(m, plan):  # the model last held another phase's plan
+    run, chosen, objective = best
+    for var in shares:  # the model may hold another phase's plan
+        var.varValue = chosen[var.name]
+    if settle_with(m):
         raise RuntimeError("internal error: a settled plan no longer fits the model")
     abs_gap = max(0.0, sign * (bound - objective))
     status = "optimal" if abs_gap <= gap_abs * (1 + 1e-9) else "time_limit"
@@ -229,7 +237,7 @@ class _Run:
         return self.objective + sign * self.abs_gap
 
 
-def _run(m: LadderModel, solver: str, gap_abs: float, time_limit: float) -> _Run:
+def _run(m: LadderModel | StochasticModel, solver: str, gap_abs: float, time_limit: float) -> _Run:
     with tempfile.TemporaryDirectory() as tmp:
         log_path = str(Path(tmp) / "cbc.log") if solver == "cbc" else None
         m.prob.solve(make_solver(solver, gap_abs, time_limit, log_path))
@@ -253,16 +261,23 @@ def _run(m: LadderModel, solver: str, gap_abs: float, time_limit: float) -> _Run
     return _Run(status, found, objective, abs_gap)
 
 
-def _settled(m: LadderModel, run: _Run) -> tuple[_Run, Plan, float]:
-    """The solver's plan with every tax on its function, and its objective."""
-    plan = read_plan(m)
-    broken = settle(m, plan)
+def _settled(
+    m: LadderModel | StochasticModel,
+    run: _Run,
+    shares: list[pulp.LpVariable],
+    settle_with: Callable[[Any], list[str]],
+) -> tuple[_Run, dict[str, float], float]:
+    """The solver's plan (its share counts, rounded) with every tax on its function, and its
+    objective."""
+    for var in shares:
+        var.varValue = float(round(var.varValue or 0.0))
+    broken = settle_with(m)
     if broken:
         raise RuntimeError(
             f"internal error: the solver's plan breaks {', '.join(broken[:3])} once its taxes "
             "are settled"
         )
-    return run, plan, value_of(m.objective)
+    return run, {var.name: var.varValue for var in shares}, value_of(m.objective)
 
 
 def _no_plan(run: _Run, started: float, solver: str) -> SolveResult:

@@ -312,7 +312,7 @@ def test_law(tmp_path: Path, args: tuple[str, ...], projected: bool) -> None:
         assert "data/federal/2026.yaml" in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["", "tax", "crossover", "law"])
+@pytest.mark.parametrize("command", ["", "tax", "crossover", "law", "plan", "compare"])
 def test_help_mentions_an_example(tmp_path: Path, command: str) -> None:
     proc = ok(isoplan(*filter(None, [command]), "--help", cwd=tmp_path))
     assert "Usage:" in proc.stdout
