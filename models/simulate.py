@@ -217,6 +217,7 @@ class Evaluator:
         self.options: dict[str, OptionClass] = {o.id: o for o in scenario.options}
         self.windows: dict[str, SaleWindow] = {w.id: w for w in scenario.windows}
         self.scenario_lots: dict[str, Lot] = {lot.id: lot for lot in scenario.lots}
+        self._memo: dict[tuple, dict[str, Any]] = {}
         self.base = self._base()
 
     # ------------------------------------------------------------------------------------------
@@ -231,8 +232,14 @@ class Evaluator:
         return own
 
     def _tax(self, ty: TaxYear, inputs: dict[str, float], carry: float) -> dict[str, Any]:
-        h = Household(**inputs, amt_credit_carryforward=carry)
-        return tax_one(h, self.params[ty.year], ty.itemize)
+        """The year's exact tax, remembered: a baseline probes one action at a time, so most
+        years of the next evaluation have the same inputs and credit carried in (read only)."""
+        key = (ty.year, carry, *sorted(inputs.items()))
+        result = self._memo.get(key)
+        if result is None:
+            h = Household(**inputs, amt_credit_carryforward=carry)
+            result = self._memo[key] = tax_one(h, self.params[ty.year], ty.itemize)
+        return result
 
     def _base(self) -> list[dict[str, float]]:
         out = []
