@@ -268,10 +268,17 @@ def robust_lines(result: RobustResult) -> list[str]:
         f"wealth ${result.rp:,.0f}."
     ]
     if result.vss is not None:
+        # Both plans are optimal within the asked gap, so a VSS inside twice that is no value.
+        allowed = v.scenario.gap * abs(result.rp or 0.0)
+        noise = (
+            f" (within the solvers' gaps of ${allowed:,.0f} each: no measurable value here)"
+            if abs(result.vss) <= 2 * allowed
+            else ""
+        )
         lines.append(
             f"Plan for the average path, its first years carried onto every path: expected "
             f"${result.eev_value:,.0f}. Value of planning for the uncertainty (VSS): "
-            f"${result.vss:,.0f}."
+            f"${result.vss:,.0f}{noise}."
         )
     elif result.eev:
         stuck = [n for n, e in result.eev.items() if e is None]
