@@ -278,6 +278,13 @@ SUMS = {
 }
 
 
+# The long-term gains of a year's sales without their losses (each sale's gain per share has one
+# sign), a linear upper bound on the net capital gain max(0, ltcg + min(0, stcg)): the net gain's
+# binary alone lets the relaxation count gains across a range that runs from every loss at once
+# to every gain at once, which a year of small losses and gains (a flat price) falls inside.
+GAINS = {"ltcg": "ltcg_gains", "amt_ltcg": "amt_ltcg_gains"}
+
+
 def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]]:
     """Each year's Household amounts that actions move, as bounded linear expressions.
 
@@ -343,6 +350,10 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
             parts = terms[ty.year][k]
             expr = base + pulp.lpSum(c * v for c, v in parts) if parts else base
             fields[k] = Lin(expr, lo, hi)
+            if k in GAINS:  # the gains alone, without the losses: see GAINS
+                up = [(c, v) for c, v in parts if c > 0]
+                top = max(base, 0.0) + sum(c * v.upBound for c, v in up)
+                fields[GAINS[k]] = Lin(max(base, 0.0) + pulp.lpSum(c * v for c, v in up), 0, top)
         out[ty.year] = fields
     return out
 
@@ -350,6 +361,12 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
 def _floor(x: Lin, lo: float) -> Lin:
     """`x` with a lower bound known from the mathematics (not from interval arithmetic)."""
     return Lin(x.expr, max(x.lo, lo), max(x.hi, lo))
+
+
+def _at_most(b: Builder, name: str, y: Lin, cap: Lin) -> None:
+    """y <= cap as a constraint, unless the bounds already say so."""
+    if y.hi > cap.lo:
+        b.prob += y.expr <= cap.expr, name
 
 
 def _tmt(b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params) -> Lin:
@@ -398,6 +415,7 @@ def _year_tax(
     line7 = b.above(f"{tag}__line7", f["net_gain"], line7_of)
     st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], _minus)
     ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, _plus), 0.0)
+    _at_most(b, f"{tag}__ncg__gains", ncg, f["ltcg_gains"])
     earned = f["wages"] + f["ordinary_income"] + ty.interest
     agi = earned + ty.qualified_dividends + line7
     h = base_household(ty)
@@ -459,6 +477,7 @@ def _year_tax(
     excess = _floor(b.above(f"{tag}__line6", amti, excess_of), 0.0)
     amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], _minus)
     amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus)
+    _at_most(b, f"{tag}__amt_ncg__gains", amt_ncg, f["amt_ltcg_gains"])
     tmt = _floor(
         _tmt(b, f"{tag}__p3", excess, _floor(amt_ncg, 0.0) + ty.qualified_dividends, band15, p),
         0.0,

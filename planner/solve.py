@@ -157,8 +157,9 @@ def solve(
     1. the shares are relaxed to continuous (the kinks' binaries stay): its optimum, or the
        solver's proven bound on it, bounds every whole-share plan;
     2. every share count is confined to the whole numbers around its phase-1 value (floor or
-       ceiling) and solved: a whole-share plan, proven within the gap when it is that close to
-       the phase-1 bound;
+       ceiling; if no such combination fits, e.g. sales that must sum to a lot's shares, one step
+       more either side) and solved: a whole-share plan, proven within the gap when it is that
+       close to the phase-1 bound;
     3. otherwise the full model, with the time left; the better plan of 2 and 3 is kept, and the
        gap is measured against the tighter of the two bounds.
 
@@ -184,10 +185,15 @@ def solve(
     bound = relaxed.bound(sign)
     best: tuple[_Run, dict[str, float], float] | None = None
     if relaxed.found:
-        for var in shares:
-            x = var.varValue or 0.0
-            var.lowBound, var.upBound = math.floor(x + 1e-6), math.ceil(x - 1e-6)
-        rounded = _run(m, solver, gap_abs / 4, left())
+        around = {var.name: var.varValue or 0.0 for var in shares}
+        for widen in (0, 1):  # floor or ceiling; failing that, one more step either side
+            for var in shares:
+                x, (lo, hi) = around[var.name], box[var.name]
+                var.lowBound = max(lo, math.floor(x + 1e-6) - widen)
+                var.upBound = min(hi, math.ceil(x - 1e-6) + widen)
+            rounded = _run(m, solver, gap_abs / 4, left())
+            if rounded.status != "infeasible":
+                break
         for var in shares:
             var.lowBound, var.upBound = box[var.name]
         if rounded.found:
