@@ -1,0 +1,1 @@
+"""Pure mathematics, no I/O: the exact tax engine (scalar and vectorized) and the MILP."""

@@ -1,0 +1,1 @@
+"""The application: scenario files, the CLI, solving, batches, outputs and reports."""
