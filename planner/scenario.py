@@ -572,7 +572,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -633,7 +633,7 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _path(loc: Loc) -> str:
+def field_path(loc: Loc) -> str:
     out = ""
     for key in loc:
         if isinstance(key, int):
@@ -654,7 +654,7 @@ def _strip_type(t: Any) -> Any:
             return t
 
 
-def _fields_at(loc: Loc) -> list[str]:
+def fields_at(loc: Loc) -> list[str]:
     """Field names of the model at `loc` (for 'did you mean' hints)."""
     t: Any = ScenarioFile
     for key in loc:
@@ -679,7 +679,7 @@ def _bound(x: Any) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _why(err: dict[str, Any]) -> str:
+def error_reason(err: dict[str, Any]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     got = f", got {_shown(err['input'])}" if "input" in err else ""
     if kind == "isoplan":
@@ -688,7 +688,7 @@ def _why(err: dict[str, Any]) -> str:
         return "required"
     if kind == "extra_forbidden":
         loc = err["loc"]
-        key, fields = str(loc[-1]), _fields_at(loc[:-1])
+        key, fields = str(loc[-1]), fields_at(loc[:-1])
         close = difflib.get_close_matches(key, fields, n=1) or [
             f for f in fields if f.startswith(key) or key.startswith(f)
         ]
@@ -735,7 +735,7 @@ def _why(err: dict[str, Any]) -> str:
     return msg[:1].lower() + msg[1:] + got
 
 
-class _Where:
+class Where:
     """Formats errors about one file: `file: path: why (line N)`."""
 
     def __init__(self, source: str, root: yaml.Node | None) -> None:
@@ -746,7 +746,7 @@ class _Where:
         notes = [f"line {line}"] if line is not None else []
         if more:
             notes.append(f"and {more} more problem{'s' if more > 1 else ''}")
-        path = _path(loc)
+        path = field_path(loc)
         tail = f" ({'; '.join(notes)})" if notes else ""
         return f"{self.source}: {path + ': ' if path else ''}{why}{tail}"
 
@@ -757,7 +757,7 @@ class _Where:
         errors = exc.errors(include_url=False)
         err = errors[0]
         loc = tuple(k for k in err["loc"] if k != "[key]")
-        return self.error(loc, _why(err), len(errors) - 1)
+        return self.error(loc, error_reason(err), len(errors) - 1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -837,7 +837,7 @@ def split_iso_limit(
 # ----------------------------------------------------------------------------------------------
 
 
-def _horizon(doc: ScenarioFile, where: _Where) -> list[int]:
+def _horizon(doc: ScenarioFile, where: Where) -> list[int]:
     if doc.horizon is not None:
         first = doc.horizon.first_year
         years = list(range(first, first + doc.horizon.years))
@@ -852,7 +852,7 @@ def _horizon(doc: ScenarioFile, where: _Where) -> list[int]:
     return years
 
 
-def _check_years(doc: ScenarioFile, years: list[int], where: _Where) -> None:
+def _check_years(doc: ScenarioFile, years: list[int], where: Where) -> None:
     """Income and prices only for horizon years; a price for each."""
     span = f"the horizon {years[0]}-{years[-1]}" if len(years) > 1 else f"the horizon {years[0]}"
     for y in doc.years:
@@ -866,7 +866,7 @@ def _check_years(doc: ScenarioFile, years: list[int], where: _Where) -> None:
             raise where.error(("prices",), f"no price for {y} (every year of {span} needs one)")
 
 
-def _check_law(years: list[int], allow_projection: bool, where: _Where, field: str) -> None:
+def _check_law(years: list[int], allow_projection: bool, where: Where, field: str) -> None:
     published = published_years()
     for y in years:
         if y < published[0]:
@@ -882,7 +882,7 @@ def _check_law(years: list[int], allow_projection: bool, where: _Where, field: s
             )
 
 
-def _tax_years(doc: ScenarioFile, years: list[int], where: _Where) -> list[TaxYear]:
+def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYear]:
     out = []
     for k, y in enumerate(years):
         override = doc.years.get(y)
@@ -920,7 +920,7 @@ def _tax_years(doc: ScenarioFile, years: list[int], where: _Where) -> list[TaxYe
     return out
 
 
-def _check_grant(g: Grant, i: int, where: _Where) -> None:
+def _check_grant(g: Grant, i: int, where: Where) -> None:
     loc: Loc = ("grants", i)
     expiry = g.expiry or add_years(g.grant_date, 10)
     if expiry <= g.grant_date:
@@ -969,7 +969,7 @@ def _check_grant(g: Grant, i: int, where: _Where) -> None:
         )
 
 
-def _options(doc: ScenarioFile, taxyears: list[TaxYear], where: _Where) -> tuple[OptionClass, ...]:
+def _options(doc: ScenarioFile, taxyears: list[TaxYear], where: Where) -> tuple[OptionClass, ...]:
     seen: dict[str, int] = {}
     for i, g in enumerate(doc.grants):
         if g.id in seen:
@@ -1056,7 +1056,7 @@ def _expiry(g: Grant) -> date:
     return expiry
 
 
-def _lots(doc: ScenarioFile, first_year: int, where: _Where) -> tuple[Lot, ...]:
+def _lots(doc: ScenarioFile, first_year: int, where: Where) -> tuple[Lot, ...]:
     grants = {g.id: g for g in doc.grants}
     seen: dict[str, int] = {}
     out = []
@@ -1133,7 +1133,7 @@ def _lots(doc: ScenarioFile, first_year: int, where: _Where) -> tuple[Lot, ...]:
     return tuple(out)
 
 
-def _windows(doc: ScenarioFile, taxyears: list[TaxYear], where: _Where) -> tuple[SaleWindow, ...]:
+def _windows(doc: ScenarioFile, taxyears: list[TaxYear], where: Where) -> tuple[SaleWindow, ...]:
     liq = doc.liquidity
     out = []
     if liq.ipo_date is not None:
@@ -1163,7 +1163,7 @@ def _windows(doc: ScenarioFile, taxyears: list[TaxYear], where: _Where) -> tuple
 
 
 def _objective(
-    doc: ScenarioFile, options: tuple[OptionClass, ...], where: _Where
+    doc: ScenarioFile, options: tuple[OptionClass, ...], where: Where
 ) -> dict[str, float]:
     obj = doc.objective
     ids = {o.id: o for o in options}
@@ -1192,12 +1192,12 @@ def scenario_from_data(
     allow_projection: bool | None = None,
     inflation: float | None = None,
     _root: yaml.Node | None = None,
-    _where: _Where | None = None,
+    _where: Where | None = None,
 ) -> Scenario:
     """Validate a scenario given as plain data (as read from YAML) and convert it.
     `allow_projection` and `inflation` override the file's `tax_law` when given; `_where`
     (instead of `source` and `_root`) places errors in layered files (`planner.variants`)."""
-    where = _Where(source, _root) if _where is None else _where
+    where = Where(source, _root) if _where is None else _where
     if not isinstance(data, dict):
         raise where.error((), f"expected a mapping at the top level, got {_shown(data)}")
     try:
@@ -1245,7 +1245,7 @@ def load_scenario(
     """Read, validate and convert a scenario file. Raises `InputError` (one line: file, field
     path, why, line) on any problem."""
     path = Path(path)
-    data, root = _read_yaml(path)
+    data, root = read_yaml(path)
     return scenario_from_data(
         data, str(path), allow_projection=allow_projection, inflation=inflation, _root=root
     )

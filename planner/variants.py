@@ -31,11 +31,11 @@ from models.stochastic import Risk
 from planner.errors import InputError
 from planner.scenario import (
     Loc,
-    _fields_at,
-    _path,
-    _read_yaml,
-    _Where,
-    _why,
+    Where,
+    error_reason,
+    field_path,
+    fields_at,
+    read_yaml,
     scenario_from_data,
 )
 
@@ -96,7 +96,7 @@ def _depth(layer: _Layer, loc: Loc) -> int:
     return n
 
 
-class _LayeredWhere(_Where):
+class _LayeredWhere(Where):
     """Error messages naming the layer (file and line) or the --set that gave the field."""
 
     def __init__(self, layers: list[_Layer]) -> None:
@@ -111,8 +111,8 @@ class _LayeredWhere(_Where):
                 best, depth = layer, d
         if best.override is not None:
             tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-            return f"{best.label}: {_path(loc) + ': ' if loc else ''}{why}{tail}"
-        return _Where(best.label, best.root).message(loc, why, more)
+            return f"{best.label}: {field_path(loc) + ': ' if loc else ''}{why}{tail}"
+        return Where(best.label, best.root).message(loc, why, more)
 
 
 def _layer_paths(spec: str) -> list[Path]:
@@ -148,21 +148,20 @@ def _apply_set(data: dict[str, Any], text: str) -> Loc:
     loc: list[str | int] = []
     node: Any = data
     for i, part in enumerate(parts):
-        fields = _fields_at(tuple(loc))
+        fields = fields_at(tuple(loc))
         if fields and part not in fields:
-            why = _why({"type": "extra_forbidden", "loc": (*loc, part)})
-            raise InputError(f"{label}: {_path((*loc, part))}: {why}")
+            why = error_reason({"type": "extra_forbidden", "loc": (*loc, part)})
+            raise InputError(f"{label}: {field_path((*loc, part))}: {why}")
         last = i == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise InputError(
-                    f"{label}: {_path(tuple(loc))} has {len(node)} entries; '{part}' is not one"
-                )
+                where = field_path(tuple(loc))
+                raise InputError(f"{label}: {where} has {len(node)} entries; '{part}' is not one")
             key: Any = int(part)
         elif isinstance(node, dict):
             key = _key(node, part)
         else:
-            raise InputError(f"{label}: {_path(tuple(loc))} is not a mapping or a list")
+            raise InputError(f"{label}: {field_path(tuple(loc))} is not a mapping or a list")
         loc.append(key)
         if last:
             node[key] = value
@@ -209,7 +208,7 @@ def load_variant(
     path as a scenario of its own."""
     layers = []
     for p in _layer_paths(spec):
-        data, root = _read_yaml(p)
+        data, root = read_yaml(p)
         if not isinstance(data, dict):
             raise InputError(f"{p}: expected a mapping at the top level")
         layers.append(_Layer(str(p), data, root))
@@ -227,7 +226,7 @@ def load_variant(
     return v
 
 
-def _paths(v: Variant, where: _Where, opts: dict[str, Any]) -> None:
+def _paths(v: Variant, where: Where, opts: dict[str, Any]) -> None:
     """Each path as a scenario: the document without `paths`, its overrides merged over."""
     data = v.data
     docs = data["paths"]
@@ -262,14 +261,14 @@ def _paths(v: Variant, where: _Where, opts: dict[str, Any]) -> None:
             over["objective"] = {"terminal_price": p["terminal_price"]}
         source = f"{v.spec}: paths[{i}] ({name})"
         v.paths[name] = scenario_from_data(
-            deep_merge(common, over), source, _where=_Where(source, None), **opts
+            deep_merge(common, over), source, _where=Where(source, None), **opts
         )
         v.probabilities[name] = float(p["probability"])
         v.descriptions[name] = str(p.get("description") or "")
     _check_shared(v, where)
 
 
-def _check_shared(v: Variant, where: _Where) -> None:
+def _check_shared(v: Variant, where: Where) -> None:
     """The shared years are the same on every path: prices, dates and sale windows."""
     names = list(v.paths)
     first = v.paths[names[0]]
