@@ -34,7 +34,7 @@ from models.stochastic import (
 )
 from planner.errors import InputError
 from planner.plan import PlanResult, model_vs_exact, resolved, run_plan, tables, totals
-from planner.solve import SolveResult, build_tight, solve, tighten
+from planner.solve import SolveResult, solve, tighten
 from planner.variants import Variant
 
 
@@ -159,20 +159,22 @@ def run_robust(
         )
         return result
     if mean_value:
-        _mean_value(result, scenarios, laws, solver, gap, time_limit)
+        _mean_value(result, scenarios, bounds, laws, solver, gap, time_limit)
     return result
 
 
 def _mean_value(
     result: RobustResult,
     scenarios: dict[str, Scenario],
+    bounds: dict[str, dict[str, tuple[float, float]]],
     laws: dict[int, YearLaw],
     solver: str,
     gap: float,
     time_limit: float,
 ) -> None:
     """The plan for the average path, its first years fixed on every path, the rest
-    re-optimized there (module docstring)."""
+    re-optimized there (module docstring); each path's model with the bounds the robust plan
+    proved for it."""
     avg = average_scenario(scenarios, result.probabilities)
     mv = run_plan(avg, laws, solver, gap, time_limit)
     result.mean_value = mv
@@ -181,7 +183,7 @@ def _mean_value(
         return
     shared = tuple(avg.year_numbers[: result.variant.shared_years])
     for name, s in scenarios.items():
-        m = build_tight(s, laws, None)
+        m = build(s, laws, bounds[name])
         fix_first_stage(m, mv.plan, shared)
         ev = result.paths[name].evaluation
         r = solve(m, solver, gap, time_limit, abs(ev.objective_value) if ev else 1.0)
