@@ -3,7 +3,7 @@
 Each policy turns a Scenario into a `Plan` that is feasible by construction: it decides year by
 year, in date order, and takes each action (one option class's exercise, or one lot's sale in one
 window) for as many shares as it wants, in multiples of `scenario.share_step`, **as far as cash
-allows**: an action is cut down (by binary search over share steps, each probe evaluated exactly
+allows**: an action is cut down (by a search over share steps, each probe evaluated exactly
 over the whole horizon with `models.simulate`) to the most shares that keep the end-of-year cash of
 every year at or above the cash floor, taking into account the extra tax paid the April after.
 (A year already below the floor before the action, which happens only if the scenario itself runs
@@ -148,23 +148,26 @@ class _Builder:
         with k, the answer is the binary search's; only the number of probes differs."""
         if max_steps <= 0:
             return 0.0
-        s_hi, best = self._probe(self._with(max_steps * self.step, exercise, sale))
+
+        def probe(k: int) -> tuple[float, Evaluation | None]:
+            return self._probe(self._with(k * self.step, exercise, sale))
+
+        s_hi, best = probe(max_steps)
         if s_hi >= 0:
             return self._take(max_steps, exercise, sale, best)
         lo, hi, s_lo, best = 0, max_steps, self._slack(self.evaluation), None
-        last = ""  # the bracket's end the last probe moved
+        lo_moves = 0  # probes in a row that moved only the low end
         while hi - lo > 1:
             k = (lo + hi) // 2
-            if math.isfinite(s_hi) and s_lo > s_hi and last != "lo twice":
+            if math.isfinite(s_hi) and s_lo > s_hi and lo_moves < 2:
                 k = min(max(lo + math.floor((hi - lo) * s_lo / (s_lo - s_hi)), lo + 1), hi - 1)
-            slack, found = self._probe(self._with(k * self.step, exercise, sale))
+            slack, found = probe(k)
             if slack < 0:
-                hi, s_hi, last = k, slack, "hi"
+                hi, s_hi, lo_moves = k, slack, 0
                 continue
-            lo, s_lo, best = k, slack, found
-            last = "lo twice" if last.startswith("lo") else "lo"
+            lo, s_lo, best, lo_moves = k, slack, found, lo_moves + 1
             if k + 1 < hi:  # the chord's root is usually the last acceptable step
-                slack, found = self._probe(self._with((k + 1) * self.step, exercise, sale))
+                slack, found = probe(k + 1)
                 if slack < 0:
                     hi, s_hi = k + 1, slack
                 else:
