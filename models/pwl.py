@@ -349,10 +349,9 @@ class Builder:
 
     def below_min(self, name: str, a: Lin, b: Lin) -> Lin:
         """A relief y = min(a, b): y <= each (concave, no binary)."""
-        if a.hi <= b.lo:
-            return a
-        if b.hi <= a.lo:
-            return b
+        known = _never_above(a, b)
+        if known is not None:
+            return known
         lo, hi = min(a.lo, b.lo), min(a.hi, b.hi)
         y = self.var(name, lo, hi)
         self.prob += y <= a.expr, f"{name}__le_a"
@@ -363,10 +362,9 @@ class Builder:
     def above_min(self, name: str, a: Lin, b: Lin) -> Lin:
         """A cost y = min(a, b): not convex, so one binary w (1: b is the smaller) when the bounds
         let either be the smaller:  y >= a - (a.hi - lo) w,  y >= b - (b.hi - lo)(1 - w)."""
-        if a.hi <= b.lo:
-            return a
-        if b.hi <= a.lo:
-            return b
+        known = _never_above(a, b)
+        if known is not None:
+            return known
         lo, hi = min(a.lo, b.lo), min(a.hi, b.hi)
         y = self.var(name, lo, hi)
         w = self.binary(f"{name}__pick_b")
@@ -379,6 +377,16 @@ class Builder:
 
         self._settlers.append(settle)
         return Lin(y, lo, hi)
+
+
+def _never_above(a: Lin, b: Lin) -> Lin | None:
+    """The one of a and b that its bounds keep at or below the other, if either: min(a, b) then
+    needs no variable."""
+    if a.hi <= b.lo:
+        return a
+    if b.hi <= a.lo:
+        return b
+    return None
 
 
 def _clip(v: float, lo: float, hi: float) -> float:
