@@ -34,7 +34,10 @@ def make_solver(name: str, gap_abs: float, time_limit: float, log_path: str | No
     part (savings, starting cash), which would make "1e-4 of after-tax wealth" many times
     stricter than asked. (PuLP 3.3.2 also hands CBC `gapAbs` as a relative "-ratio": CBC's own
     option is named here.) CBC's MIP preprocessing is off: on these models it cut off the
-    optimum and then proved a plan $15,906 worse optimal (a case kept in tests/test_milp.py)."""
+    optimum and then proved a plan $15,906 worse optimal (a case kept in tests/test_milp.py).
+    HiGHS runs without its RINS and feasibility-jump heuristics: on these small models most of a
+    hard solve went into RINS's nested sub-MIPs (1.6 s of 2.3 s on one household), while the
+    plans it finds come as fast from branching; a 60-client book solved in 38% less time."""
     if name == "cbc":
         return pulp.PULP_CBC_CMD(
             msg=False,
@@ -44,7 +47,15 @@ def make_solver(name: str, gap_abs: float, time_limit: float, log_path: str | No
             options=[f"allowableGap {gap_abs}", "preprocess off"],
         )
     if name == "highs":
-        return pulp.HiGHS(msg=False, gapAbs=gap_abs, gapRel=0.0, timeLimit=time_limit, threads=1)
+        return pulp.HiGHS(
+            msg=False,
+            gapAbs=gap_abs,
+            gapRel=0.0,
+            timeLimit=time_limit,
+            threads=1,
+            mip_heuristic_run_rins=False,
+            mip_heuristic_run_feasibility_jump=False,
+        )
     raise ValueError(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})")
 
 
