@@ -150,12 +150,17 @@ def run_plan(
             f"internal error: the optimized plan fails the exact check: {exc}"
         ) from None
     worst = model_vs_exact(result.model_years, r.objective, result.evaluation)
-    if r.solver_objective is not None and r.objective is not None:
-        # The solver's own figure may fall short of the settled plan's (slack it was indifferent
-        # to), never exceed it.
-        worst = max(worst, sign * (r.solver_objective - r.objective))
-    result.plan_vs_exact = worst
+    result.plan_vs_exact = max(worst, solver_overshoot(r, sign))
     return result
+
+
+def solver_overshoot(r: SolveResult, sign: float) -> float:
+    """How far the solver's own objective lies beyond the settled plan's (`sign` 1 when
+    maximizing). It may fall short (slack the solver was indifferent to), never exceed it: a
+    positive figure is a modelling error, counted with the model-vs-exact differences."""
+    if r.solver_objective is None or r.objective is None:
+        return 0.0
+    return max(0.0, sign * (r.solver_objective - r.objective))
 
 
 def model_vs_exact(

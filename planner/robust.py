@@ -33,7 +33,16 @@ from models.stochastic import (
     settle_stochastic,
 )
 from planner.errors import InputError
-from planner.plan import PlanResult, model_vs_exact, resolved, run_plan, tables, totals
+from planner.plan import (
+    EXACT_TOLERANCE,
+    PlanResult,
+    model_vs_exact,
+    resolved,
+    run_plan,
+    solver_overshoot,
+    tables,
+    totals,
+)
 from planner.solve import SolveResult, solve, tighten
 from planner.variants import Variant
 
@@ -84,12 +93,17 @@ class RobustResult:
 
     @property
     def plan_vs_exact(self) -> float | None:
+        """The largest model-vs-exact difference over the paths, or the solver's objective
+        beyond the settled plan's if larger (`planner.plan.solver_overshoot`)."""
         found = [r.plan_vs_exact for r in self.paths.values() if r.plan_vs_exact is not None]
-        return max(found) if found else None
+        return max(*found, solver_overshoot(self.solve, 1.0)) if found else None
 
     @property
     def exact(self) -> bool:
-        return all(r.exact for r in self.paths.values())
+        return (
+            all(r.exact for r in self.paths.values())
+            and solver_overshoot(self.solve, 1.0) <= EXACT_TOLERANCE
+        )
 
 
 def run_robust(
