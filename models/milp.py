@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 import pulp
@@ -380,7 +380,9 @@ def _tmt(b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params) 
     g = _floor(b.below_min(f"{tag}__line22", excess, gains), 0.0)
     at15 = b.below_min(f"{tag}__line30", g, band15)
     line17 = _floor(excess - g, 0.0)
-    line18 = b.above(f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR))
+    line18 = b.above(
+        f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR), ("line18", _key(p))
+    )
     return line18 + g * r20 - at15 * (r20 - r15)
 
 
@@ -405,6 +407,7 @@ def _year_tax(
     """One year's forms (see the module docstring for the identities used)."""
     p, payroll = law
     _, r15, r20 = p.cg_rates
+    law_key = _key(p)
 
     def line7_of(v: float) -> float:
         return capital_gain_line7(v, 0.0, p, SCALAR)
@@ -412,9 +415,9 @@ def _year_tax(
     # Form 1040. Costs: line 7 (gain or limited loss), AGI. Reliefs: the short-term loss that
     # offsets long-term gains, the net capital gain taxed at 15/20% instead of ordinary rates,
     # deductions.
-    line7 = b.above(f"{tag}__line7", f["net_gain"], line7_of)
-    st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], _minus)
-    ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, _plus), 0.0)
+    line7 = b.above(f"{tag}__line7", f["net_gain"], line7_of, ("line7", law_key))
+    st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], _minus, "minus")
+    ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, _plus, "plus"), 0.0)
     _at_most(b, f"{tag}__ncg__gains", ncg, f["ltcg_gains"])
     earned = f["wages"] + f["ordinary_income"] + ty.interest
     agi = earned + ty.qualified_dividends + line7
@@ -423,7 +426,11 @@ def _year_tax(
     if ty.itemize:
         # Schedule A line 17 and the deductions the AMT keeps (line 17 less the taxes of line 2a,
         # before the 2026 section 68 reduction of line 2_68) never grow with AGI.
-        line14 = b.below(f"{tag}__line17", agi, lambda a: schedule_a(h, a, p, SCALAR)["line17"])
+        line14 = b.below(
+            f"{tag}__line17",
+            agi,
+            lambda a: schedule_a(h, a, p, SCALAR)["line17"],
+        )
 
         def kept_for_amt(a: float) -> float:
             sa = schedule_a(h, a, p, SCALAR)
@@ -451,12 +458,13 @@ def _year_tax(
     line1 = ordinary + gains  # = taxable income, positive here
     # QDCG worksheet: gains at 20% less 5% on the part that fits in the 15% band above the
     # ordinary income (a relief, no binary); the band's room is shared with Form 6251 line 29.
-    band15 = b.below(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0))
+    band15 = b.below(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0), ("line29", p.cg15))
     regular = (
         b.above(
             f"{tag}__ordinary_tax",
             ordinary,
             lambda o: rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR),
+            ("ordinary_tax", law_key),
         )
         + gains * r20
         - b.below_min(f"{tag}__qdcg_at15", gains, band15) * (r20 - r15)
@@ -464,7 +472,7 @@ def _year_tax(
     regular = _floor(regular, 0.0)
 
     # Form 6251: AMTI = exclusion AMTI (line 1 + 2a + 2_68) + line 2i + line 2k; line 7 cancels.
-    amt_line7 = b.above(f"{tag}__amt_line7", f["amt_net_gain"], line7_of)
+    amt_line7 = b.above(f"{tag}__amt_line7", f["amt_net_gain"], line7_of, ("line7", law_key))
     exclusion_amti = agi - amt_deductions
     amti = (
         earned + ty.qualified_dividends + amt_line7 + f["iso_spread"]
@@ -474,16 +482,18 @@ def _year_tax(
     def excess_of(a: float) -> float:
         return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
 
-    excess = _floor(b.above(f"{tag}__line6", amti, excess_of), 0.0)
-    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], _minus)
-    amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus)
+    excess = _floor(b.above(f"{tag}__line6", amti, excess_of, ("line6", law_key)), 0.0)
+    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], _minus, "minus")
+    amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus, "plus")
     _at_most(b, f"{tag}__amt_ncg__gains", amt_ncg, f["amt_ltcg_gains"])
     tmt = _floor(
         _tmt(b, f"{tag}__p3", excess, _floor(amt_ncg, 0.0) + ty.qualified_dividends, band15, p),
         0.0,
     )
     # Form 8801 on the exclusion items alone (regular gains), for the credit generated.
-    excl_excess = _floor(b.above(f"{tag}__x_line6", exclusion_amti, excess_of), 0.0)
+    excl_excess = _floor(
+        b.above(f"{tag}__x_line6", exclusion_amti, excess_of, ("line6", law_key)), 0.0
+    )
     excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, gains, band15, p), 0.0)
     creditable_floor = (
         excl_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", tmt, excl_tmt)
@@ -499,18 +509,32 @@ def _year_tax(
     # The only bend that needs a binary is min(0, z), in the narrow range of z.
     nii = line7 + ty.interest + ty.qualified_dividends
     z = f["wages"] + f["ordinary_income"] - p.niit_threshold
-    short = b.above(f"{tag}__niit_short", z, _minus)
-    niit = b.above(f"{tag}__niit_base", nii + short, _plus) * p.niit_rate
+    short = b.above(f"{tag}__niit_short", z, _minus, "minus")
+    niit = b.above(f"{tag}__niit_base", nii + short, _plus, "plus") * p.niit_rate
     addl = b.above(
-        f"{tag}__addl_medicare", f["wages"], lambda w: form_8959(Household(wages=w), p, SCALAR)
+        f"{tag}__addl_medicare",
+        f["wages"],
+        lambda w: form_8959(Household(wages=w), p, SCALAR),
+        ("addl_medicare", law_key),
     )
-    fica = b.above(f"{tag}__fica", f["wages"], lambda w: employee_fica(w, payroll, SCALAR))
+    fica = b.above(
+        f"{tag}__fica",
+        f["wages"],
+        lambda w: employee_fica(w, payroll, SCALAR),
+        ("fica", _key(payroll)),
+    )
     return {
         "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": amti,
         "tmt": tmt, "income_tax": income_tax, "niit": niit, "additional_medicare_tax": addl,
         "mtc_carryforward_in": cf, "mtc_carryforward_out": _floor(cf_out, 0.0),
         "total_tax": income_tax + niit + addl, "fica": fica,
     }  # fmt: skip
+
+
+def _key(obj: Any) -> tuple[Any, ...]:
+    """A dataclass of law or household figures as a hashable key of the functions built on it
+    (`Builder.above`)."""
+    return (type(obj).__name__, *astuple(obj))
 
 
 def _plus(v: float) -> float:

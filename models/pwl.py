@@ -12,7 +12,7 @@ small: most kinks of a tax schedule lie outside the range a given year can reach
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,23 @@ def breakpoints(f: Callable[[float], float], lo: float, hi: float) -> list[float
     return kinks
 
 
+# Kinks of functions named by a key (`Builder.above`), found once per process over +-_SPAN
+# (where _PROBE still resolves slopes; a wider range is searched directly).
+_SPAN = 1e8
+_KINKS: dict[Hashable, list[float]] = {}
+
+
+def _kinks(f: Callable[[float], float], lo: float, hi: float, key: Hashable | None) -> list[float]:
+    """`breakpoints(f, lo, hi)`; for a keyed function inside +-_SPAN, the kinks found once over
+    the whole span and kept (a tax schedule's kinks are where its law puts them, whatever the
+    range a household reaches)."""
+    if key is None or lo < -_SPAN or hi > _SPAN:
+        return breakpoints(f, lo, hi)
+    if key not in _KINKS:
+        _KINKS[key] = breakpoints(f, -_SPAN, _SPAN)
+    return [k for k in _KINKS[key] if lo + 1e-6 < k < hi - 1e-6]
+
+
 def _refine(f: Callable[[float], float], x: float, lo: float, hi: float) -> float:
     """The kink near a probe exactly: where the lines of the pieces on either side meet.
 
@@ -160,6 +177,28 @@ def _search(
 # ----------------------------------------------------------------------------------------------
 
 
+def _fit(
+    f: Callable[[float], float], lo: float, hi: float, kinks: list[float]
+) -> tuple[list[float], list[float], tuple[float, float] | None]:
+    """The edges of f's pieces on [lo, hi] at `kinks`, f's values there, and the first piece on
+    which f is not linear (checked at four inner points), if any."""
+    edges = [lo]
+    for k in kinks:
+        # The same kink found twice differs by rounding: one edge, not a sliver of a segment
+        # whose binary the solver could not tell from 0 (that breaks the order).
+        if k - edges[-1] > _MERGE:
+            edges.append(k)
+    edges.append(hi)
+    values = [f(e) for e in edges]
+    for j in range(len(edges) - 1):
+        a, b = edges[j], edges[j + 1]
+        for t in (0.1, 0.37, 0.5, 0.81):
+            interp = values[j] + (values[j + 1] - values[j]) * t
+            if abs(f(a + t * (b - a)) - interp) > 1e-5 * max(1.0, abs(interp)):
+                return edges, values, (a, b)
+    return edges, values, None
+
+
 @dataclass(frozen=True)
 class _Segments:
     """A PWL function on [edges[0], edges[-1]]: its values at the edges and its slopes between."""
@@ -207,25 +246,34 @@ class Builder:
 
     # -- one-dimensional functions ---------------------------------------------------------------
 
-    def above(self, name: str, x: Lin, f: Callable[[float], float]) -> Lin:
-        """A cost y = f(x): y >= f(x), exact wherever f is concave (binaries there only)."""
-        return self._one_sided(name, x, f, 1.0)
+    def above(
+        self, name: str, x: Lin, f: Callable[[float], float], key: Hashable | None = None
+    ) -> Lin:
+        """A cost y = f(x): y >= f(x), exact wherever f is concave (binaries there only).
 
-    def below(self, name: str, x: Lin, f: Callable[[float], float]) -> Lin:
-        """A relief y = f(x): y <= f(x), exact wherever f is convex (binaries there only)."""
-        return self._one_sided(name, x, f, -1.0)
+        `key`, if given, names f completely (the same key, the same function): its kinks are
+        searched for once per process over a wide span, not in every model (they were half of a
+        build's time). For a law's schedules, whose kinks sit where the law puts them; a piece
+        that turns out not linear in a model's range (kinks that cancel out over the span) is
+        searched again in that range."""
+        return self._one_sided(name, x, f, 1.0, key)
 
-    def _segments(self, name: str, x: Lin, f: Callable[[float], float]) -> _Segments:
+    def below(
+        self, name: str, x: Lin, f: Callable[[float], float], key: Hashable | None = None
+    ) -> Lin:
+        """A relief y = f(x): y <= f(x), exact wherever f is convex (binaries there only);
+        `key` as in `above`."""
+        return self._one_sided(name, x, f, -1.0, key)
+
+    def _segments(
+        self, name: str, x: Lin, f: Callable[[float], float], key: Hashable | None
+    ) -> _Segments:
         lo, hi = x.lo, x.hi
-        edges = [lo]
-        for k in breakpoints(f, lo, hi):
-            # The same kink found twice differs by rounding: one edge, not a sliver of a segment
-            # whose binary the solver could not tell from 0 (that breaks the order).
-            if k - edges[-1] > _MERGE:
-                edges.append(k)
-        edges.append(hi)
-        values = [f(e) for e in edges]
-        self._verify(name, f, edges, values)
+        edges, values, bent = _fit(f, lo, hi, _kinks(f, lo, hi, key))
+        if bent is not None and key is not None:  # the kinks kept for `key` miss one here
+            edges, values, bent = _fit(f, lo, hi, breakpoints(f, lo, hi))
+        if bent is not None:
+            raise RuntimeError(f"pwl {name}: f is not linear on [{bent[0]}, {bent[1]}]")
         # Slopes of flat pieces come out as float noise (1e-19); noise in the constraint matrix
         # misleads the solvers, so it is zeroed.
         slopes = [
@@ -234,7 +282,9 @@ class Builder:
         ]
         return _Segments(edges, values, slopes)
 
-    def _one_sided(self, name: str, x: Lin, f: Callable[[float], float], sign: float) -> Lin:
+    def _one_sided(
+        self, name: str, x: Lin, f: Callable[[float], float], sign: float, key: Hashable | None
+    ) -> Lin:
         """f = v + c with c the sum of the kinks the one-sided bound keeps by itself (slope
         rising for a cost, falling for a relief) and v the rest. v is modelled exactly with the
         incremental ("delta") formulation, one binary per kink of v:
@@ -249,7 +299,7 @@ class Builder:
         lo, hi = x.lo, x.hi
         if hi - lo <= 1e-9:
             return Lin.const(f(lo))
-        s = self._segments(name, x, f)
+        s = self._segments(name, x, f, key)
         kinks = range(1, len(s.slopes))
         loose = [j for j in kinks if sign * (s.slopes[j] - s.slopes[j - 1]) >= 0]
         exact = [j for j in kinks if j not in loose]
@@ -317,18 +367,6 @@ class Builder:
 
         v = s.values[0] + pulp.lpSum(k * d for k, d in zip(slopes, deltas, strict=True))
         return v, settle
-
-    @staticmethod
-    def _verify(
-        name: str, f: Callable[[float], float], edges: list[float], values: list[float]
-    ) -> None:
-        for j in range(len(edges) - 1):
-            a, b = edges[j], edges[j + 1]
-            for t in (0.1, 0.37, 0.5, 0.81):
-                x = a + t * (b - a)
-                interp = values[j] + (values[j + 1] - values[j]) * t
-                if abs(f(x) - interp) > 1e-5 * max(1.0, abs(interp)):
-                    raise RuntimeError(f"pwl {name}: f is not linear on [{a}, {b}]")
 
     # -- minima and maxima of two or more amounts --------------------------------------------
 

@@ -93,3 +93,40 @@ def test_settle_puts_every_amount_on_its_function() -> None:
         assert pulp.value(low.expr) == pytest.approx(min(_f(target), 0.5 * target + 20))
         broken = [n for n, c in prob.constraints.items() if not c.valid(1e-9)]
         assert not broken, (target, broken)
+
+
+def _bump(v: float) -> float:
+    """Flat at 0 outside [100, 300], a tent of height 50 at 200: over a wide span its end slopes
+    and its chord agree (0), so a search over the whole span sees no kink at all."""
+    return max(0.0, 50.0 - 0.5 * abs(v - 200.0))
+
+
+def test_keyed_kinks_are_kept_and_checked_in_each_range(laws: dict[int, YearLaw]) -> None:
+    """A keyed function's kinks are searched for once and reused; a model's range in which they
+    do not fit (here: kinks that cancel out over the span) is searched again, never modelled
+    with a missing kink."""
+    p = params_for(laws[2026], "single")
+
+    def tax(o: float) -> float:
+        return rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR)
+
+    for lo, hi in ((150_000.0, 900_000.0), (0.0, 120_000.0)):
+        keyed, plain = Builder(pulp.LpProblem("k")), Builder(pulp.LpProblem("p"))
+        x = Lin(pulp.LpVariable("x", lo, hi), lo, hi)
+        keyed.above("t", x, tax, key=("test_tax", 2026))
+        plain.above("t", x, tax)
+        assert keyed.prob.constraints.keys() == plain.prob.constraints.keys()
+        for name, c in keyed.prob.constraints.items():
+            other = plain.prob.constraints[name]
+            assert c.constant == pytest.approx(other.constant, rel=1e-12, abs=1e-9)
+            assert {v.name: k for v, k in c.items()} == {v.name: k for v, k in other.items()}
+    for side in ("above", "below"):
+        prob = pulp.LpProblem("t", pulp.LpMinimize if side == "above" else pulp.LpMaximize)
+        b = Builder(prob)
+        x = pulp.LpVariable("x", 120, 260)
+        y = getattr(b, side)("bump", Lin(x, 120, 260), _bump, key="test_bump")
+        prob += y.expr
+        for target in (120.0, 150.0, 200.0, 230.0, 260.0):
+            x.varValue = target
+            b.settle()
+            assert pulp.value(y.expr) == pytest.approx(_bump(target))
