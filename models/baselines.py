@@ -79,6 +79,7 @@ class _Builder:
         }
         self.plan = Plan()
         self.evaluation = self.evaluator.evaluate(self.plan, check_cash=False)
+        self.window_year = {w.id: w.year for w in scenario.windows}
 
     def steps(self, shares: float) -> int:
         """Whole share steps in `shares` (rounded down)."""
@@ -111,23 +112,25 @@ class _Builder:
             plan.sales[sale] = plan.sales.get(sale, 0.0) + shares
         return plan
 
-    def _probe(self, plan: Plan) -> tuple[float, Evaluation | None]:
-        """The plan's cash slack and evaluation. The slack is the least, over the years, of
-        end-of-year cash above the floor (above where cash already was, for a year the current
-        plan leaves under the floor), tolerance included: the plan is acceptable when it is >= 0.
-        A plan that breaks a rule (an exercisable count that falls before expiry) has slack
-        -inf."""
+    def _probe(self, plan: Plan, since: int) -> tuple[float, float, Evaluation | None]:
+        """The plan's cash slack, the same over the years from `since` on only, and its
+        evaluation. The slack is the least, over the years, of end-of-year cash above the floor
+        (above where cash already was, for a year the current plan leaves under the floor),
+        tolerance included: the plan is acceptable when it is >= 0. The years before an action
+        do not move with its size, so the search steers by the second figure. A plan that breaks
+        a rule (an exercisable count that falls before expiry) has slack -inf."""
         try:
             evaluation = self.evaluator.evaluate(plan, check_cash=False)
         except InfeasiblePlan:
-            return -math.inf, None
-        return self._slack(evaluation), evaluation
+            return -math.inf, -math.inf, None
+        return self._slack(evaluation, None), self._slack(evaluation, since), evaluation
 
-    def _slack(self, evaluation: Evaluation) -> float:
+    def _slack(self, evaluation: Evaluation, since: int | None) -> float:
         floor = self.scenario.cash_floor
         return min(
             new["cash"] - min(floor, old["cash"]) + CASH_TOLERANCE
             for new, old in zip(evaluation.years, self.evaluation.years, strict=True)
+            if since is None or new["year"] >= since
         )
 
     def add(
@@ -139,39 +142,47 @@ class _Builder:
         """Add the exercise and/or sale of as many share steps as cash allows, up to
         `max_steps`; returns the shares added.
 
-        The most steps k whose slack is >= 0. The slack falls with k along a piecewise-linear
-        curve (the strike paid, and taxes that rise piece by piece), so the root of the chord
-        between the two ends of the bracket usually lands on it: k = floor(root) is probed, then
-        k + 1 to confirm it is the last. Where it does not, the bracket shrinks to the probe's side
-        until it is one step wide, halving it instead after the chord has moved only its low end
-        twice running (a chord stalls there on a curve that bends down). With a slack that falls
-        with k, the answer is the binary search's; only the number of probes differs."""
+        The most steps k whose slack is >= 0. The slack of the years from the action's on falls
+        with k along a piecewise-linear curve (the strike paid, and taxes that rise piece by
+        piece), so the root of the chord between the two ends of the bracket usually lands on
+        it: k = floor(root) is probed, then k + 1 to confirm it is the last. Where it does not,
+        the bracket shrinks to the probe's side until it is one step wide, halving it instead
+        after the same end has moved twice running (a chord stalls at one end of a curve that
+        bends). With a slack that falls with k, the answer is the binary search's; only the
+        number of probes differs."""
         if max_steps <= 0:
             return 0.0
+        years = [] if exercise is None else [exercise[1]]
+        if sale is not None:
+            years.append(self.window_year[sale[1]])
+        since = min(years)  # the first year the action changes
 
-        def probe(k: int) -> tuple[float, Evaluation | None]:
-            return self._probe(self._with(k * self.step, exercise, sale))
+        def probe(k: int) -> tuple[float, float, Evaluation | None]:
+            return self._probe(self._with(k * self.step, exercise, sale), since)
 
-        s_hi, best = probe(max_steps)
-        if s_hi >= 0:
+        ok, s_hi, best = probe(max_steps)
+        if ok >= 0:
             return self._take(max_steps, exercise, sale, best)
-        lo, hi, s_lo, best = 0, max_steps, self._slack(self.evaluation), None
-        lo_moves = 0  # probes in a row that moved only the low end
+        lo, hi, s_lo, best = 0, max_steps, self._slack(self.evaluation, since), None
+        moved, times = 0, 0  # the end the last probes moved (-1 low, 1 high), how many in a row
         while hi - lo > 1:
+            chord = math.isfinite(s_hi) and s_lo > s_hi and times < 2
             k = (lo + hi) // 2
-            if math.isfinite(s_hi) and s_lo > s_hi and lo_moves < 2:
+            if chord:
                 k = min(max(lo + math.floor((hi - lo) * s_lo / (s_lo - s_hi)), lo + 1), hi - 1)
-            slack, found = probe(k)
-            if slack < 0:
-                hi, s_hi, lo_moves = k, slack, 0
+            ok, slack, found = probe(k)
+            side = 1 if ok < 0 else -1
+            moved, times = side, times + 1 if side == moved else 1
+            if ok < 0:
+                hi, s_hi = k, slack
                 continue
-            lo, s_lo, best, lo_moves = k, slack, found, lo_moves + 1
-            if k + 1 < hi:  # the chord's root is usually the last acceptable step
-                slack, found = probe(k + 1)
-                if slack < 0:
+            lo, s_lo, best = k, slack, found
+            if chord and k + 1 < hi:  # the chord's root is usually the last acceptable step
+                ok, slack, found = probe(k + 1)
+                if ok < 0:
                     hi, s_hi = k + 1, slack
                 else:
-                    lo, s_lo, best = k + 1, slack, found
+                    lo, s_lo, best, times = k + 1, slack, found, times + 1
         return self._take(lo, exercise, sale, best)
 
     def _take(
