@@ -425,7 +425,9 @@ def _year_tax(
     h.itemize = 1.0 if ty.itemize else 0.0
     if ty.itemize:
         # Schedule A line 17 and the deductions the AMT keeps (line 17 less the taxes of line 2a,
-        # before the 2026 section 68 reduction of line 2_68) never grow with AGI.
+        # before the 2026 section 68 reduction of line 2_68) are reliefs of any shape: they fall
+        # with AGI (SALT cap phase-down, section 68, the 0.5% floor on charity) but rise where
+        # the 60%-of-AGI limit on charity binds.
         line14 = b.below(
             f"{tag}__line17",
             agi,
