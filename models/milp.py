@@ -369,19 +369,21 @@ def _at_most(b: Builder, name: str, y: Lin, cap: Lin) -> None:
         b.prob += y.expr <= cap.expr, name
 
 
-def _tmt(b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params) -> Lin:
+def _tmt(
+    b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params, law_key: tuple[Any, ...]
+) -> Lin:
     """Form 6251 line 40 (= line 38 here) from the taxable excess (line 6), the AMT's qualified
     dividends and net capital gain (line 13) and the room left in the 15% band (line 29).
 
     A cost: line 22 = min(excess, gains) and line 30 = min(line 22, line 29) are reliefs (the TMT
     falls as they grow: 15% or 20% instead of 26% or 28%), so both are minima bounded from above
-    without a binary; line 18 (the 26/28% schedule) is convex."""
+    without a binary; line 18 (the 26/28% schedule) is convex. `law_key` is `_key(p)`."""
     _, r15, r20 = p.cg_rates
     g = _floor(b.below_min(f"{tag}__line22", excess, gains), 0.0)
     at15 = b.below_min(f"{tag}__line30", g, band15)
     line17 = _floor(excess - g, 0.0)
     line18 = b.above(
-        f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR), ("line18", _key(p))
+        f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR), ("line18", law_key)
     )
     return line18 + g * r20 - at15 * (r20 - r15)
 
@@ -428,11 +430,7 @@ def _year_tax(
         # before the 2026 section 68 reduction of line 2_68) are reliefs of any shape: they fall
         # with AGI (SALT cap phase-down, section 68, the 0.5% floor on charity) but rise where
         # the 60%-of-AGI limit on charity binds.
-        line14 = b.below(
-            f"{tag}__line17",
-            agi,
-            lambda a: schedule_a(h, a, p, SCALAR)["line17"],
-        )
+        line14 = b.below(f"{tag}__line17", agi, lambda a: schedule_a(h, a, p, SCALAR)["line17"])
 
         def kept_for_amt(a: float) -> float:
             sa = schedule_a(h, a, p, SCALAR)
@@ -488,15 +486,13 @@ def _year_tax(
     amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], _minus, "minus")
     amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus, "plus")
     _at_most(b, f"{tag}__amt_ncg__gains", amt_ncg, f["amt_ltcg_gains"])
-    tmt = _floor(
-        _tmt(b, f"{tag}__p3", excess, _floor(amt_ncg, 0.0) + ty.qualified_dividends, band15, p),
-        0.0,
-    )
+    amt_gains = _floor(amt_ncg, 0.0) + ty.qualified_dividends
+    tmt = _floor(_tmt(b, f"{tag}__p3", excess, amt_gains, band15, p, law_key), 0.0)
     # Form 8801 on the exclusion items alone (regular gains), for the credit generated.
     excl_excess = _floor(
         b.above(f"{tag}__x_line6", exclusion_amti, excess_of, ("line6", law_key)), 0.0
     )
-    excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, gains, band15, p), 0.0)
+    excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, gains, band15, p, law_key), 0.0)
     creditable_floor = (
         excl_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", tmt, excl_tmt)
     )
