@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import highspy
+import numpy as np
 import pulp
 
 from models.law import YearLaw
@@ -27,45 +28,153 @@ from models.stochastic import StochasticModel
 SOLVERS = ("cbc", "highs")
 
 
-def make_solver(
-    name: str,
-    gap_abs: float,
-    time_limit: float,
-    log_path: str | None = None,
-    *,
-    presolve: bool = True,
-) -> Any:
-    """CBC (bundled with PuLP 3.3) or HiGHS (the highspy package), single-threaded.
+# A solver's numbers are scaled by powers of two, which are exact in binary floating point.
+SCALE = 2.0**-10
+# HiGHS without its RINS and feasibility-jump heuristics: on these small models most of a hard
+# solve went into RINS's nested sub-MIPs (1.6 s of 2.3 s on one household), while the plans it
+# finds come as fast from branching; a 60-client book solved in 38% less time.
+HIGHS_OPTIONS: dict[str, Any] = {
+    "output_flag": False,
+    "threads": 1,
+    "mip_rel_gap": 0.0,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_feasibility_jump": False,
+}
 
-    The gap is absolute: a solver measures a relative gap on the objective without its constant
-    part (savings, starting cash), which would make "1e-4 of after-tax wealth" many times
-    stricter than asked. (PuLP 3.3.2 also hands CBC `gapAbs` as a relative "-ratio": CBC's own
-    option is named here.) CBC's MIP preprocessing is off: on these models it cut off the
-    optimum and then proved a plan $15,906 worse optimal (a case kept in tests/test_milp.py).
-    HiGHS runs without its RINS and feasibility-jump heuristics: on these small models most of a
-    hard solve went into RINS's nested sub-MIPs (1.6 s of 2.3 s on one household), while the
-    plans it finds come as fast from branching; a 60-client book solved in 38% less time.
-    `presolve=False` turns HiGHS's presolve off (CBC's is off anyway): it pays on a model whose
-    only integers are the kinks' binaries (20% less time), not once share counts are integers."""
-    if name == "cbc":
-        return pulp.PULP_CBC_CMD(
-            msg=False,
-            timeLimit=time_limit,
-            threads=1,
-            logPath=log_path,
-            options=[f"allowableGap {gap_abs}", "preprocess off"],
+
+class Highs:
+    """A PuLP problem in HiGHS, built once and run as often as needed, in scaled units.
+
+    The amounts run to $10M and a kink's binary multiplies a segment as wide as $9M, so a row
+    sums terms near 1e13 while HiGHS's MIP tolerances are absolute (1e-6). Passed as PuLP builds
+    it, HiGHS proved plans optimal that were not: of 250 generated 10-year households, one
+    proved optimal a plan $346,714 worse than one the same model holds (the root node pruned the
+    whole tree after its first incumbent), another $10,053 worse, and so did other clients with
+    presolve on (tests/data/misproof). So every row and the objective are multiplied by `SCALE`
+    and every continuous column except `shares` is divided by it (thousands of dollars, near
+    enough); integer columns and the shares keep their units, so their bounds stay whole. On the
+    same households no solve is then wrong, and solving is faster.
+
+    Before each run the shares' category and bounds are read from their PuLP variables (the
+    phased `solve` relaxes and confines them); after it every variable's value is written back
+    in dollars, so `settle` and `read_plan` work as after `prob.solve`."""
+
+    def __init__(self, prob: pulp.LpProblem, shares: list[pulp.LpVariable]) -> None:
+        self.prob = prob
+        self.variables = prob.variables()
+        self.shares = shares
+        self.index = index = {v.name: j for j, v in enumerate(self.variables)}
+        self.share_cols = np.array([index[v.name] for v in shares], dtype=np.int32)
+        free = np.array([v.cat != pulp.LpInteger for v in self.variables])
+        free[self.share_cols] = False
+        self.unit = np.where(free, 1.0 / SCALE, 1.0)  # dollars = unit * column value
+        self.sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0  # HiGHS minimizes
+        self.h = highspy.Highs()
+        for key, value in HIGHS_OPTIONS.items():
+            self.h.setOptionValue(key, value)
+        n = len(self.variables)
+        lower = np.array([-np.inf if v.lowBound is None else v.lowBound for v in self.variables])
+        upper = np.array([np.inf if v.upBound is None else v.upBound for v in self.variables])
+        self.h.addCols(
+            n, self.costs(prob.objective), lower / self.unit, upper / self.unit, 0, [], [], []
         )
+        starts, cols, values, row_lo, row_hi = [], [], [], [], []
+        for c in prob.constraints.values():
+            starts.append(len(cols))
+            for v, a in c.items():
+                if a:
+                    j = index[v.name]
+                    cols.append(j)
+                    values.append(a * self.unit[j] * SCALE)
+            lo, hi = c.getLb(), c.getUb()
+            row_lo.append(-np.inf if lo is None else lo * SCALE)
+            row_hi.append(np.inf if hi is None else hi * SCALE)
+        self.h.addRows(
+            len(starts), np.array(row_lo), np.array(row_hi), len(cols),
+            np.array(starts, dtype=np.int32), np.array(cols, dtype=np.int32), np.array(values),
+        )  # fmt: skip
+        integer = [highspy.HighsVarType.kInteger if v.cat == pulp.LpInteger else
+                   highspy.HighsVarType.kContinuous for v in self.variables]  # fmt: skip
+        self.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array(integer))
+
+    def costs(self, expr: Any) -> np.ndarray:
+        """The scaled cost vector of a linear expression in dollars (to be minimized)."""
+        out = np.zeros(len(self.variables))
+        for v, a in expr.items():
+            out[self.index[v.name]] = a
+        return self.sign * out * self.unit * SCALE
+
+    def relax(self) -> None:
+        """Every column continuous: the LP relaxation."""
+        n = len(self.variables)
+        kind = highspy.HighsVarType.kContinuous
+        self.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array([kind] * n))
+
+    def run(self, gap_abs: float, time_limit: float, *, presolve: bool = True) -> _Run:
+        """Solve with the shares as their PuLP variables now say; the values back in PuLP."""
+        h, k = self.h, len(self.shares)
+        lo = np.array([v.lowBound for v in self.shares], dtype=float)
+        hi = np.array([v.upBound for v in self.shares], dtype=float)
+        h.changeColsBounds(k, self.share_cols, lo, hi)
+        kind = [highspy.HighsVarType.kInteger if v.cat == pulp.LpInteger else
+                highspy.HighsVarType.kContinuous for v in self.shares]  # fmt: skip
+        h.changeColsIntegrality(k, self.share_cols, np.array(kind))
+        h.setOptionValue("mip_abs_gap", gap_abs * SCALE)
+        h.setOptionValue("time_limit", float(time_limit))
+        h.setOptionValue("presolve", "on" if presolve else "off")
+        h.run()
+        status, info = h.getModelStatus(), h.getInfo()
+        found = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        if not found:
+            infeasible = status in (
+                highspy.HighsModelStatus.kInfeasible,
+                highspy.HighsModelStatus.kUnboundedOrInfeasible,
+            )
+            return _Run("infeasible" if infeasible else "no_solution", False, None, None)
+        values = np.asarray(h.getSolution().col_value) * self.unit
+        for v, x in zip(self.variables, values, strict=True):
+            v.varValue = float(x)
+        mip = info.mip_node_count >= 0  # an LP (no integer left) has no node count
+        abs_gap = abs(info.mip_dual_bound - info.objective_function_value) / SCALE if mip else 0.0
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        return _Run("optimal" if optimal else "time_limit", True, None, abs_gap)
+
+
+class Cbc:
+    """CBC (bundled with PuLP 3.3) through PuLP, single-threaded, with `Highs.run`'s interface.
+
+    PuLP 3.3.2 hands CBC `gapAbs` as a relative "-ratio", so CBC's own option is named. CBC's MIP
+    preprocessing is off (`presolve` is ignored): on these models it cut off the optimum and then
+    proved a plan $15,906 worse optimal (a case kept in tests/test_milp.py)."""
+
+    def __init__(self, prob: pulp.LpProblem) -> None:
+        self.prob = prob
+
+    def run(self, gap_abs: float, time_limit: float, *, presolve: bool = True) -> _Run:
+        with tempfile.TemporaryDirectory() as tmp:
+            log_path = Path(tmp) / "cbc.log"
+            self.prob.solve(pulp.PULP_CBC_CMD(
+                msg=False, timeLimit=time_limit, threads=1, logPath=str(log_path),
+                options=[f"allowableGap {gap_abs}", "preprocess off"],
+            ))  # fmt: skip
+            log = log_path.read_text() if log_path.exists() else ""
+        sol = self.prob.sol_status
+        if sol not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            infeasible = self.prob.status == pulp.LpStatusInfeasible
+            return _Run("infeasible" if infeasible else "no_solution", False, None, None)
+        status = "optimal" if sol == pulp.LpSolutionOptimal else "time_limit"
+        return _Run(status, True, None, _cbc_abs_gap(log))
+
+
+def make_solver(m: LadderModel | StochasticModel, name: str) -> Highs | Cbc:
+    """The one place a solver is chosen: HiGHS (the highspy package) or CBC, each run with an
+    absolute gap (a solver's relative gap is measured on the objective without its constant
+    part, savings and starting cash, which would make "1e-4 of after-tax wealth" many times
+    stricter than asked)."""
     if name == "highs":
-        return pulp.HiGHS(
-            msg=False,
-            gapAbs=gap_abs,
-            gapRel=0.0,
-            timeLimit=time_limit,
-            threads=1,
-            mip_heuristic_run_rins=False,
-            mip_heuristic_run_feasibility_jump=False,
-            presolve="on" if presolve else "off",
-        )
+        return Highs(m.prob, m.decisions)
+    if name == "cbc":
+        return Cbc(m.prob)
     raise ValueError(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})")
 
 
@@ -75,38 +184,34 @@ def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float
     in any solution of the relaxation whose objective is at least `floor` (the best baseline's,
     which the plan must match anyway). Interval arithmetic lets a year's AMTI reach every grant
     exercised at once; cash, the vesting and the objective cut usually say far less, and the
-    relaxation of a concave kink is the better the narrower its range. One LP model, re-solved
-    from the last basis for each bound (HiGHS)."""
+    relaxation of a concave kink is the better the narrower its range. One LP model (scaled, as
+    every HiGHS model here: `Highs`), re-solved from the last basis for each bound."""
     if not m.builder.inputs:
         return {}
-    m.prob.solve(pulp.HiGHS(mip=False, msg=False, threads=1))  # builds prob.solverModel
-    h = m.prob.solverModel  # its columns are the variables' `index`, set by PuLP
+    lp = Highs(m.prob, [])
+    lp.relax()
+    h = lp.h
+    h.run()
     # Each bound changes only the costs, so the last optimal basis stays feasible: primal simplex
     # goes on from it (37% less time than HiGHS's default dual simplex on a generated book).
     h.setOptionValue("simplex_strategy", 4)
-    n = len(m.prob.variables())
-    inf = highspy.kHighsInf
-    if floor is not None:  # the objective cut, as a row
+    if floor is not None:  # the objective cut, as a row: sign * objective <= sign * floor
         obj = m.objective.expr
-        level = floor - obj.constant
-        margin = _margin(floor)
-        lo, hi = (
-            (level - margin, inf) if m.prob.sense == pulp.LpMaximize else (-inf, level + margin)
-        )
-        h.addRow(lo, hi, len(obj), [v.index for v in obj], list(obj.values()))
+        cut = lp.costs(obj)
+        level = lp.sign * (floor - obj.constant) + _margin(floor)
+        cols = np.flatnonzero(cut).astype(np.int32)
+        h.addRow(-highspy.kHighsInf, level * SCALE, len(cols), cols, cut[cols])
+    n = len(lp.variables)
+    everything = np.arange(n, dtype=np.int32)
     out: dict[str, tuple[float, float]] = {}
     for name, x in m.builder.inputs.items():
-        costs = [0.0] * n
-        for v, c in x.expr.items():
-            costs[v.index] = c
-        h.changeColsCost(n, list(range(n)), costs)
         found = []
-        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-            h.changeObjectiveSense(sense)
+        for sense in (1.0, -1.0):  # the smallest value, then the largest
+            h.changeColsCost(n, everything, sense * lp.sign * lp.costs(x.expr))
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 break
-            found.append(h.getInfo().objective_function_value + x.expr.constant)
+            found.append(sense * h.getInfo().objective_function_value / SCALE + x.expr.constant)
         if len(found) == 2:
             margin = _margin(max(map(abs, found)))
             out[name] = (found[0] - margin, found[1] + margin)
@@ -195,13 +300,20 @@ def solve(
     shares = m.decisions
     box = {var.name: (var.lowBound, var.upBound) for var in shares}
     started = time.perf_counter()
+    engine = make_solver(m, solver)
 
-    def left() -> float:
-        return max(1.0, time_limit - (time.perf_counter() - started))
+    def run(gap_abs: float, *, presolve: bool = True) -> _Run:
+        left = max(1.0, time_limit - (time.perf_counter() - started))
+        r = engine.run(gap_abs, left, presolve=presolve)
+        if r.found and m.objective is not None:
+            r.objective = value_of(m.objective)
+        return r
 
     for var in shares:
         var.cat = pulp.LpContinuous
-    relaxed = _run(m, solver, gap_abs / 4, left(), presolve=False)
+    # HiGHS's presolve costs more than it saves on a model whose only integers are the kinks'
+    # binaries (20% less time without), not once share counts are integers.
+    relaxed = run(gap_abs / 4, presolve=False)
     for var in shares:
         var.cat = pulp.LpInteger
     if relaxed.status == "infeasible":  # no plan even with fractional shares
@@ -215,7 +327,7 @@ def solve(
                 x, (lo, hi) = around[var.name], box[var.name]
                 var.lowBound = max(lo, math.floor(x + 1e-6) - widen)
                 var.upBound = min(hi, math.ceil(x - 1e-6) + widen)
-            rounded = _run(m, solver, gap_abs / 4, left())
+            rounded = run(gap_abs / 4)
             if rounded.status != "infeasible":
                 break
         for var in shares:
@@ -223,7 +335,7 @@ def solve(
         if rounded.found:
             best = _settled(m, rounded, shares, settle_with)
     if best is None or sign * (bound - best[2]) > gap_abs:
-        full = _run(m, solver, gap_abs, left())
+        full = run(gap_abs)
         bound = min(bound, full.bound(sign), key=lambda b: sign * b)
         if full.found:
             plan = _settled(m, full, shares, settle_with)
@@ -265,37 +377,6 @@ class _Run:
         if self.objective is None or self.abs_gap is None:
             return sign * math.inf
         return self.objective + sign * self.abs_gap
-
-
-def _run(
-    m: LadderModel | StochasticModel,
-    solver: str,
-    gap_abs: float,
-    time_limit: float,
-    *,
-    presolve: bool = True,
-) -> _Run:
-    with tempfile.TemporaryDirectory() as tmp:
-        log_path = str(Path(tmp) / "cbc.log") if solver == "cbc" else None
-        m.prob.solve(make_solver(solver, gap_abs, time_limit, log_path, presolve=presolve))
-        log = Path(log_path).read_text() if log_path and Path(log_path).exists() else ""
-    found = m.prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
-    if found:
-        status = "optimal" if m.prob.sol_status == pulp.LpSolutionOptimal else "time_limit"
-    else:
-        status = "infeasible" if m.prob.status == pulp.LpStatusInfeasible else "no_solution"
-    abs_gap = None
-    if solver == "cbc":
-        abs_gap = _cbc_abs_gap(log)
-    elif found:
-        info = m.prob.solverModel.getInfo()
-        abs_gap = (
-            abs(info.mip_dual_bound - info.objective_function_value)
-            if info.mip_node_count >= 0
-            else 0.0  # a pure LP (no binary left): its optimum is its bound
-        )
-    objective = value_of(m.objective) if found and m.objective is not None else None
-    return _Run(status, found, objective, abs_gap)
 
 
 def _settled(
