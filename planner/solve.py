@@ -60,7 +60,6 @@ class Highs:
     in dollars, so `settle` and `read_plan` work as after `prob.solve`."""
 
     def __init__(self, prob: pulp.LpProblem, shares: list[pulp.LpVariable]) -> None:
-        self.prob = prob
         self.variables = prob.variables()
         self.shares = shares
         self.index = index = {v.name: j for j, v in enumerate(self.variables)}
@@ -75,9 +74,8 @@ class Highs:
         n = len(self.variables)
         lower = np.array([-np.inf if v.lowBound is None else v.lowBound for v in self.variables])
         upper = np.array([np.inf if v.upBound is None else v.upBound for v in self.variables])
-        self.h.addCols(
-            n, self.costs(prob.objective), lower / self.unit, upper / self.unit, 0, [], [], []
-        )
+        costs = self.sign * self.scaled(prob.objective)
+        self.h.addCols(n, costs, lower / self.unit, upper / self.unit, 0, [], [], [])
         starts, cols, values, row_lo, row_hi = [], [], [], [], []
         for c in prob.constraints.values():
             starts.append(len(cols))
@@ -93,16 +91,14 @@ class Highs:
             len(starts), np.array(row_lo), np.array(row_hi), len(cols),
             np.array(starts, dtype=np.int32), np.array(cols, dtype=np.int32), np.array(values),
         )  # fmt: skip
-        integer = [highspy.HighsVarType.kInteger if v.cat == pulp.LpInteger else
-                   highspy.HighsVarType.kContinuous for v in self.variables]  # fmt: skip
-        self.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array(integer))
+        self.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), _kinds(self.variables))
 
-    def costs(self, expr: Any) -> np.ndarray:
-        """The scaled cost vector of a linear expression in dollars (to be minimized)."""
+    def scaled(self, expr: Any) -> np.ndarray:
+        """The coefficients of a linear expression in dollars, as a row of the scaled model."""
         out = np.zeros(len(self.variables))
         for v, a in expr.items():
             out[self.index[v.name]] = a
-        return self.sign * out * self.unit * SCALE
+        return out * self.unit * SCALE
 
     def relax(self) -> None:
         """Every column continuous: the LP relaxation."""
@@ -116,9 +112,7 @@ class Highs:
         lo = np.array([v.lowBound for v in self.shares], dtype=float)
         hi = np.array([v.upBound for v in self.shares], dtype=float)
         h.changeColsBounds(k, self.share_cols, lo, hi)
-        kind = [highspy.HighsVarType.kInteger if v.cat == pulp.LpInteger else
-                highspy.HighsVarType.kContinuous for v in self.shares]  # fmt: skip
-        h.changeColsIntegrality(k, self.share_cols, np.array(kind))
+        h.changeColsIntegrality(k, self.share_cols, _kinds(self.shares))
         h.setOptionValue("mip_abs_gap", gap_abs * SCALE)
         h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("presolve", "on" if presolve else "off")
@@ -138,6 +132,12 @@ class Highs:
         abs_gap = abs(info.mip_dual_bound - info.objective_function_value) / SCALE if mip else 0.0
         optimal = status == highspy.HighsModelStatus.kOptimal
         return _Run("optimal" if optimal else "time_limit", True, None, abs_gap)
+
+
+def _kinds(variables: list[pulp.LpVariable]) -> np.ndarray:
+    """HiGHS's integrality of each variable, from its PuLP category."""
+    integer, continuous = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
+    return np.array([integer if v.cat == pulp.LpInteger else continuous for v in variables])
 
 
 class Cbc:
@@ -197,7 +197,7 @@ def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float
     h.setOptionValue("simplex_strategy", 4)
     if floor is not None:  # the objective cut, as a row: sign * objective <= sign * floor
         obj = m.objective.expr
-        cut = lp.costs(obj)
+        cut = lp.sign * lp.scaled(obj)
         level = lp.sign * (floor - obj.constant) + _margin(floor)
         cols = np.flatnonzero(cut).astype(np.int32)
         h.addRow(-highspy.kHighsInf, level * SCALE, len(cols), cols, cut[cols])
@@ -207,7 +207,7 @@ def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float
     for name, x in m.builder.inputs.items():
         found = []
         for sense in (1.0, -1.0):  # the smallest value, then the largest
-            h.changeColsCost(n, everything, sense * lp.sign * lp.costs(x.expr))
+            h.changeColsCost(n, everything, sense * lp.scaled(x.expr))
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 break
