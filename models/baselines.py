@@ -47,7 +47,6 @@ from models.simulate import (
     Evaluation,
     Evaluator,
     InfeasiblePlan,
-    evaluate,
 )
 
 _EPS = 1e-9
@@ -64,10 +63,12 @@ def _option_order(scenario: Scenario) -> list[OptionClass]:
 class _Builder:
     """A plan built action by action, each cut to what cash allows."""
 
-    def __init__(self, scenario: Scenario, laws: dict[int, YearLaw]) -> None:
+    def __init__(
+        self, scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None
+    ) -> None:
         self.scenario = scenario
         self.step = scenario.share_step
-        self.evaluator = Evaluator(scenario, laws)
+        self.evaluator = Evaluator(scenario, laws) if evaluator is None else evaluator
         # The most each class may be exercised in all: the requirement under min_tax.
         self.limit: dict[str, float] = {
             o.id: (
@@ -78,7 +79,7 @@ class _Builder:
             for o in scenario.options
         }
         self.plan = Plan()
-        self.evaluation = self.evaluator.evaluate(self.plan, check_cash=False)
+        self.evaluation = self.evaluator.evaluate(self.plan, check_cash=False, detail=False)
         self.window_year = {w.id: w.year for w in scenario.windows}
 
     def steps(self, shares: float) -> int:
@@ -120,7 +121,7 @@ class _Builder:
         do not move with its size, so the search steers by the second figure. A plan that breaks
         a rule (an exercisable count that falls before expiry) has slack -inf."""
         try:
-            evaluation = self.evaluator.evaluate(plan, check_cash=False)
+            evaluation = self.evaluator.evaluate(plan, check_cash=False, detail=False)
         except InfeasiblePlan:
             return -math.inf, -math.inf, None
         return self._slack(evaluation, None), self._slack(evaluation, since), evaluation
@@ -218,7 +219,9 @@ class _Builder:
         return replace(h, itemize=1.0 if row["itemized"] else 0.0)
 
 
-def do_nothing_until_liquidity(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+def do_nothing_until_liquidity(
+    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+) -> Plan:
     """Hold everything until shares can be sold, then cash out at every sale window.
 
     No exercise before the first sale window. At each window, in date order (a tender offer's
@@ -233,7 +236,7 @@ def do_nothing_until_liquidity(scenario: Scenario, laws: dict[int, YearLaw]) -> 
     year's exercise date sells held shares only. Each action is cut to what cash allows; then
     `required_exercise` is made up (see the module docstring).
     """
-    b = _Builder(scenario, laws)
+    b = _Builder(scenario, laws, evaluator)
     years: dict[int, TaxYear] = {y.year: y for y in scenario.years}
     windows = sorted((w for w in scenario.windows if w.year in years), key=lambda w: (w.date, w.id))
 
@@ -266,14 +269,16 @@ def do_nothing_until_liquidity(scenario: Scenario, laws: dict[int, YearLaw]) -> 
     return b.make_up_required()
 
 
-def exercise_all_now(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+def exercise_all_now(
+    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+) -> Plan:
     """Exercise everything as soon as it vests, and hold.
 
     In the first year, exercise every vested, unexpired share of every option class (ISO and
     NSO); in each later year, every share vested since (and any share cash did not allow
     before). Nothing is sold; the terminal value counts the held shares. Each exercise is cut to
     what cash allows; then `required_exercise` is made up (see the module docstring)."""
-    b = _Builder(scenario, laws)
+    b = _Builder(scenario, laws, evaluator)
     for ty in scenario.years:
         for option in _option_order(scenario):
             if ty.fmv < option.strike:
@@ -282,7 +287,9 @@ def exercise_all_now(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
     return b.make_up_required()
 
 
-def crossover_each_year(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+def crossover_each_year(
+    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+) -> Plan:
     """Each year, exercise and hold ISO shares up to the exact AMT crossover.
 
     For each year and each option class taxed as an ISO on that year's exercise date, the most
@@ -292,7 +299,7 @@ def crossover_each_year(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
     chose), capped by the vested, unexercised shares and by cash. NSO classes (and ISOs past
     their ISO deadline) are never exercised; nothing is sold. Then `required_exercise` is made up
     (see the module docstring), the one case where this policy may create AMT."""
-    b = _Builder(scenario, laws)
+    b = _Builder(scenario, laws, evaluator)
     for ty in scenario.years:
         params = b.evaluator.params[ty.year]
         for option in _option_order(scenario):
@@ -307,7 +314,9 @@ def crossover_each_year(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
     return b.make_up_required()
 
 
-def even_split(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
+def even_split(
+    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+) -> Plan:
     """Exercise each option class's shares evenly over the horizon, and hold.
 
     The shares of a class are those vested by the end of the horizon (the largest of its
@@ -317,7 +326,7 @@ def even_split(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
     and cash allow (a shortfall is made up in later years if it can be). Nothing is sold. Then
     `required_exercise` is made up (see the module docstring); under "min_tax" the total is the
     required number of shares."""
-    b = _Builder(scenario, laws)
+    b = _Builder(scenario, laws, evaluator)
     n = len(scenario.years)
     for k, ty in enumerate(scenario.years, start=1):
         for option in _option_order(scenario):
@@ -331,7 +340,7 @@ def even_split(scenario: Scenario, laws: dict[int, YearLaw]) -> Plan:
     return b.make_up_required()
 
 
-BASELINES: dict[str, Callable[[Scenario, dict[int, YearLaw]], Plan]] = {
+BASELINES: dict[str, Callable[[Scenario, dict[int, YearLaw], Evaluator | None], Plan]] = {
     "do_nothing_until_liquidity": do_nothing_until_liquidity,
     "exercise_all_now": exercise_all_now,
     "crossover_each_year": crossover_each_year,
@@ -342,9 +351,13 @@ BASELINES: dict[str, Callable[[Scenario, dict[int, YearLaw]], Plan]] = {
 def evaluate_baselines(
     scenario: Scenario, laws: dict[int, YearLaw]
 ) -> dict[str, tuple[Plan, Evaluation]]:
-    """Every baseline's plan and its exact evaluation, by name (in the order of BASELINES)."""
+    """Every baseline's plan and its exact evaluation, by name (in the order of BASELINES).
+
+    One `Evaluator` for all: it remembers each year's tax by its inputs, and the policies probe
+    many of the same years (the no-action years, every policy's first steps)."""
+    evaluator = Evaluator(scenario, laws)
     out = {}
     for name, policy in BASELINES.items():
-        plan = policy(scenario, laws)
-        out[name] = (plan, evaluate(scenario, plan, laws))
+        plan = policy(scenario, laws, evaluator)
+        out[name] = (plan, evaluator.evaluate(plan))
     return out

@@ -308,11 +308,11 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
     for lot in scenario.lots:
         grant_shares[lot.grant_id] = grant_shares.get(lot.grant_id, 0.0) + lot.shares
     # terms[year][field] -> list of (coefficient per unit, variable); per-share coefficients by
-    # (year, field, grant, role) for the bounds.
+    # (year, field), then (grant, role), for the bounds.
     terms: dict[int, dict[str, list[tuple[float, Any]]]] = {
         ty.year: {k: [] for k in (*EFFECT_FIELDS, *SUMS)} for ty in scenario.years
     }
-    coefs: dict[tuple[int, str, str, str], list[float]] = {}
+    coefs: dict[tuple[int, str], dict[tuple[str, str], list[float]]] = {}
 
     def add(
         year: int, grant: str, role: str, fields: dict[str, float], var: Any, step: int
@@ -322,7 +322,7 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
             fields[total] = sum(fields.get(k, 0.0) for k in parts)
         for k, c in fields.items():
             terms[year][k].append((c * step, var))
-            coefs.setdefault((year, k, grant, role), []).append(c)
+            coefs.setdefault((year, k), {}).setdefault((grant, role), []).append(c)
 
     for (option_id, year), (var, step) in m.exercise.items():
         option = options[option_id]
@@ -343,10 +343,9 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
         for k in (*EFFECT_FIELDS, *SUMS):
             base = sum(float(getattr(ty, part, 0.0) or 0.0) for part in SUMS.get(k, (k,)))
             lo = hi = base
-            for (year, field_name, grant, _), cs in coefs.items():
-                if year == ty.year and field_name == k:
-                    lo += min(0.0, min(cs)) * grant_shares[grant]
-                    hi += max(0.0, max(cs)) * grant_shares[grant]
+            for (grant, _), cs in coefs.get((ty.year, k), {}).items():
+                lo += min(0.0, min(cs)) * grant_shares[grant]
+                hi += max(0.0, max(cs)) * grant_shares[grant]
             parts = terms[ty.year][k]
             expr = base + pulp.lpSum(c * v for c, v in parts) if parts else base
             fields[k] = Lin(expr, lo, hi)

@@ -407,9 +407,10 @@ class Evaluator:
     # ------------------------------------------------------------------------------------------
     # Evaluation
 
-    def evaluate(self, plan: Plan, check_cash: bool = True) -> Evaluation:
+    def evaluate(self, plan: Plan, check_cash: bool = True, detail: bool = True) -> Evaluation:
         """The exact evaluation of `plan`; raises InfeasiblePlan if it breaks a rule (the cash
-        floor only if `check_cash`)."""
+        floor only if `check_cash`). Without `detail`, `actions` and `lots` are left empty: a
+        baseline's probes read only the years and the totals."""
         sc = self.scenario
         checked = self.check(plan)
         numbers = sc.year_numbers
@@ -428,6 +429,8 @@ class Evaluator:
                 deltas[year][f] += v
             fica_wages[year] += shares * effect.fica_wages
             cost[year] += -shares * effect.cash
+            if not detail:
+                continue
             row = {
                 "year": year,
                 "date": ty.exercise_date,
@@ -459,6 +462,8 @@ class Evaluator:
                 deltas[window.year][f] += v
             proceeds[window.year] += shares * effect.cash
             sold[lot_id][window.year] += shares
+            if not detail:
+                continue
             row = {
                 "year": window.year,
                 "date": window.date,
@@ -546,6 +551,8 @@ class Evaluator:
             held_end = max(lot.shares - total_sold, 0.0)
             if held_end > 0:
                 held[lot_id] = held_end
+            if not detail:
+                continue
             lot_rows.append(
                 {
                     "lot_id": lot_id,
