@@ -18,6 +18,7 @@ from typing import Any
 import highspy
 import numpy as np
 import pulp
+from highspy._core import _Highs
 
 from models.law import YearLaw
 from models.milp import LadderModel, build, settle
@@ -55,6 +56,9 @@ class Highs:
     enough); integer columns and the shares keep their units, so their bounds stay whole. On the
     same households no solve is then wrong, and solving is faster.
 
+    The model is HiGHS's core class, `_Highs`: `highspy.Highs` (1.16) prints its banner to
+    standard output when it is made, before `output_flag` can be set, which broke `--json`.
+
     Before each run the shares' category and bounds are read from their PuLP variables (the
     phased `solve` relaxes and confines them); after it every variable's value is written back
     in dollars, so `settle` and `read_plan` work as after `prob.solve`."""
@@ -68,7 +72,7 @@ class Highs:
         free[self.share_cols] = False
         self.unit = np.where(free, 1.0 / SCALE, 1.0)  # dollars = unit * column value
         self.sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0  # HiGHS minimizes
-        self.h = highspy.Highs()
+        self.h = _Highs()
         for key, value in HIGHS_OPTIONS.items():
             self.h.setOptionValue(key, value)
         n = len(self.variables)
