@@ -79,7 +79,7 @@ from models.forms import (
     tentative_minimum_tax,
 )
 from models.law import Params, Payroll, YearLaw, params_for, payroll_for
-from models.pwl import Builder, Lin, value_of
+from models.pwl import Builder, Lin, linear, value_of
 from models.scenario import (
     EFFECT_FIELDS,
     Lot,
@@ -347,12 +347,12 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
                 lo += min(0.0, min(cs)) * grant_shares[grant]
                 hi += max(0.0, max(cs)) * grant_shares[grant]
             parts = terms[ty.year][k]
-            expr = base + pulp.lpSum(c * v for c, v in parts) if parts else base
+            expr = linear(((v, c) for c, v in parts), base) if parts else base
             fields[k] = Lin(expr, lo, hi)
             if k in GAINS:  # the gains alone, without the losses: see GAINS
                 up = [(c, v) for c, v in parts if c > 0]
                 top = max(base, 0.0) + sum(c * v.upBound for c, v in up)
-                fields[GAINS[k]] = Lin(max(base, 0.0) + pulp.lpSum(c * v for c, v in up), 0, top)
+                fields[GAINS[k]] = Lin(linear(((v, c) for c, v in up), max(base, 0.0)), 0, top)
         out[ty.year] = fields
     return out
 
