@@ -347,12 +347,12 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
                 lo += min(0.0, min(cs)) * grant_shares[grant]
                 hi += max(0.0, max(cs)) * grant_shares[grant]
             parts = terms[ty.year][k]
-            expr = linear(((v, c) for c, v in parts), base) if parts else base
+            expr = linear(parts, base) if parts else base
             fields[k] = Lin(expr, lo, hi)
             if k in GAINS:  # the gains alone, without the losses: see GAINS
                 up = [(c, v) for c, v in parts if c > 0]
                 top = max(base, 0.0) + sum(c * v.upBound for c, v in up)
-                fields[GAINS[k]] = Lin(linear(((v, c) for c, v in up), max(base, 0.0)), 0, top)
+                fields[GAINS[k]] = Lin(linear(up, max(base, 0.0)), 0, top)
         out[ty.year] = fields
     return out
 
@@ -551,7 +551,7 @@ def _cash(m: LadderModel, scenario: Scenario) -> None:
     prior_tax: Lin = Lin.const(0.0)
     for ty in scenario.years:
         flows = _cash_terms(m, options, years, windows, ty.year)
-        moved = pulp.lpSum(flows) if flows else 0.0
+        moved = linear(flows) if flows else 0.0
         cash = Lin(cash.expr + ty.savings + moved - prior_tax.expr, -math.inf, math.inf)
         m.prob += cash.expr >= scenario.cash_floor, f"{m.prefix}cash__y{ty.year}"
         m.cash[ty.year] = cash
@@ -559,14 +559,15 @@ def _cash(m: LadderModel, scenario: Scenario) -> None:
 
 
 def _cash_terms(m: LadderModel, options: dict, years: dict, windows: dict, year: int) -> list:
+    """The year's cash flows of the actions, as (dollars per variable unit, variable) pairs."""
     terms = []
     for (option_id, y), (var, step) in m.exercise.items():
         if y == year:
-            terms.append(exercise_effect(options[option_id], years[y]).cash * step * var)
+            terms.append((exercise_effect(options[option_id], years[y]).cash * step, var))
     for (lot_id, window_id), (var, step) in m.sell.items():
         w = windows[window_id]
         if w.year == year:
-            terms.append(sale_effect(m.lots[lot_id], w).cash * step * var)
+            terms.append((sale_effect(m.lots[lot_id], w).cash * step, var))
     return terms
 
 

@@ -365,7 +365,7 @@ class Builder:
             for i, z in enumerate(full):
                 z.varValue = 1.0 if at >= edges[i + 1] else 0.0
 
-        v = linear(zip(deltas, slopes, strict=True), s.values[0])
+        v = linear(zip(slopes, deltas, strict=True), s.values[0])
         return v, settle
 
     # -- minima and maxima of two or more amounts --------------------------------------------
@@ -428,10 +428,10 @@ def _never_above(a: Lin, b: Lin) -> Lin | None:
 
 
 def linear(terms: Any, constant: float = 0.0) -> pulp.LpAffineExpression:
-    """sum(coefficient * variable) + constant from (variable, coefficient) pairs, each variable
+    """sum(coefficient * variable) + constant from (coefficient, variable) pairs, each variable
     once, zero coefficients left out: built in one step, without the expression PuLP makes for
     every product and partial sum (a fifth of a model's build time)."""
-    return pulp.LpAffineExpression([(v, c) for v, c in terms if c], constant=float(constant))
+    return pulp.LpAffineExpression([(v, c) for c, v in terms if c], constant=float(constant))
 
 
 def _clip(v: float, lo: float, hi: float) -> float:
