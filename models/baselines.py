@@ -361,3 +361,11 @@ def evaluate_baselines(
         plan = policy(scenario, laws, evaluator)
         out[name] = (plan, evaluator.evaluate(plan))
     return out
+
+
+def best_baseline(baselines: dict[str, tuple[Plan, Evaluation]], objective: str) -> str | None:
+    """The best baseline on the scenario's objective among those that make the required
+    exercises (the first of BASELINES on a tie), or None: the one a plan is measured against."""
+    sign = 1.0 if objective == "wealth" else -1.0
+    comparable = [n for n, (_, ev) in baselines.items() if not ev.required_shortfall]
+    return max(comparable, key=lambda n: sign * baselines[n][1].objective_value, default=None)

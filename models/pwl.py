@@ -130,7 +130,7 @@ def _refine(f: Callable[[float], float], x: float, lo: float, hi: float) -> floa
     """The kink near a probe exactly: where the lines of the pieces on either side meet.
 
     The window is symmetric around the probe and stays inside [lo, hi] (a window reaching past the
-    range end, or a slope measured across the kink, once put a kink of max(v, 0) at -0.045); the
+    range end, or a slope measured across the kink, misplaces even the kink of max(v, 0)); the
     slopes are measured on its outer quarters, and the estimate is refined once more from itself.
     """
     for _ in range(2):
@@ -252,10 +252,10 @@ class Builder:
         """A cost y = f(x): y >= f(x), exact wherever f is concave (binaries there only).
 
         `key`, if given, names f completely (the same key, the same function): its kinks are
-        searched for once per process over a wide span, not in every model (they were half of a
-        build's time). For a law's schedules, whose kinks sit where the law puts them; a piece
-        that turns out not linear in a model's range (kinks that cancel out over the span) is
-        searched again in that range."""
+        searched for once per process over a wide span, not in every model (searching is costly
+        next to the rest of a build). For a law's schedules, whose kinks sit where the law puts
+        them; a piece that turns out not linear in a model's range (kinks that cancel out over the
+        span) is searched again in that range."""
         return self._one_sided(name, x, f, 1.0, key)
 
     def below(
@@ -430,7 +430,7 @@ def _never_above(a: Lin, b: Lin) -> Lin | None:
 def linear(terms: Any, constant: float = 0.0) -> pulp.LpAffineExpression:
     """sum(coefficient * variable) + constant from (coefficient, variable) pairs, each variable
     once, zero coefficients left out: built in one step, without the expression PuLP makes for
-    every product and partial sum (a fifth of a model's build time)."""
+    every product and partial sum."""
     return pulp.LpAffineExpression([(v, c) for c, v in terms if c], constant=float(constant))
 
 

@@ -52,12 +52,6 @@ except PackageNotFoundError:  # running from a source tree without installing
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
-INPUT_HELP = (
-    "Household-years as CSV, JSONL or Parquet. Columns: id, year, filing_status "
-    f"({'|'.join(STATUSES)}), itemize (true, false, or empty = choose the lower tax), and money "
-    "columns (missing = 0): " + ", ".join(c.name for c in HOUSEHOLD_COLUMNS) + "."
-)
-
 
 def _money(x: float) -> str:
     return f"${x:,.2f}"

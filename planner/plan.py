@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from models.baselines import evaluate_baselines
+from models.baselines import best_baseline, evaluate_baselines
 from models.law import YearLaw, params_for
 from models.milp import ModelNotSupported, model_taxes, read_plan, settle
 from models.pwl import value_of
@@ -47,10 +47,6 @@ class PlanResult:
     @property
     def exact(self) -> bool:
         return self.plan_vs_exact is not None and self.plan_vs_exact <= EXACT_TOLERANCE
-
-
-def _better(scenario: Scenario, a: float, b: float) -> bool:
-    return a > b if scenario.objective == "wealth" else a < b
 
 
 def explain_infeasible(scenario: Scenario) -> str:
@@ -99,10 +95,9 @@ def run_plan(
     scenario = resolved(scenario, laws)
     baselines = evaluate_baselines(scenario, laws)
     sign = 1.0 if scenario.objective == "wealth" else -1.0
-    comparable = {n: pe for n, pe in baselines.items() if not pe[1].required_shortfall}
-    best_name = max(comparable, key=lambda n: sign * comparable[n][1].objective_value, default=None)
+    best_name = best_baseline(baselines, scenario.objective)
     scale = max((abs(ev.objective_value) for _, ev in baselines.values()), default=1.0)
-    floor = comparable[best_name][1].objective_value if best_name is not None else None
+    floor = baselines[best_name][1].objective_value if best_name is not None else None
     try:
         model = build_tight(scenario, laws, floor)
     except ModelNotSupported as exc:
@@ -126,7 +121,7 @@ def run_plan(
     )
     r = result.solve
     if best_name is not None:
-        best_plan, best = comparable[best_name]
+        best_plan, best = baselines[best_name]
         below = r.objective is None or sign * (best.objective_value - r.objective) > gap * scale
         if below and not settle(model, best_plan):
             # The solver ended below a baseline (time limit, or a numerically wrong proof):
@@ -264,11 +259,10 @@ def summary_lines(result: PlanResult) -> list[str]:
     ev = result.evaluation
     assert ev is not None
     what = "after-tax wealth" if s.objective == "wealth" else "present value of extra tax"
-    comparable = {n: e for n, (_, e) in result.baselines.items() if not e.required_shortfall}
-    if comparable:
+    best_name = best_baseline(result.baselines, s.objective)
+    if best_name is not None:
         sign = 1 if s.objective == "wealth" else -1
-        best_name = max(comparable, key=lambda n: sign * comparable[n].objective_value)
-        best = comparable[best_name].objective_value
+        best = result.baselines[best_name][1].objective_value
         lines.append(
             f"Optimized {what}: ${ev.objective_value:,.0f}; best baseline "
             f"({best_name}) ${best:,.0f}; better by "

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from models.baselines import evaluate_baselines
+from models.baselines import best_baseline, evaluate_baselines
 from models.law import YearLaw
 from models.milp import ModelNotSupported, build, model_taxes, read_plan
 from models.pwl import value_of
@@ -253,15 +253,14 @@ def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
     per_path: dict[str, list[pd.DataFrame]] = {"actions": [], "years": [], "lots": []}
     for name, pr in result.paths.items():
         ev, mv = pr.evaluation, result.eev.get(name)
-        comparable = {b: e for b, (_, e) in pr.baselines.items() if not e.required_shortfall}
-        best = max(comparable, key=lambda b: comparable[b].objective_value, default=None)
+        best = best_baseline(pr.baselines, pr.scenario.objective)
         path_rows.append({
             "path": name, "probability": probs[name], "description": v.descriptions.get(name, ""),
             **(totals(ev) if ev is not None else {}),
             "mean_value_wealth": mv.wealth if mv is not None else None,
             "robust_minus_mean_value": ev.wealth - mv.wealth if ev and mv else None,
             "best_baseline": best,
-            "best_baseline_wealth": comparable[best].objective_value if best else None,
+            "best_baseline_wealth": pr.baselines[best][1].objective_value if best else None,
             "plan_vs_exact": pr.plan_vs_exact,
         })  # fmt: skip
         for table, frame in tables(pr).items():

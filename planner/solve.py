@@ -32,8 +32,8 @@ SOLVERS = ("cbc", "highs")
 # A solver's numbers are scaled by powers of two, which are exact in binary floating point.
 SCALE = 2.0**-10
 # HiGHS without its RINS and feasibility-jump heuristics: on these small models most of a hard
-# solve went into RINS's nested sub-MIPs (1.6 s of 2.3 s on one household), while the plans it
-# finds come as fast from branching; a 60-client book solved in 38% less time.
+# solve went into RINS's nested sub-MIPs, while the plans it finds come as fast from branching
+# (the figures are in the README's benchmark notes).
 HIGHS_OPTIONS: dict[str, Any] = {
     "output_flag": False,
     "threads": 1,
@@ -197,7 +197,7 @@ def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float
     h = lp.h
     h.run()
     # Each bound changes only the costs, so the last optimal basis stays feasible: primal simplex
-    # goes on from it (37% less time than HiGHS's default dual simplex on a generated book).
+    # goes on from it, where HiGHS's default dual simplex would start over.
     h.setOptionValue("simplex_strategy", 4)
     if floor is not None:  # the objective cut, as a row: sign * objective <= sign * floor
         obj = m.objective.expr
@@ -211,7 +211,7 @@ def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float
     rows = np.array([lp.scaled(x.expr) for x in inputs])
     # The least and largest value of each input over the relaxation's solutions found so far.
     # Interval arithmetic's bound is proven, so where a solution already reaches it (within the
-    # margin) the LP could not find a tighter one: its solve is skipped (a third of them).
+    # margin) the LP could not find a tighter one: its solve is skipped.
     seen = np.full((2, len(inputs)), np.nan)
 
     def see() -> None:
@@ -303,8 +303,7 @@ def solve(
 
     Three phases, one time limit. Most of a straight branch and bound goes into whole shares, not
     into the tax kinks: cash binds in most years, so the relaxation spends the last dollar on a
-    fraction of a share and every year's rounding must be enumerated (a 10-year, 6-grant household
-    took CBC 41 s; with shares relaxed, 0.7 s). So:
+    fraction of a share and every year's rounding must be enumerated. So:
 
     1. the shares are relaxed to continuous (the kinks' binaries stay): its optimum, or the
        solver's proven bound on it, bounds every whole-share plan;
@@ -315,9 +314,8 @@ def solve(
     3. otherwise the full model, with the time left; the better plan of 2 and 3 is kept, and the
        gap is measured against the tighter of the two bounds.
 
-    No MIP start: the best baseline as a start (settled, so complete and feasible) did not speed
-    CBC up on the benchmark households; `planner.plan` keeps the baseline instead when the solver
-    ends below it, and `tighten` uses its objective as a cut."""
+    No MIP start: the best baseline is not handed to the solver as one; `planner.plan` keeps the
+    baseline instead when the solver ends below it, and `tighten` uses its objective as a cut."""
     gap_abs = gap * max(1.0, abs(scale))
     sign = 1.0 if m.prob.sense == pulp.LpMaximize else -1.0
     shares = m.decisions
@@ -335,7 +333,7 @@ def solve(
     for var in shares:
         var.cat = pulp.LpContinuous
     # HiGHS's presolve costs more than it saves on a model whose only integers are the kinks'
-    # binaries (20% less time without), not once share counts are integers.
+    # binaries, not once share counts are integers.
     relaxed = run(gap_abs / 4, presolve=False)
     for var in shares:
         var.cat = pulp.LpInteger
