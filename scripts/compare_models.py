@@ -6,8 +6,9 @@ The revision is exported (`git archive`) into a temporary folder; that code and 
 each build, in a process of their own with PYTHONPATH at the tree, the models of the same
 households (deductions resolved first, as `isoplan plan` does):
   - --synthetic generated households (`planner.synthetic`), every filing status in turn, one in
-    five minimizing the tax, one in three with a share step of 100; every fourth is also built
-    with the bounds `planner.solve.tighten` proves (`build_tight`, as `isoplan plan` builds it);
+    five minimizing the tax (with a required exercise), one in three with a share step of 100;
+    every fourth is also built with the bounds `planner.solve.tighten` proves (`build_tight`, as
+    `isoplan plan` builds it);
   - the first --book clients of a generated book (`scripts/make_book.py`, seed 1, 6 years);
   - --robust two-stage programs (`models.stochastic.build_stochastic`), each of three price paths
     (`scripts/bench_compare.py`'s `make_paths`) with tightened bounds, every other one with a
@@ -90,8 +91,9 @@ def _households(args: argparse.Namespace) -> list[tuple[str, Any]]:
             status=STATUSES[i % len(STATUSES)],
             share_step=100 if i % 3 == 2 else 1,
         )
-        if i % 5 == 4:
-            s = replace(s, objective="min_tax", discount_rate=0.03)
+        if i % 5 == 4:  # with a required exercise: half of the first grant's shares
+            half = s.options[0].exercisable.get(s.years[-1].year, 0.0) // 2
+            s = replace(s, objective="min_tax", discount_rate=0.03, required_exercise={"g1": half})
         out.append((f"synthetic-{i}", s))
     if not args.book:
         return out
