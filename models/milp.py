@@ -236,7 +236,7 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
         m.lots[lot.id] = lot
     for lot_id, lot in m.lots.items():
         available = _lot_shares(m, lot_id)
-        ub = math.floor((available[1] if isinstance(available, tuple) else available) / step)
+        ub = math.floor(available.hi / step)
         sold = []
         for w in scenario.windows:
             if w.date < lot.exercise_date or w.year < lot.exercise_year:
@@ -245,8 +245,7 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
             m.sell[(lot_id, w.id)] = (var, step)
             sold.append(step * var)
         if sold:
-            held = available[0] if isinstance(available, tuple) else available
-            prob += pulp.lpSum(sold) <= held, f"{m.prefix}hold__{lot_id}"
+            prob += pulp.lpSum(sold) <= available.expr, f"{m.prefix}hold__{lot_id}"
     for w in scenario.windows:
         if w.max_shares is None:
             continue
@@ -260,15 +259,15 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
         prob += pulp.lpSum(chosen) >= shares, f"{m.prefix}required__{key}"
 
 
-def _lot_shares(m: LadderModel, lot_id: str) -> Any:
-    """Shares a lot holds: a number for a lot held at the start, (expression, upper bound) for a
-    lot the plan creates."""
+def _lot_shares(m: LadderModel, lot_id: str) -> Lin:
+    """Shares a lot holds: a constant for a lot held at the start, the exercise (at most its
+    variable's bound) for a lot the plan creates."""
     for lot in m.scenario.lots:
         if lot.id == lot_id:
-            return lot.shares
+            return Lin.const(lot.shares)
     option_id, year = lot_id.rsplit("@", 1)
     var, step = m.exercise[(option_id, int(year))]
-    return (step * var, step * var.upBound)
+    return Lin(step * var, 0.0, step * var.upBound)
 
 
 # Sums of Household fields that the forms take, bounded as their own fields.
@@ -720,10 +719,8 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
     terminal = []
     for lot_id, lot in m.lots.items():
         per_share = price - scenario.terminal_tax_rate * (price - lot.regular_basis)
-        held = _lot_shares(m, lot_id)
-        held_expr = held[0] if isinstance(held, tuple) else held
         sold = [_shares(v) for (lid, _), v in m.sell.items() if lid == lot_id]
-        terminal.append(per_share * (held_expr - pulp.lpSum(sold)))
+        terminal.append(per_share * (_lot_shares(m, lot_id).expr - pulp.lpSum(sold)))
     for option in scenario.options:
         left = option.exercisable.get(last, 0.0)
         if left <= 0:
