@@ -53,8 +53,9 @@ with S the 26/28% schedule and E the taxable excess (AMTI less the phased-out ex
 the MFS add-back). The rates shown are those of the law data (`capital_gains.rates`).
 
 Objective "wealth" (maximized): final cash after the last year's tax, plus the terminal value of
-held shares and unexercised options (`models.scenario.terminal_value`), plus `credit_value` per
-dollar of minimum tax credit left beyond what the household would have had anyway.
+held shares and unexercised options (per share `models.scenario.terminal_share_value` and
+`terminal_option_value`, as in the exact evaluation), plus `credit_value` per dollar of minimum
+tax credit left beyond what the household would have had anyway.
 Objective "min_tax" (minimized): present value of the extra tax, with required exercises.
 """
 
@@ -92,6 +93,8 @@ from models.scenario import (
     exercise_effect,
     exercise_lot,
     sale_effect,
+    terminal_option_value,
+    terminal_share_value,
 )
 
 
@@ -715,19 +718,18 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
         if m.sets_objective:
             m.prob += m.objective.expr
         return
-    price = scenario.final_price
     terminal = []
     for lot_id, lot in m.lots.items():
-        per_share = price - scenario.terminal_tax_rate * (price - lot.regular_basis)
+        per_share = terminal_share_value(scenario, lot.regular_basis)
         sold = [_shares(v) for (lid, _), v in m.sell.items() if lid == lot_id]
         terminal.append(per_share * (_lot_shares(m, lot_id).expr - pulp.lpSum(sold)))
     for option in scenario.options:
         left = option.exercisable.get(last, 0.0)
         if left <= 0:
             continue
-        spread = max(price - option.strike, 0.0) * (1.0 - scenario.terminal_ordinary_rate)
+        per_share = terminal_option_value(scenario, option.strike)
         taken = [_shares(v) for (oid, _), v in m.exercise.items() if oid == option.id]
-        terminal.append(spread * (left - pulp.lpSum(taken)))
+        terminal.append(per_share * (left - pulp.lpSum(taken)))
     credit_left = m.years[last]["mtc_carryforward_out"].expr - m.base[last]["credit_out"]
     wealth = (
         m.cash[last].expr
