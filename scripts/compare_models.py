@@ -153,27 +153,32 @@ def dump(args: argparse.Namespace) -> None:
             out.write(json.dumps({"name": name, "kind": kind, **record}) + "\n")
 
 
-def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str:
-    for part in ("sense", "objective", "constraints", "variables"):
-        if a[part] != b[part]:
-            if not isinstance(a[part], list):
-                return f"{part}: {a[part]} != {b[part]}"
-            for x, y in zip(a[part], b[part], strict=False):
-                if x != y:
-                    return f"{part}: {x} != {y}"
-            return f"{part}: {len(a[part])} rows != {len(b[part])}"
-    return "the tax lines read back"
+def _terms(e: dict[str, Any] | None) -> Any:
+    """An expression's terms in any order, and its constant."""
+    return e and (sorted(map(tuple, e["terms"])), e["constant"])
 
 
-def _canonical(model: dict[str, Any]) -> Any:
-    """The model with every list sorted: the same rows and terms in any order."""
-    rows = sorted(
-        (r["name"], r["sense"], sorted(map(tuple, r["terms"])), r["constant"])
-        for r in model["constraints"]
-    )
-    terms = model["objective"] and sorted(map(tuple, model["objective"]["terms"]))
-    constant = model["objective"] and model["objective"]["constant"]
-    return model["sense"], terms, constant, rows, sorted(map(tuple, model["variables"]))
+def _by_name(record: dict[str, Any]) -> dict[str, Any]:
+    """Everything a record holds, by name, with rows and terms in any order."""
+    model = record["model"]
+    out = {"sense": model["sense"], "objective": _terms(model["objective"])}
+    out |= {f"constraint {r['name']}": (r["sense"], _terms(r)) for r in model["constraints"]}
+    out |= {f"variable {v[0]}": tuple(v[1:]) for v in model["variables"]}
+    for path, lines in record["lines"].items():
+        out[f"{path}objective read back"] = _terms(lines["objective"])
+        for year, amounts in lines["years"].items():
+            for k, x in amounts.items():
+                out[f"{path}y{year} line {k}"] = (x["lo"], x["hi"], _terms(x))
+    return out
+
+
+def _first_difference(x: dict[str, Any], y: dict[str, Any]) -> str | None:
+    """The first thing (by name) that two records do not hold alike, up to order; None if none."""
+    a, b = _by_name(x), _by_name(y)
+    for name in [*a, *(n for n in b if n not in a)]:
+        if a.get(name) != b.get(name):
+            return f"{name}: {str(a.get(name))[:400]} != {str(b.get(name))[:400]}"
+    return None
 
 
 def compare(old: Path, new: Path) -> int:
@@ -193,8 +198,9 @@ def compare(old: Path, new: Path) -> int:
             counts["unsupported (same message)"] = counts.get("unsupported (same message)", 0) + 1
             continue
         if x != y:
-            if x["lines"] != y["lines"] or _canonical(x["model"]) != _canonical(y["model"]):
-                print(f"{label} differs: {_first_difference(x['model'], y['model'])}")
+            difference = _first_difference(x, y)
+            if difference is not None:
+                print(f"{label} differs: {difference}")
                 return 1
             reordered += 1
         same += 1
