@@ -15,15 +15,17 @@ Constraint families (each named `<family>__<key>`):
   required   (objective min_tax) sum_y exercise[c, y] >= required shares
 
 Taxes. Every year's forms are functions of the year's totals (ordinary income, gains, line 2i
-and 2k amounts), built from `models.forms` itself (`models.pwl` probes them for their kinks). Each
-amount is either a cost (a tax, or an income that raises one: the objective wants it small) or a
-relief (a deduction, a gain taxed at 15/20% instead of ordinary rates, the room in the 15% band,
-credit carried: wanted large). A cost is bounded from above only, y >= f(x), and a relief from
-below only, so a convex cost or a concave relief needs no binary; binaries appear only where the
-function bends the other way inside the range the year can reach. The model is exact at the
-optimum because raising a cost above its function, or a relief below, never helps the objective
-or the cash; `settle` puts every amount on its function after a solve, and the exact
-re-evaluation (`models.simulate`) must then agree to the dollar.
+and 2k amounts), built from `models.forms` itself (`models.pwl` probes them for their kinks),
+one function per form as there (`_f1040`, `_schedule_a`, `_f6251`, `_f8801`, ...); `_year_tax`
+passes the lines from one to the next. Each amount is either a cost (a tax, or an income that
+raises one: the objective wants it small) or a relief (a deduction, a gain taxed at 15/20%
+instead of ordinary rates, the room in the 15% band, credit carried: wanted large). A cost is
+bounded from above only, y >= f(x), and a relief from below only, so a convex cost or a concave
+relief needs no binary; binaries appear only where the function bends the other way inside the
+range the year can reach. The model is exact at the optimum because raising a cost above its
+function, or a relief below, never helps the objective or the cash; `settle` puts every amount
+on its function after a solve, and the exact re-evaluation (`models.simulate`) must then agree
+to the dollar.
 
 The identities that keep it so (T the income tax after credits, reg the regular tax, TMT the
 tentative minimum tax, TMTx that of the exclusion items alone, cf the credit carried in):
@@ -51,8 +53,9 @@ with S the 26/28% schedule and E the taxable excess (AMTI less the phased-out ex
 the MFS add-back). The rates shown are those of the law data (`capital_gains.rates`).
 
 Objective "wealth" (maximized): final cash after the last year's tax, plus the terminal value of
-held shares and unexercised options (`models.scenario.terminal_value`), plus `credit_value` per
-dollar of minimum tax credit left beyond what the household would have had anyway.
+held shares and unexercised options (per share `models.scenario.terminal_share_value` and
+`terminal_option_value`, as in the exact evaluation), plus `credit_value` per dollar of minimum
+tax credit left beyond what the household would have had anyway.
 Objective "min_tax" (minimized): present value of the extra tax, with required exercises.
 """
 
@@ -90,6 +93,8 @@ from models.scenario import (
     exercise_effect,
     exercise_lot,
     sale_effect,
+    terminal_option_value,
+    terminal_share_value,
 )
 
 
@@ -234,7 +239,7 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
         m.lots[lot.id] = lot
     for lot_id, lot in m.lots.items():
         available = _lot_shares(m, lot_id)
-        ub = math.floor((available[1] if isinstance(available, tuple) else available) / step)
+        ub = math.floor(available.hi / step)
         sold = []
         for w in scenario.windows:
             if w.date < lot.exercise_date or w.year < lot.exercise_year:
@@ -243,8 +248,7 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
             m.sell[(lot_id, w.id)] = (var, step)
             sold.append(step * var)
         if sold:
-            held = available[0] if isinstance(available, tuple) else available
-            prob += pulp.lpSum(sold) <= held, f"{m.prefix}hold__{lot_id}"
+            prob += pulp.lpSum(sold) <= available.expr, f"{m.prefix}hold__{lot_id}"
     for w in scenario.windows:
         if w.max_shares is None:
             continue
@@ -258,15 +262,15 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
         prob += pulp.lpSum(chosen) >= shares, f"{m.prefix}required__{key}"
 
 
-def _lot_shares(m: LadderModel, lot_id: str) -> Any:
-    """Shares a lot holds: a number for a lot held at the start, (expression, upper bound) for a
-    lot the plan creates."""
+def _lot_shares(m: LadderModel, lot_id: str) -> Lin:
+    """Shares a lot holds: a constant for a lot held at the start, the exercise (at most its
+    variable's bound) for a lot the plan creates."""
     for lot in m.scenario.lots:
         if lot.id == lot_id:
-            return lot.shares
+            return Lin.const(lot.shares)
     option_id, year = lot_id.rsplit("@", 1)
     var, step = m.exercise[(option_id, int(year))]
-    return (step * var, step * var.upBound)
+    return Lin(step * var, 0.0, step * var.upBound)
 
 
 # Sums of Household fields that the forms take, bounded as their own fields.
@@ -368,23 +372,245 @@ def _at_most(b: Builder, name: str, y: Lin, cap: Lin) -> None:
         b.prob += y.expr <= cap.expr, name
 
 
+# ----------------------------------------------------------------------------------------------
+# The forms of one year, each in its own function named after `models.forms`. `key` is `_key(p)`:
+# it names the law's functions for `Builder.above`, which then finds their kinks once.
+# ----------------------------------------------------------------------------------------------
+
+
+def _year_tax(
+    b: Builder,
+    tag: str,
+    f: dict[str, Lin],
+    ty: TaxYear,
+    law: tuple[Params, Payroll],
+    cf: Lin,
+) -> dict[str, Lin]:
+    """One year's forms, each taking the lines it needs from the forms before it, as the paper
+    forms do (the module docstring gives the identities used). `cf` is the credit carried in."""
+    p, payroll = law
+    key = _key(p)
+    f1040 = _f1040(b, tag, f, ty, p, key)
+    f6251 = _f6251(b, tag, f, ty, p, key, f1040)
+    f8801 = _f8801(b, tag, f, p, key, f1040, f6251, cf)
+    niit = _f8960(b, tag, f, ty, p, f1040)
+    addl = _f8959(b, tag, f, p, key)
+    fica = _fica(b, tag, f, payroll)
+    income_tax = f8801["income_tax"]
+    return {
+        "agi": f1040["agi"], "taxable_income": f1040["line15"],
+        "regular_tax": f1040["regular_tax"], "amti": f6251["amti"], "tmt": f6251["tmt"],
+        "income_tax": income_tax, "niit": niit, "additional_medicare_tax": addl,
+        "mtc_carryforward_in": cf, "mtc_carryforward_out": f8801["carryforward_out"],
+        "total_tax": income_tax + niit + addl, "fica": fica,
+    }  # fmt: skip
+
+
+def _f1040(
+    b: Builder, tag: str, f: dict[str, Lin], ty: TaxYear, p: Params, key: tuple[Any, ...]
+) -> dict[str, Lin]:
+    """Form 1040 lines 7-16 (`models.forms.form_1040`), the deduction from `_schedule_a` or the
+    standard one, the regular tax from `_qdcg_worksheet`.
+
+      line7          line 7: the capital gain, or the loss up to the limit (`_line7`)
+      stcg_loss, ncg QDCG worksheet line 3, the net capital gain (`_net_capital_gain`)
+    Lines passed on: agi (line 11), earned (lines 1z, 2b and 8: the income that is neither a
+    dividend nor a gain), line7, gains (QDCG line 4), line15 (taxable income, positive here),
+    amt_deductions (Schedule A's, for Form 6251), band15 and regular_tax (QDCG)."""
+    line7 = _line7(b, f"{tag}__line7", f["net_gain"], p, key)
+    ncg = _net_capital_gain(b, tag, f, "")
+    earned = f["wages"] + f["ordinary_income"] + ty.interest
+    agi = earned + ty.qualified_dividends + line7
+    h = base_household(ty)
+    if ty.itemize:
+        sched_a = _schedule_a(b, tag, h, p, agi)
+        line14, amt_deductions = sched_a["line17"], sched_a["amt_deductions"]
+    else:  # the standard deduction (and the non-itemizer's charity): fixed, `h.itemize` is 0
+        fixed = form_1040(h, p, SCALAR)
+        line14 = Lin.const(fixed["line14"])
+        amt_deductions = Lin.const(fixed["line14"] - fixed["standard"])
+    # line 7 less net capital gain is at least -$3,000 (-$1,500 MFS) whatever the gains.
+    other_gain = _floor(line7 - ncg, -p.loss_limit)
+    line5 = earned + other_gain - line14  # QDCG worksheet line 5, the ordinary taxable income
+    line4 = ncg + ty.qualified_dividends
+    qdcg = _qdcg_worksheet(b, tag, ty.year, line5, line4, p, key)
+    return {
+        "agi": agi, "earned": earned, "line7": line7, "gains": line4, "line15": line5 + line4,
+        "amt_deductions": amt_deductions, "band15": qdcg["band15"],
+        "regular_tax": qdcg["line25"],
+    }  # fmt: skip
+
+
+def _schedule_a(b: Builder, tag: str, h: Household, p: Params, agi: Lin) -> dict[str, Lin]:
+    """Schedule A (`models.forms.schedule_a`) of the year's fixed deductions `h`, as functions of
+    AGI alone:
+
+      line17          line 17, the itemized deductions (Form 1040 lines 12 and 14)
+      amt_deductions  what the AMT keeps of them: line 17 less the taxes of line 7 (Form 6251
+                      line 2a), before the 2026 section 68 reduction (line 2_68)
+    Both are reliefs of any shape: they fall with AGI (SALT cap phase-down, section 68, the 0.5%
+    floor on charity) but rise where the 60%-of-AGI limit on charity binds, so a binary sits at
+    each kink where they bend upward (the SALT phase-down floor among them) inside AGI's range."""
+    line17 = b.below(f"{tag}__line17", agi, lambda a: schedule_a(h, a, p, SCALAR)["line17"])
+
+    def kept_for_amt(a: float) -> float:
+        sa = schedule_a(h, a, p, SCALAR)
+        return sa["line17"] - sa["line7_taxes"] + sa["limitation"]
+
+    amt_deductions = b.below(f"{tag}__amt_deductions", agi, kept_for_amt)
+    return {"line17": line17, "amt_deductions": amt_deductions}
+
+
+def _qdcg_worksheet(
+    b: Builder, tag: str, year: int, line5: Lin, line4: Lin, p: Params, key: tuple[Any, ...]
+) -> dict[str, Lin]:
+    """The QDCG worksheet (`models.forms.qdcg_worksheet`) as the module docstring writes it, for
+    line 5 (ordinary taxable income) at least the 0% band, the Tax Table limit and the top of
+    every ordinary band taxed below 15% (else `ModelNotSupported`):
+        line25 = R(line 5) + 20% line 4 - 5% min(line 4, band15)
+
+      line29        band15 = max(0, cg15 - line 5), the room in the 15% band: Form 6251 line 29
+                    (hence the name), shared with Part III; a convex relief, a binary at cg15
+      ordinary_tax  line 22, the rate schedule R: a convex cost
+      qdcg_at15     line 17, the gains taxed at 15%: a relief and a minimum (no binary)"""
+    _, r15, r20 = p.cg_rates
+    need = max(
+        [p.table_max, p.cg0]
+        + [e for e, r in zip(p.ord_edges, p.ord_rates, strict=False) if r < r15]
+    )
+    if line5.lo < need:
+        raise ModelNotSupported(
+            f"{year}: ordinary taxable income can fall to ${max(line5.lo, 0):,.0f}; the "
+            f"optimizer needs at least ${need:,.0f} in every year (the Tax Table and the 0% "
+            f"capital-gain band are not modelled yet)"
+        )
+    band15 = b.below(f"{tag}__line29", line5, lambda o: max(p.cg15 - o, 0.0), ("line29", p.cg15))
+    line25 = (
+        b.above(
+            f"{tag}__ordinary_tax",
+            line5,
+            lambda o: rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR),
+            ("ordinary_tax", key),
+        )
+        + line4 * r20
+        - b.below_min(f"{tag}__qdcg_at15", line4, band15) * (r20 - r15)
+    )
+    return {"band15": band15, "line25": _floor(line25, 0.0)}
+
+
+def _line7(b: Builder, name: str, net_gain: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
+    """Form 1040 line 7 of a net gain (Form 6251's refigured one too): the gain, or the loss up
+    to the limit. A cost, and convex: no binary."""
+    return b.above(name, net_gain, lambda v: capital_gain_line7(v, 0.0, p, SCALAR), ("line7", key))
+
+
+def _net_capital_gain(b: Builder, tag: str, f: dict[str, Lin], kind: str) -> Lin:
+    """QDCG worksheet line 3, max(0, ltcg + min(0, stcg)), of the regular gains (`kind` "") or
+    of the AMT's ("amt_", Form 6251 line 13's): two reliefs, `<kind>stcg_loss` = min(0, stcg)
+    (concave, no binary) and `<kind>ncg` (convex: a binary where a net loss can meet the
+    gains), the latter also at most the gains alone (`<kind>ncg__gains`, see `GAINS`)."""
+    st_loss = b.below(f"{tag}__{kind}stcg_loss", f[f"{kind}stcg"], _minus, "minus")
+    ncg = _floor(b.below(f"{tag}__{kind}ncg", f[f"{kind}ltcg"] + st_loss, _plus, "plus"), 0.0)
+    _at_most(b, f"{tag}__{kind}ncg__gains", ncg, f[GAINS[f"{kind}ltcg"]])
+    return ncg
+
+
+def _f6251(
+    b: Builder,
+    tag: str,
+    f: dict[str, Lin],
+    ty: TaxYear,
+    p: Params,
+    key: tuple[Any, ...],
+    f1040: dict[str, Lin],
+) -> dict[str, Lin]:
+    """Form 6251 (`models.forms.form_6251`): AMTI = exclusion AMTI (line 1 + 2a + 2_68, which is
+    AGI less Schedule A's `amt_deductions`) + line 2i + line 2k; regular line 7 cancels between
+    line 1 and line 2k, so the AMTI is written with the AMT's own line 7.
+
+      amt_line7               line 7 refigured for the AMT (`_line7`)
+      line6                   line 6, the taxable excess (`_line6`)
+      amt_stcg_loss, amt_ncg  Part III line 13's net capital gain (`_net_capital_gain`)
+      p3__*                   Part III, line 40 (`_tmt`)
+    Lines passed on: amti (line 4 before the MFS add-back), exclusion_amti (for Form 8801), tmt
+    (line 40)."""
+    amt_line7 = _line7(b, f"{tag}__amt_line7", f["amt_net_gain"], p, key)
+    amt_deductions = f1040["amt_deductions"]
+    amti = (
+        f1040["earned"] + ty.qualified_dividends + amt_line7 + f["iso_spread"]
+        + f["amt_ordinary_adjustment"] - amt_deductions
+    )  # fmt: skip
+    line6 = _line6(b, f"{tag}__line6", amti, p, key)
+    amt_gains = _net_capital_gain(b, tag, f, "amt_") + ty.qualified_dividends
+    tmt = _floor(_tmt(b, f"{tag}__p3", line6, amt_gains, f1040["band15"], p, key), 0.0)
+    return {"amti": amti, "exclusion_amti": f1040["agi"] - amt_deductions, "tmt": tmt}
+
+
+def _line6(b: Builder, name: str, amti: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
+    """Form 6251 lines 4-6 of an AMTI: the MFS add-back, then the AMTI less the exemption as it
+    phases out. A cost that is not convex where the phase-out ends (28% -> 35%/42% -> 28%): a
+    binary there, when the AMTI's range crosses it."""
+
+    def excess_of(a: float) -> float:
+        return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
+
+    return _floor(b.above(name, amti, excess_of, ("line6", key)), 0.0)
+
+
 def _tmt(
-    b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params, law_key: tuple[Any, ...]
+    b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params, key: tuple[Any, ...]
 ) -> Lin:
     """Form 6251 line 40 (= line 38 here) from the taxable excess (line 6), the AMT's qualified
     dividends and net capital gain (line 13) and the room left in the 15% band (line 29).
 
     A cost: line 22 = min(excess, gains) and line 30 = min(line 22, line 29) are reliefs (the TMT
     falls as they grow: 15% or 20% instead of 26% or 28%), so both are minima bounded from above
-    without a binary; line 18 (the 26/28% schedule) is convex. `law_key` is `_key(p)`."""
+    without a binary; line 18 (the 26/28% schedule) is convex."""
     _, r15, r20 = p.cg_rates
     g = _floor(b.below_min(f"{tag}__line22", excess, gains), 0.0)
     at15 = b.below_min(f"{tag}__line30", g, band15)
     line17 = _floor(excess - g, 0.0)
     line18 = b.above(
-        f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR), ("line18", law_key)
+        f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR), ("line18", key)
     )
     return line18 + g * r20 - at15 * (r20 - r15)
+
+
+def _f8801(
+    b: Builder,
+    tag: str,
+    f: dict[str, Lin],
+    p: Params,
+    key: tuple[Any, ...],
+    f1040: dict[str, Lin],
+    f6251: dict[str, Lin],
+    cf: Lin,
+) -> dict[str, Lin]:
+    """Form 8801 (`models.forms.form_8801`) with Form 6251 line 11, by the module docstring's
+    identities (T the income tax after the credit, TMTx the TMT of the exclusion items alone):
+        T = max(regular - cf, TMT),  cf_out = cf + T - max(regular, min(TMT, TMTx)) >= 0
+
+      x_line6, xp3__*  Form 6251 lines 6 and 40 on the exclusion items, with the regular gains
+                       (Part I, the net minimum tax on exclusion items)
+      tmt_or_x         min(TMT, TMTx): a cost and a minimum, not convex, so one binary, unless
+                       the deferral items can only raise the TMT (then it is TMTx)
+      income_tax       T, and credit_floor the maximum of `cf_out`: convex costs (no binary)
+      credit_left      cf_out >= 0: no more credit allowed than carried in
+    Lines passed on: income_tax, carryforward_out."""
+    tmt = f6251["tmt"]
+    excl_excess = _line6(b, f"{tag}__x_line6", f6251["exclusion_amti"], p, key)
+    excl_tmt = _floor(
+        _tmt(b, f"{tag}__xp3", excl_excess, f1040["gains"], f1040["band15"], p, key), 0.0
+    )
+    creditable_floor = (
+        excl_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", tmt, excl_tmt)
+    )
+    regular = f1040["regular_tax"]
+    income_tax = b.above_max(f"{tag}__income_tax", [regular - cf, tmt])
+    floor = b.above_max(f"{tag}__credit_floor", [regular, creditable_floor])
+    cf_out = cf + income_tax - floor
+    b.prob += cf_out.expr >= 0.0, f"{tag}__credit_left"
+    return {"income_tax": income_tax, "carryforward_out": _floor(cf_out, 0.0)}
 
 
 def _deferral_only_raises_tmt(f: dict[str, Lin]) -> bool:
@@ -397,135 +623,41 @@ def _deferral_only_raises_tmt(f: dict[str, Lin]) -> bool:
     return gains_same and (f["iso_spread"] + f["amt_ordinary_adjustment"]).lo >= 0.0
 
 
-def _year_tax(
-    b: Builder,
-    tag: str,
-    f: dict[str, Lin],
-    ty: TaxYear,
-    law: tuple[Params, Payroll],
-    cf: Lin,
-) -> dict[str, Lin]:
-    """One year's forms (see the module docstring for the identities used)."""
-    p, payroll = law
-    _, r15, r20 = p.cg_rates
-    law_key = _key(p)
+def _f8960(
+    b: Builder, tag: str, f: dict[str, Lin], ty: TaxYear, p: Params, f1040: dict[str, Lin]
+) -> Lin:
+    """Form 8960 (`models.forms.form_8960`): min(max(0, NII), max(0, MAGI - threshold)) with
+    MAGI - threshold = NII + z, where z (wages and other ordinary income above the threshold)
+    holds no gain, is max(0, NII + min(0, z)), a cost:
 
-    def line7_of(v: float) -> float:
-        return capital_gain_line7(v, 0.0, p, SCALAR)
-
-    # Form 1040. Costs: line 7 (gain or limited loss), AGI. Reliefs: the short-term loss that
-    # offsets long-term gains, the net capital gain taxed at 15/20% instead of ordinary rates,
-    # deductions.
-    line7 = b.above(f"{tag}__line7", f["net_gain"], line7_of, ("line7", law_key))
-    st_loss = b.below(f"{tag}__stcg_loss", f["stcg"], _minus, "minus")
-    ncg = _floor(b.below(f"{tag}__ncg", f["ltcg"] + st_loss, _plus, "plus"), 0.0)
-    _at_most(b, f"{tag}__ncg__gains", ncg, f["ltcg_gains"])
-    earned = f["wages"] + f["ordinary_income"] + ty.interest
-    agi = earned + ty.qualified_dividends + line7
-    h = base_household(ty)
-    h.itemize = 1.0 if ty.itemize else 0.0
-    if ty.itemize:
-        # Schedule A line 17 and the deductions the AMT keeps (line 17 less the taxes of line 2a,
-        # before the 2026 section 68 reduction of line 2_68) are reliefs of any shape: they fall
-        # with AGI (SALT cap phase-down, section 68, the 0.5% floor on charity) but rise where
-        # the 60%-of-AGI limit on charity binds.
-        line14 = b.below(f"{tag}__line17", agi, lambda a: schedule_a(h, a, p, SCALAR)["line17"])
-
-        def kept_for_amt(a: float) -> float:
-            sa = schedule_a(h, a, p, SCALAR)
-            return sa["line17"] - sa["line7_taxes"] + sa["limitation"]
-
-        amt_deductions = b.below(f"{tag}__amt_deductions", agi, kept_for_amt)
-    else:
-        f1040 = form_1040(h, p, SCALAR)
-        line14 = Lin.const(f1040["line14"])
-        amt_deductions = Lin.const(f1040["line14"] - f1040["standard"])
-    # line 7 less net capital gain is at least -$3,000 (-$1,500 MFS) whatever the gains.
-    other_gain = _floor(line7 - ncg, -p.loss_limit)
-    ordinary = earned + other_gain - line14  # QDCG worksheet line 5
-    need = max(
-        [p.table_max, p.cg0]
-        + [e for e, r in zip(p.ord_edges, p.ord_rates, strict=False) if r < r15]
-    )
-    if ordinary.lo < need:
-        raise ModelNotSupported(
-            f"{ty.year}: ordinary taxable income can fall to ${max(ordinary.lo, 0):,.0f}; the "
-            f"optimizer needs at least ${need:,.0f} in every year (the Tax Table and the 0% "
-            f"capital-gain band are not modelled yet)"
-        )
-    gains = ncg + ty.qualified_dividends
-    line1 = ordinary + gains  # = taxable income, positive here
-    # QDCG worksheet: gains at 20% less 5% on the part that fits in the 15% band above the
-    # ordinary income (a relief, no binary); the band's room is shared with Form 6251 line 29.
-    band15 = b.below(f"{tag}__line29", ordinary, lambda o: max(p.cg15 - o, 0.0), ("line29", p.cg15))
-    regular = (
-        b.above(
-            f"{tag}__ordinary_tax",
-            ordinary,
-            lambda o: rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR),
-            ("ordinary_tax", law_key),
-        )
-        + gains * r20
-        - b.below_min(f"{tag}__qdcg_at15", gains, band15) * (r20 - r15)
-    )
-    regular = _floor(regular, 0.0)
-
-    # Form 6251: AMTI = exclusion AMTI (line 1 + 2a + 2_68) + line 2i + line 2k; line 7 cancels.
-    amt_line7 = b.above(f"{tag}__amt_line7", f["amt_net_gain"], line7_of, ("line7", law_key))
-    exclusion_amti = agi - amt_deductions
-    amti = (
-        earned + ty.qualified_dividends + amt_line7 + f["iso_spread"]
-        + f["amt_ordinary_adjustment"] - amt_deductions
-    )  # fmt: skip
-
-    def excess_of(a: float) -> float:
-        return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["taxable_excess"]
-
-    excess = _floor(b.above(f"{tag}__line6", amti, excess_of, ("line6", law_key)), 0.0)
-    amt_st_loss = b.below(f"{tag}__amt_stcg_loss", f["amt_stcg"], _minus, "minus")
-    amt_ncg = b.below(f"{tag}__amt_ncg", f["amt_ltcg"] + amt_st_loss, _plus, "plus")
-    _at_most(b, f"{tag}__amt_ncg__gains", amt_ncg, f["amt_ltcg_gains"])
-    amt_gains = _floor(amt_ncg, 0.0) + ty.qualified_dividends
-    tmt = _floor(_tmt(b, f"{tag}__p3", excess, amt_gains, band15, p, law_key), 0.0)
-    # Form 8801 on the exclusion items alone (regular gains), for the credit generated.
-    excl_excess = _floor(
-        b.above(f"{tag}__x_line6", exclusion_amti, excess_of, ("line6", law_key)), 0.0
-    )
-    excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, gains, band15, p, law_key), 0.0)
-    creditable_floor = (
-        excl_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", tmt, excl_tmt)
-    )
-    income_tax = b.above_max(f"{tag}__income_tax", [regular - cf, tmt])
-    floor = b.above_max(f"{tag}__credit_floor", [regular, creditable_floor])
-    cf_out = cf + income_tax - floor
-    b.prob += cf_out.expr >= 0.0, f"{tag}__credit_left"
-
-    # Form 8960, Form 8959, FICA
-    # min(max(0, NII), max(0, MAGI - threshold)) with MAGI - threshold = NII + z, where z (wages
-    # and other ordinary income above the threshold) holds no gain: = max(0, NII + min(0, z)).
-    # The only bend that needs a binary is min(0, z), in the narrow range of z.
-    nii = line7 + ty.interest + ty.qualified_dividends
+      niit_short  min(0, z): concave, the one bend that takes a binary (in the narrow range of z)
+      niit_base   max(0, NII + niit_short): convex (no binary)"""
+    nii = f1040["line7"] + ty.interest + ty.qualified_dividends
     z = f["wages"] + f["ordinary_income"] - p.niit_threshold
     short = b.above(f"{tag}__niit_short", z, _minus, "minus")
-    niit = b.above(f"{tag}__niit_base", nii + short, _plus, "plus") * p.niit_rate
-    addl = b.above(
+    return b.above(f"{tag}__niit_base", nii + short, _plus, "plus") * p.niit_rate
+
+
+def _f8959(b: Builder, tag: str, f: dict[str, Lin], p: Params, key: tuple[Any, ...]) -> Lin:
+    """Form 8959 (`models.forms.form_8959`), `addl_medicare`: the Additional Medicare Tax on
+    wages, a convex cost (no binary)."""
+    return b.above(
         f"{tag}__addl_medicare",
         f["wages"],
         lambda w: form_8959(Household(wages=w), p, SCALAR),
-        ("addl_medicare", law_key),
+        ("addl_medicare", key),
     )
-    fica = b.above(
+
+
+def _fica(b: Builder, tag: str, f: dict[str, Lin], payroll: Payroll) -> Lin:
+    """The employee's FICA (`models.forms.employee_fica`), `fica`: Social Security up to the wage
+    base and Medicare. A cost that bends down at the wage base (concave): a binary there."""
+    return b.above(
         f"{tag}__fica",
         f["wages"],
         lambda w: employee_fica(w, payroll, SCALAR),
         ("fica", _key(payroll)),
     )
-    return {
-        "agi": agi, "taxable_income": line1, "regular_tax": regular, "amti": amti,
-        "tmt": tmt, "income_tax": income_tax, "niit": niit, "additional_medicare_tax": addl,
-        "mtc_carryforward_in": cf, "mtc_carryforward_out": _floor(cf_out, 0.0),
-        "total_tax": income_tax + niit + addl, "fica": fica,
-    }  # fmt: skip
 
 
 def _key(obj: Any) -> tuple[Any, ...]:
@@ -586,21 +718,18 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
         if m.sets_objective:
             m.prob += m.objective.expr
         return
-    price = scenario.final_price
     terminal = []
     for lot_id, lot in m.lots.items():
-        per_share = price - scenario.terminal_tax_rate * (price - lot.regular_basis)
-        held = _lot_shares(m, lot_id)
-        held_expr = held[0] if isinstance(held, tuple) else held
+        per_share = terminal_share_value(scenario, lot.regular_basis)
         sold = [_shares(v) for (lid, _), v in m.sell.items() if lid == lot_id]
-        terminal.append(per_share * (held_expr - pulp.lpSum(sold)))
+        terminal.append(per_share * (_lot_shares(m, lot_id).expr - pulp.lpSum(sold)))
     for option in scenario.options:
         left = option.exercisable.get(last, 0.0)
         if left <= 0:
             continue
-        spread = max(price - option.strike, 0.0) * (1.0 - scenario.terminal_ordinary_rate)
+        per_share = terminal_option_value(scenario, option.strike)
         taken = [_shares(v) for (oid, _), v in m.exercise.items() if oid == option.id]
-        terminal.append(spread * (left - pulp.lpSum(taken)))
+        terminal.append(per_share * (left - pulp.lpSum(taken)))
     credit_left = m.years[last]["mtc_carryforward_out"].expr - m.base[last]["credit_out"]
     wealth = (
         m.cash[last].expr

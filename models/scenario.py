@@ -273,22 +273,32 @@ class Plan:
     sales: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
+def terminal_share_value(scenario: Scenario, regular_basis: float) -> float:
+    """A share held at the end of the horizon, in after-tax dollars (a definition, shared by the
+    optimizer's objective and the exact evaluation): the final price, less `terminal_tax_rate` on
+    its regular gain."""
+    price = scenario.final_price
+    return price - scenario.terminal_tax_rate * (price - regular_basis)
+
+
+def terminal_option_value(scenario: Scenario, strike: float) -> float:
+    """A vested, unexpired option unexercised at the end, per share (shared as above): its spread
+    at the final price, less `terminal_ordinary_rate`."""
+    return max(scenario.final_price - strike, 0.0) * (1.0 - scenario.terminal_ordinary_rate)
+
+
 def terminal_value(
     scenario: Scenario, held: dict[str, tuple[Lot, float]], unexercised: dict[str, float]
 ) -> float:
-    """What is left at the end of the horizon, in after-tax dollars (a definition, shared by the
-    optimizer and the exact evaluation):
-      held shares at the final price, less `terminal_tax_rate` on their regular gain;
-      vested, unexpired options at their spread, less `terminal_ordinary_rate`.
-    The minimum tax credit left is valued separately at `credit_value` per dollar."""
-    price = scenario.final_price
+    """What is left at the end of the horizon, in after-tax dollars: the held shares and the
+    unexercised options at their values per share. The minimum tax credit left is valued
+    separately at `credit_value` per dollar."""
     strikes = {o.id: o.strike for o in scenario.options}
     value = 0.0
     for lot, shares in held.values():
-        value += shares * (price - scenario.terminal_tax_rate * (price - lot.regular_basis))
+        value += shares * terminal_share_value(scenario, lot.regular_basis)
     for option_id, shares in unexercised.items():
-        spread = max(price - strikes[option_id], 0.0)
-        value += shares * spread * (1.0 - scenario.terminal_ordinary_rate)
+        value += shares * terminal_option_value(scenario, strikes[option_id])
     return value
 
 
