@@ -45,9 +45,6 @@ class _VectorOps:
 SCALAR = _ScalarOps()
 VECTOR = _VectorOps()
 
-# Tax Table rows are $50 wide from $3,000 and $25 wide below (first rows $0-5, $5-15, $15-25);
-# the table gives the tax on the row's midpoint, rounded to whole dollars (half up).
-_TABLE_WIDE_FROM = 3000.0
 _ROUND_EPS = 1e-6  # exact midpoint taxes are multiples of $0.25; float sums may fall a hair short
 
 
@@ -103,14 +100,25 @@ def rate_schedule(x: Any, rates: tuple, edges: tuple, ops: Any) -> Any:
     return tax
 
 
+def tax_table_midpoint(x: Any, p: Params, ops: Any) -> Any:
+    """The middle of the Tax Table row that holds `x` (Form 1040 instructions, Tax Table): rows
+    `p.table_wide` ($50) wide from `p.table_wide_from` ($3,000), `p.table_narrow` ($25) wide
+    below, and first the uneven rows that end at `p.table_first_rows` ($5, $15, $25)."""
+    wide = ops.floor(x / p.table_wide) * p.table_wide + p.table_wide / 2
+    narrow = ops.floor(x / p.table_narrow) * p.table_narrow + p.table_narrow / 2
+    midpoint = ops.where(x < p.table_wide_from, narrow, wide)
+    ends = p.table_first_rows
+    for start, end in reversed(tuple(zip((0.0, *ends[:-1]), ends, strict=True))):
+        midpoint = ops.where(x < end, (start + end) / 2, midpoint)
+    return midpoint
+
+
 def tax_on_ordinary(x: Any, p: Params, ops: Any) -> Any:
     """Tax on an amount of ordinary taxable income as Form 1040 line 16 figures it: the Tax Table
-    (tax on the row's midpoint, whole dollars) below `p.table_max` ($100,000), the rate formula
-    (Tax Computation Worksheet) at or above it. QDCG worksheet lines 22 and 24 use the same rule."""
-    narrow = ops.floor(x / 25.0) * 25.0 + 12.5
-    wide = ops.floor(x / 50.0) * 50.0 + 25.0
-    tiny = ops.where(x < 5.0, 2.5, ops.where(x < 15.0, 10.0, 20.0))
-    midpoint = ops.where(x < 25.0, tiny, ops.where(x < _TABLE_WIDE_FROM, narrow, wide))
+    (the tax on the row's midpoint, rounded to whole dollars, half up) below `p.table_max`
+    ($100,000), the rate formula (Tax Computation Worksheet) at or above it. QDCG worksheet lines
+    22 and 24 use the same rule."""
+    midpoint = tax_table_midpoint(x, p, ops)
     in_table = x < p.table_max
     amount = ops.where(in_table, midpoint, x)
     tax = rate_schedule(amount, p.ord_rates, p.ord_edges, ops)

@@ -47,6 +47,10 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "charitable.floor_rate",
     "charitable.nonitemizer_max",
     "tax_table.max_income",
+    "tax_table.first_row_edges",
+    "tax_table.narrow_row_width",
+    "tax_table.wide_rows_from",
+    "tax_table.wide_row_width",
 )
 
 
@@ -99,6 +103,10 @@ class Params:
     charity_floor: Any
     charity_nonitemizer: Any
     table_max: Any
+    table_first_rows: tuple
+    table_narrow: Any
+    table_wide_from: Any
+    table_wide: Any
     mfs: Any
     projected: Any
 
@@ -131,6 +139,10 @@ _FIELD_PARAMETER: dict[str, str] = {
     "charity_floor": "charitable.floor_rate",
     "charity_nonitemizer": "charitable.nonitemizer_max",
     "table_max": "tax_table.max_income",
+    "table_first_rows": "tax_table.first_row_edges",
+    "table_narrow": "tax_table.narrow_row_width",
+    "table_wide_from": "tax_table.wide_rows_from",
+    "table_wide": "tax_table.wide_row_width",
 }
 
 

@@ -20,6 +20,7 @@ from models.law import PARAMETER_NAMES, STATUSES, YearLaw
 from planner.errors import LawDataError
 
 _RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates")
+_EDGE_LISTS = ("tax_table.first_row_edges",)
 _NULLABLE = ("salt.phasedown_threshold",)
 
 
@@ -46,6 +47,13 @@ def _check_number(path: Path, name: str, value: Any, where: str = "") -> None:
         raise LawDataError(f"{path}: {name}{where}: must not be negative, got {value!r}")
 
 
+def _check_edges(path: Path, name: str, edges: list[Any], where: str = "") -> None:
+    for e in edges:
+        _check_number(path, name, e, where)
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        raise LawDataError(f"{path}: {name}{where}: bracket edges must increase")
+
+
 def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any]) -> Any:
     if not isinstance(entry, dict) or "value" not in entry:
         raise LawDataError(f"{path}: {name}: expected a mapping with a 'value'")
@@ -66,6 +74,11 @@ def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any
         if any(b < a for a, b in itertools.pairwise(value)) or value[-1] > 1:
             raise LawDataError(f"{path}: {name}: rates must rise and stay within 0..1")
         return value
+    if name in _EDGE_LISTS:
+        if not isinstance(value, list) or not value:
+            raise LawDataError(f"{path}: {name}: expected a list of amounts")
+        _check_edges(path, name, value)
+        return value
     if isinstance(value, dict):
         missing = [s for s in STATUSES if s not in value]
         if missing:
@@ -73,10 +86,7 @@ def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any
         for s in STATUSES:
             v = value[s]
             if isinstance(v, list):
-                for e in v:
-                    _check_number(path, name, e, f".{s}")
-                if any(b <= a for a, b in itertools.pairwise(v)):
-                    raise LawDataError(f"{path}: {name}.{s}: bracket edges must increase")
+                _check_edges(path, name, v, f".{s}")
             else:
                 _check_number(path, name, v, f".{s}")
         return value
@@ -101,6 +111,13 @@ def _check_year(path: Path, values: dict[str, Any]) -> None:
         raise LawDataError(f"{path}: capital_gains.rates needs 3 rates and amt.rates 2")
     if not 0 < values["amt.phaseout_rate"] <= 1:
         raise LawDataError(f"{path}: amt.phaseout_rate must be in (0, 1]")
+    first_rows, wide_from = values["tax_table.first_row_edges"], values["tax_table.wide_rows_from"]
+    widths = (values["tax_table.narrow_row_width"], values["tax_table.wide_row_width"])
+    if min(widths) <= 0 or not first_rows[-1] <= wide_from <= values["tax_table.max_income"]:
+        raise LawDataError(
+            f"{path}: tax_table: rows need a positive width, and the first rows must end before "
+            "the wide rows start, below max_income"
+        )
 
 
 def parse_year_file(path: Path) -> YearLaw:

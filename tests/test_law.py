@@ -97,6 +97,14 @@ def _write_variant(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-d
         ),
         (lambda d: d.update(year=2025), "'year' must be an integer equal to the file name"),
         (
+            lambda d: d["parameters"]["tax_table.first_row_edges"].update(value=[5, 25, 15]),
+            "tax_table.first_row_edges: bracket edges must increase",
+        ),
+        (
+            lambda d: d["parameters"]["tax_table.wide_row_width"].update(value=0),
+            "tax_table: rows need a positive width",
+        ),
+        (
             lambda d: d["parameters"]["ordinary.brackets"]["value"]["single"].pop(),
             "edges for 7 rates",
         ),
