@@ -3,6 +3,7 @@
 Every function here is written once and runs on two kinds of numbers: plain floats (one household,
 `SCALAR`) and numpy arrays (many household-years at once, `VECTOR`). The `ops` argument supplies
 max/min/where/floor for the kind at hand, so the vectorized path cannot drift from the scalar one.
+The ops also carry the calendar of `models.grants`, whose dates are day numbers (ints or arrays).
 
 Form map (names follow the form lines they compute):
   Form 1040 lines 9-16, Schedule A lines 5-17, QDCG worksheet lines 1-25 (1040 instructions),
@@ -16,13 +17,18 @@ Form map (names follow the form lines they compute):
 
 from __future__ import annotations
 
+import calendar
 import math
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from models.law import Params
+
+# Day numbers count days from 1970-01-01, numpy's datetime64 epoch, so both kinds agree.
+_EPOCH = date(1970, 1, 1).toordinal()
 
 
 class _ScalarOps:
@@ -34,12 +40,48 @@ class _ScalarOps:
     def where(cond: Any, a: Any, b: Any) -> Any:
         return a if cond else b
 
+    @staticmethod
+    def ymd(day: int) -> tuple[int, int, int]:
+        d = date.fromordinal(day + _EPOCH)
+        return d.year, d.month, d.day
+
+    @staticmethod
+    def day(year: int, month: int, day: int) -> int:
+        return date(year, month, day).toordinal() - _EPOCH
+
+    @staticmethod
+    def month_length(year: int, month: int) -> int:
+        return calendar.monthrange(year, month)[1]
+
 
 class _VectorOps:
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
     floor = staticmethod(np.floor)
     where = staticmethod(np.where)
+
+    @staticmethod
+    def ymd(day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        days = np.asarray(day, dtype=np.int64).astype("datetime64[D]")
+        months = days.astype("datetime64[M]")
+        year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+        month = months.astype(np.int64) % 12 + 1
+        return year, month, (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+
+    @staticmethod
+    def day(year: Any, month: Any, day: Any) -> np.ndarray:
+        first = _VectorOps._month(year, month).astype("datetime64[D]").astype(np.int64)
+        return first + np.asarray(day, dtype=np.int64) - 1
+
+    @staticmethod
+    def month_length(year: Any, month: Any) -> np.ndarray:
+        m = _VectorOps._month(year, month)
+        return ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
+
+    @staticmethod
+    def _month(year: Any, month: Any) -> np.ndarray:
+        index = (np.asarray(year, dtype=np.int64) - 1970) * 12 + np.asarray(month) - 1
+        return index.astype("datetime64[M]")
 
 
 SCALAR = _ScalarOps()

@@ -26,6 +26,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "capital_gains.zero_rate_max",
     "capital_gains.fifteen_rate_max",
     "capital_gains.loss_limit",
+    "capital_gains.long_term_holding_years",
     "amt.rates",
     "amt.rate_breakpoint",
     "amt.exemption",
@@ -51,6 +52,11 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "tax_table.narrow_row_width",
     "tax_table.wide_rows_from",
     "tax_table.wide_row_width",
+    "iso.annual_limit",
+    "iso.post_termination_months",
+    "iso.max_term_years",
+    "iso.holding_years_from_grant",
+    "iso.holding_years_from_exercise",
 )
 
 
@@ -173,6 +179,45 @@ def payroll_for(law: YearLaw) -> Payroll:
         ss_rate=float(law.values["payroll.social_security_rate"]),
         ss_wage_base=float(law.values["payroll.social_security_wage_base"]),
         medicare_rate=float(law.values["payroll.medicare_rate"]),
+    )
+
+
+@dataclass(frozen=True)
+class IsoLaw:
+    """The figures of IRC §422 that the grant rules of `models.grants` apply: the $100,000 limit
+    on ISO value first exercisable in a year ((d)(1)), the months after employment ends within
+    which an exercise still counts as ISO ((a)(2)), and the longest term ((b)(3)). Each is a
+    number, or an array with one value per grant row."""
+
+    annual_limit: Any
+    post_termination_months: Any
+    max_term_years: Any
+
+
+def iso_law_for(law: YearLaw) -> IsoLaw:
+    return IsoLaw(
+        annual_limit=float(law.values["iso.annual_limit"]),
+        post_termination_months=int(law.values["iso.post_termination_months"]),
+        max_term_years=int(law.values["iso.max_term_years"]),
+    )
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Holding periods in whole years: an ISO share's disposition qualifies after `from_grant`
+    years from the grant and `from_exercise` from the exercise (§422(a)(1)); a gain is long-term
+    after `long_term` years (§1222)."""
+
+    from_grant: int
+    from_exercise: int
+    long_term: int
+
+
+def holding_for(law: YearLaw) -> Holding:
+    return Holding(
+        from_grant=int(law.values["iso.holding_years_from_grant"]),
+        from_exercise=int(law.values["iso.holding_years_from_exercise"]),
+        long_term=int(law.values["capital_gains.long_term_holding_years"]),
     )
 
 

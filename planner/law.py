@@ -17,11 +17,12 @@ from typing import Any
 import yaml
 
 from models.law import PARAMETER_NAMES, STATUSES, YearLaw
-from planner.errors import LawDataError
+from planner.errors import LawDataError, LawYearError
 
 _RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates")
 _EDGE_LISTS = ("tax_table.first_row_edges",)
 _NULLABLE = ("salt.phasedown_threshold",)
+_WHOLE_UNITS = ("months", "years")  # the date arithmetic of models.grants counts whole ones
 
 
 def data_dir() -> Path:
@@ -91,6 +92,8 @@ def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any
                 _check_number(path, name, v, f".{s}")
         return value
     _check_number(path, name, value)
+    if entry["unit"] in _WHOLE_UNITS and value != int(value):
+        raise LawDataError(f"{path}: {name}: expected a whole number of {entry['unit']}")
     return value
 
 
@@ -221,7 +224,8 @@ def published_years() -> list[int]:
 def law_for_years(
     years: Iterable[int], inflation: float | None = None, allow_projection: bool = True
 ) -> dict[int, YearLaw]:
-    """The law of every requested year; later years are projected (or refused)."""
+    """The law of every requested year; later years are projected (or refused). The one check
+    of whether a year has law, and its wording: `LawYearError`."""
     laws, rules, default_rate = _published()
     rate = default_rate if inflation is None else inflation
     first, last = min(laws), max(laws)
@@ -230,9 +234,9 @@ def law_for_years(
         if year in laws:
             out[year] = laws[year]
         elif year < first:
-            raise LawDataError(f"tax year {year}: no tax-law data (published years {first}-{last})")
+            raise LawYearError(f"tax year {year}: no tax-law data (published years {first}-{last})")
         elif not allow_projection:
-            raise LawDataError(
+            raise LawYearError(
                 f"tax year {year}: no published tax-law data (last is {last}) and projection is off"
             )
         else:

@@ -40,13 +40,9 @@ from __future__ import annotations
 
 from planner.scenario.convert import (
     DEFAULT_EXERCISE_MONTH_DAY,
-    ISO_LIMIT,
-    ISO_WINDOW_MONTHS,
-    add_months,
     load_scenario,
     scenario_from_data,
     scenario_from_text,
-    vesting_events,
 )
 from planner.scenario.reading import Loc, Where, error_reason, field_path, fields_at, read_yaml
 from planner.scenario.schema import (
@@ -69,8 +65,6 @@ from planner.scenario.schema import (
 
 __all__ = [
     "DEFAULT_EXERCISE_MONTH_DAY",
-    "ISO_LIMIT",
-    "ISO_WINDOW_MONTHS",
     "PERIOD_MONTHS",
     "Grant",
     "Horizon",
@@ -87,7 +81,6 @@ __all__ = [
     "TenderOffer",
     "Vesting",
     "Where",
-    "add_months",
     "error_reason",
     "field_path",
     "fields_at",
@@ -96,5 +89,4 @@ __all__ = [
     "scenario_from_data",
     "scenario_from_text",
     "scenario_json_schema",
-    "vesting_events",
 ]

@@ -1,15 +1,11 @@
 """Checks of a validated scenario file and its conversion into `models.scenario.Scenario`: tax
-years, option classes (vesting and the $100,000 limit of §422(d)), lots, sale windows and the
-objective.
+years, option classes (grant law from `models.grants`, with the figures of the horizon's law),
+lots, sale windows and the objective.
 """
 
 from __future__ import annotations
 
-import calendar
-import dataclasses
-import math
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,18 +13,26 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from models.scenario import (
-    ISO,
-    NSO,
-    STOCK,
-    Lot,
-    OptionClass,
-    SaleWindow,
-    Scenario,
-    TaxYear,
-    add_years,
+from models.forms import SCALAR
+from models.grants import (
+    NEVER,
+    Vesting,
+    date_of,
+    day_of,
+    exercisable,
+    exercised_before,
+    expiry,
+    first_exercisable,
+    iso_deadline,
+    iso_part,
+    iso_vested,
+    latest_expiry,
+    vested,
 )
-from planner.law import published_years
+from models.law import Holding, IsoLaw, YearLaw, holding_for, iso_law_for
+from models.scenario import ISO, NSO, STOCK, Lot, OptionClass, SaleWindow, Scenario, TaxYear
+from planner.errors import LawYearError
+from planner.law import law_for_years
 from planner.scenario.reading import Loc, Where, parse_yaml, read_yaml
 from planner.scenario.schema import (
     MAX_HORIZON_YEARS,
@@ -38,87 +42,8 @@ from planner.scenario.schema import (
     shown,
 )
 
-ISO_LIMIT = 100_000.0  # IRC §422(d)(1)
-ISO_WINDOW_MONTHS = 3  # IRC §422(a)(2)
 DEFAULT_EXERCISE_MONTH_DAY = (12, 15)
 DEFAULT_SALE_MONTH_DAY = (12, 31)
-
-
-# ----------------------------------------------------------------------------------------------
-# Dates and vesting
-# ----------------------------------------------------------------------------------------------
-
-
-def add_months(d: date, months: int) -> date:
-    """The same day `months` later; the last day of the month when that month is shorter."""
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def vesting_events(grant: Grant) -> list[tuple[date, int]]:
-    """(date, shares) vesting events of a grant, in date order, none before the grant date."""
-    v = grant.vesting
-    if v.dates is not None:
-        events = [(e.date, e.shares) for e in v.dates]
-    else:
-        start = v.start or grant.grant_date
-        months = v.months or 0
-        if months == 0:
-            events = [(start, grant.shares)]
-        else:
-            period = PERIOD_MONTHS[v.every]
-            marks = sorted({m for m in range(period, months + 1, period) if m >= v.cliff_months})
-            if v.cliff_months and v.cliff_months not in marks:
-                marks = sorted({*marks, v.cliff_months})
-            events, before = [], 0
-            for m in marks:
-                cumulative = grant.shares * m // months
-                events.append((add_months(start, m), cumulative - before))
-                before = cumulative
-    merged: dict[date, int] = defaultdict(int)
-    for d, n in events:
-        merged[max(d, grant.grant_date)] += n
-    return sorted((d, n) for d, n in merged.items() if n > 0)
-
-
-@dataclasses.dataclass
-class _Tranche:
-    """Shares of one grant vesting on one date, split at the $100,000 limit."""
-
-    date: date
-    iso: int
-    nso: int
-
-
-def split_iso_limit(
-    grants: Iterable[tuple[Grant, list[tuple[date, int]]]],
-) -> dict[str, list[_Tranche]]:
-    """Apply IRC §422(d): per employer and calendar year, ISO shares first exercisable that year
-    count as ISO while their grant-date value (fmv_at_grant x shares), summed over the employer's
-    ISO grants taken in the order granted, stays within $100,000; the rest is NSO.
-    Returns the tranches of every grant (NSO grants: all NSO)."""
-    out: dict[str, list[_Tranche]] = {}
-    budget: dict[tuple[str, int], float] = defaultdict(lambda: ISO_LIMIT)
-    ordered = sorted(enumerate(grants), key=lambda p: (p[1][0].grant_date, p[0]))
-    for _, (grant, events) in ordered:
-        tranches = []
-        fmv = grant.fmv_at_grant if grant.fmv_at_grant is not None else grant.strike
-        for d, n in events:
-            if grant.type != ISO:
-                tranches.append(_Tranche(d, 0, n))
-                continue
-            key = (grant.employer, d.year)
-            iso = n if fmv <= 0 else min(n, math.floor(budget[key] / fmv + 1e-9))
-            budget[key] -= iso * fmv
-            tranches.append(_Tranche(d, iso, n - iso))
-        out[grant.id] = tranches
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Conversion
-# ----------------------------------------------------------------------------------------------
 
 
 def _horizon(doc: ScenarioFile, where: Where) -> list[int]:
@@ -150,20 +75,15 @@ def _check_years(doc: ScenarioFile, years: list[int], where: Where) -> None:
             raise where.error(("prices",), f"no price for {y} (every year of {span} needs one)")
 
 
-def _check_law(years: list[int], allow_projection: bool, where: Where, field: str) -> None:
-    published = published_years()
-    for y in years:
-        if y < published[0]:
-            raise where.error(
-                (field,),
-                f"tax year {y}: no tax-law data (published years {published[0]}-{published[-1]})",
-            )
-        if y > published[-1] and not allow_projection:
-            raise where.error(
-                (field,),
-                f"tax year {y}: no published tax-law data (last is {published[-1]}) and "
-                "projection is off",
-            )
+def _law(
+    years: list[int], projection: bool, inflation: float | None, where: Where, field: str
+) -> YearLaw:
+    """The law of the first year planned, whose figures the grant rules apply (statutory ones, the
+    same in every year); every year of the horizon must have law."""
+    try:
+        return law_for_years(years, inflation, projection)[years[0]]
+    except LawYearError as exc:
+        raise where.error((field,), str(exc)) from None
 
 
 def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYear]:
@@ -204,16 +124,16 @@ def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYea
     return out
 
 
-def _check_grant(g: Grant, i: int, where: Where) -> None:
+def _check_grant(g: Grant, i: int, law: IsoLaw, where: Where) -> None:
     loc: Loc = ("grants", i)
-    expiry = g.expiry or add_years(g.grant_date, 10)
-    if expiry <= g.grant_date:
+    latest = date_of(latest_expiry(day_of(g.grant_date), law, SCALAR))
+    if (g.expiry or latest) <= g.grant_date:
         raise where.error((*loc, "expiry"), f"must be after the grant date {g.grant_date}")
-    if g.type == ISO and g.expiry is not None and g.expiry > add_years(g.grant_date, 10):
+    if g.type == ISO and g.expiry is not None and g.expiry > latest:
         raise where.error(
             (*loc, "expiry"),
-            f"an ISO must expire within 10 years of its grant (§422(b)(3)), by "
-            f"{add_years(g.grant_date, 10)}",
+            f"an ISO must expire within {law.max_term_years} years of its grant (§422(b)(3)), "
+            f"by {latest}",
         )
     fmv = g.fmv_at_grant
     if g.type == ISO and fmv is not None and g.strike < fmv - 1e-9:
@@ -253,69 +173,79 @@ def _check_grant(g: Grant, i: int, where: Where) -> None:
         )
 
 
-def _options(doc: ScenarioFile, taxyears: list[TaxYear], where: Where) -> tuple[OptionClass, ...]:
+def _vesting(g: Grant, law: IsoLaw) -> Vesting:
+    """The plain vesting of a grant (checked by `_check_grant`), as `models.grants` reads it."""
+    v = g.vesting
+    grant_day = day_of(g.grant_date)
+    termination = day_of(g.termination_date) if g.termination_date is not None else NEVER
+    latest = latest_expiry(grant_day, law, SCALAR)
+    given = day_of(g.expiry) if g.expiry is not None else latest
+    dates = None if v.dates is None else tuple((day_of(e.date), e.shares) for e in v.dates)
+    return Vesting(
+        grant_date=grant_day,
+        start=day_of(v.start or g.grant_date),
+        cliff_months=v.cliff_months,
+        months=v.months or 0,
+        period_months=PERIOD_MONTHS[v.every],
+        shares=g.shares,
+        termination=termination,
+        expiry=expiry(given, termination, g.post_termination_days, SCALAR),
+        dates=dates,
+    )
+
+
+def _options(
+    doc: ScenarioFile, taxyears: list[TaxYear], law: YearLaw, where: Where
+) -> tuple[OptionClass, ...]:
+    iso_law, holding = iso_law_for(law), holding_for(law)
     seen: dict[str, int] = {}
     for i, g in enumerate(doc.grants):
         if g.id in seen:
             raise where.error(("grants", i, "id"), f"{g.id!r} is also grants[{seen[g.id]}]")
         seen[g.id] = i
-        _check_grant(g, i, where)
-    start = date(taxyears[0].year, 1, 1)
+        _check_grant(g, i, iso_law, where)
+    if not doc.grants:
+        return ()
+    first_year = taxyears[0].year
+    start = date(first_year, 1, 1)
     held = defaultdict(int)
     for lot in doc.lots:
         if lot.type in (ISO, NSO) and lot.grant_id is not None:
             held[lot.grant_id] += lot.shares
 
-    vested: list[tuple[Grant, list[tuple[date, int]]]] = []
-    for g in doc.grants:
-        events = vesting_events(g)
-        expiry = _expiry(g)
-        stop = g.termination_date or date.max
-        vested.append((g, [(d, n) for d, n in events if d <= stop and d <= expiry]))
-    tranches = split_iso_limit(vested)
+    vesting = [_vesting(g, iso_law) for g in doc.grants]
+    # Every year an ISO can first vest in, past the horizon too: a grant has a `:nso` class when
+    # any of its vesting is over the limit.
+    iso_ends = [date_of(v.expiry).year for g, v in zip(doc.grants, vesting, strict=True)
+                if g.type == ISO]  # fmt: skip
+    last = max([taxyears[-1].year, *iso_ends])
+    years = list(range(min(g.grant_date.year for g in doc.grants), last + 1))
+    first = [first_exercisable(v, years, SCALAR) for v in vesting]
+    iso = _iso_parts(doc.grants, first, iso_law)
 
     out: list[OptionClass] = []
     for i, g in enumerate(doc.grants):
-        parts = tranches[g.id]
+        v = vesting[i]
         exercised = g.exercised if g.exercised is not None else held[g.id]
-        before = sum(t.iso + t.nso for t in parts if t.date < start)
-        if exercised > before:
-            if g.exercised is None:  # counted from the lots
-                raise where.error(
-                    ("grants", i),
-                    f"the lots from this grant hold {exercised:,} shares, but only {before:,} "
-                    f"vested before {start} (exercise before vesting is not modelled)",
-                )
-            raise where.error(
-                ("grants", i, "exercised"),
-                f"{exercised:,} shares exercised, but only {before:,} vested before {start} "
-                "(exercise before vesting is not modelled)",
-            )
-        if held[g.id] > exercised:
-            raise where.error(
-                ("grants", i, "exercised"),
-                f"{exercised:,}, but the lots from this grant hold {held[g.id]:,} shares",
-            )
-        used = {"iso": 0, "nso": 0}
-        left = exercised
-        for t in parts:  # exercised shares come off the earliest vested, ISO part first
-            for part in ("iso", "nso"):
-                take = min(left, getattr(t, part))
-                used[part] += take
-                left -= take
-        expiry = _expiry(g)
-        deadline = add_months(g.termination_date, ISO_WINDOW_MONTHS) if g.termination_date else None
+        used_iso, used_nso, before = exercised_before(
+            exercised, first[i], iso[i], years, first_year, SCALAR
+        )
+        _check_exercised(g, i, exercised, before, held[g.id], where, start)
+        deadline = None
+        if g.termination_date is not None:
+            deadline = date_of(iso_deadline(v.termination, iso_law, SCALAR))
         main = ISO if g.type == ISO else NSO
         classes = [(main, g.id)]  # the main class always exists (stable ids), maybe all zeros
-        if g.type == ISO and any(t.nso for t in parts):
+        if g.type == ISO and any(n > k for n, k in zip(first[i], iso[i], strict=True)):
             classes.append((NSO, g.id + ":nso"))
         for kind, class_id in classes:
-            part = "iso" if kind == ISO else "nso"
-            exercisable = {}
+            shares = {}
             for ty in taxyears:
-                d = ty.exercise_date
-                got = sum(getattr(t, part) for t in parts if t.date <= d) - used[part]
-                exercisable[ty.year] = float(max(got, 0)) if d <= expiry else 0.0
+                t = day_of(ty.exercise_date)
+                iso_so_far = iso_vested(t, v, iso[i], years, SCALAR)
+                part = iso_so_far if kind == ISO else vested(t, v, SCALAR) - iso_so_far
+                used = used_iso if kind == ISO else used_nso
+                shares[ty.year] = float(exercisable(t, part, used, v.expiry, SCALAR))
             out.append(
                 OptionClass(
                     id=class_id,
@@ -323,24 +253,51 @@ def _options(doc: ScenarioFile, taxyears: list[TaxYear], where: Where) -> tuple[
                     kind=kind,
                     strike=g.strike,
                     grant_date=g.grant_date,
-                    expiry=expiry,
-                    exercisable=exercisable,
+                    expiry=date_of(v.expiry),
+                    exercisable=shares,
+                    holding=holding,
                     iso_deadline=deadline if kind == ISO else None,
                 )
             )
     return tuple(out)
 
 
-def _expiry(g: Grant) -> date:
-    """The last day the options can be exercised (the earlier of expiry and the post-termination
-    window)."""
-    expiry = g.expiry or add_years(g.grant_date, 10)
-    if g.termination_date is not None:
-        expiry = min(expiry, g.termination_date + timedelta(days=g.post_termination_days))
-    return expiry
+def _iso_parts(grants: list[Grant], first: list[list[Any]], law: IsoLaw) -> list[list[Any]]:
+    """Each grant's ISO shares per year (§422(d)): every employer's yearly limit, taken grant by
+    grant in the order granted."""
+    iso: list[list[Any]] = [[] for _ in grants]
+    left: dict[str, list[Any]] = {}  # what is left of each employer's limit, year by year
+    for i, g in sorted(enumerate(grants), key=lambda p: (p[1].grant_date, p[0])):
+        fmv = g.fmv_at_grant if g.fmv_at_grant is not None else g.strike
+        budget = left.get(g.employer, [law.annual_limit] * len(first[i]))
+        iso[i], left[g.employer] = iso_part(first[i], fmv, g.type == ISO, budget, SCALAR)
+    return iso
 
 
-def _lots(doc: ScenarioFile, first_year: int, where: Where) -> tuple[Lot, ...]:
+def _check_exercised(
+    g: Grant, i: int, exercised: int, before: int, held: int, where: Where, start: date
+) -> None:
+    """Shares exercised before the horizon had vested by then, and the lots hold no more."""
+    if exercised > before:
+        if g.exercised is None:  # counted from the lots
+            raise where.error(
+                ("grants", i),
+                f"the lots from this grant hold {exercised:,} shares, but only {before:,} "
+                f"vested before {start} (exercise before vesting is not modelled)",
+            )
+        raise where.error(
+            ("grants", i, "exercised"),
+            f"{exercised:,} shares exercised, but only {before:,} vested before {start} "
+            "(exercise before vesting is not modelled)",
+        )
+    if held > exercised:
+        raise where.error(
+            ("grants", i, "exercised"),
+            f"{exercised:,}, but the lots from this grant hold {held:,} shares",
+        )
+
+
+def _lots(doc: ScenarioFile, first_year: int, holding: Holding, where: Where) -> tuple[Lot, ...]:
     grants = {g.id: g for g in doc.grants}
     seen: dict[str, int] = {}
     out = []
@@ -412,6 +369,7 @@ def _lots(doc: ScenarioFile, first_year: int, where: Where) -> tuple[Lot, ...]:
                 exercise_year=lot.exercise_date.year,
                 regular_basis=regular,
                 amt_basis=amt,
+                holding=holding,
             )
         )
     return tuple(out)
@@ -490,11 +448,13 @@ def scenario_from_data(
         raise where.from_validation(exc) from None
     years = _horizon(doc, where)
     projection = doc.tax_law.projection if allow_projection is None else allow_projection
-    _check_law(years, projection, where, "horizon" if doc.horizon is not None else "years")
+    inflation = doc.tax_law.inflation if inflation is None else inflation
+    field = "horizon" if doc.horizon is not None else "years"
+    law = _law(years, projection, inflation, where, field)
     _check_years(doc, years, where)
     taxyears = _tax_years(doc, years, where)
-    options = _options(doc, taxyears, where)
-    lots = _lots(doc, years[0], where)
+    options = _options(doc, taxyears, law, where)
+    lots = _lots(doc, years[0], holding_for(law), where)
     windows = _windows(doc, taxyears, where)
     required = _objective(doc, options, where)
     obj, solver = doc.objective, doc.solver
@@ -515,7 +475,7 @@ def scenario_from_data(
         terminal_tax_rate=obj.terminal_tax_rate,
         terminal_ordinary_rate=obj.terminal_ordinary_rate,
         credit_value=obj.credit_value,
-        inflation=doc.tax_law.inflation if inflation is None else inflation,
+        inflation=inflation,
         solver=solver.name,
         gap=solver.gap,
         time_limit=solver.time_limit,
