@@ -3,6 +3,7 @@
 Every function here is written once and runs on two kinds of numbers: plain floats (one household,
 `SCALAR`) and numpy arrays (many household-years at once, `VECTOR`). The `ops` argument supplies
 max/min/where/floor for the kind at hand, so the vectorized path cannot drift from the scalar one.
+The ops also carry the calendar of `models.grants`, whose dates are day numbers (ints or arrays).
 
 Form map (names follow the form lines they compute):
   Form 1040 lines 9-16, Schedule A lines 5-17, QDCG worksheet lines 1-25 (1040 instructions),
@@ -16,13 +17,18 @@ Form map (names follow the form lines they compute):
 
 from __future__ import annotations
 
+import calendar
 import math
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from models.law import Params
+
+# Day numbers count days from 1970-01-01, numpy's datetime64 epoch, so both kinds agree.
+_EPOCH = date(1970, 1, 1).toordinal()
 
 
 class _ScalarOps:
@@ -34,6 +40,19 @@ class _ScalarOps:
     def where(cond: Any, a: Any, b: Any) -> Any:
         return a if cond else b
 
+    @staticmethod
+    def ymd(day: int) -> tuple[int, int, int]:
+        d = date.fromordinal(day + _EPOCH)
+        return d.year, d.month, d.day
+
+    @staticmethod
+    def day(year: int, month: int, day: int) -> int:
+        return date(year, month, day).toordinal() - _EPOCH
+
+    @staticmethod
+    def month_length(year: int, month: int) -> int:
+        return calendar.monthrange(year, month)[1]
+
 
 class _VectorOps:
     maximum = staticmethod(np.maximum)
@@ -41,13 +60,33 @@ class _VectorOps:
     floor = staticmethod(np.floor)
     where = staticmethod(np.where)
 
+    @staticmethod
+    def ymd(day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        days = np.asarray(day, dtype=np.int64).astype("datetime64[D]")
+        months = days.astype("datetime64[M]")
+        year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+        month = months.astype(np.int64) % 12 + 1
+        return year, month, (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+
+    @staticmethod
+    def day(year: Any, month: Any, day: Any) -> np.ndarray:
+        first = _VectorOps._month(year, month).astype("datetime64[D]").astype(np.int64)
+        return first + np.asarray(day, dtype=np.int64) - 1
+
+    @staticmethod
+    def month_length(year: Any, month: Any) -> np.ndarray:
+        m = _VectorOps._month(year, month)
+        return ((m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")).astype(np.int64)
+
+    @staticmethod
+    def _month(year: Any, month: Any) -> np.ndarray:
+        index = (np.asarray(year, dtype=np.int64) - 1970) * 12 + np.asarray(month) - 1
+        return index.astype("datetime64[M]")
+
 
 SCALAR = _ScalarOps()
 VECTOR = _VectorOps()
 
-# Tax Table rows are $50 wide from $3,000 and $25 wide below (first rows $0-5, $5-15, $15-25);
-# the table gives the tax on the row's midpoint, rounded to whole dollars (half up).
-_TABLE_WIDE_FROM = 3000.0
 _ROUND_EPS = 1e-6  # exact midpoint taxes are multiples of $0.25; float sums may fall a hair short
 
 
@@ -103,14 +142,25 @@ def rate_schedule(x: Any, rates: tuple, edges: tuple, ops: Any) -> Any:
     return tax
 
 
+def tax_table_midpoint(x: Any, p: Params, ops: Any) -> Any:
+    """The middle of the Tax Table row that holds `x` (Form 1040 instructions, Tax Table): rows
+    `p.table_wide` ($50) wide from `p.table_wide_from` ($3,000), `p.table_narrow` ($25) wide
+    below, and first the uneven rows that end at `p.table_first_rows` ($5, $15, $25)."""
+    wide = ops.floor(x / p.table_wide) * p.table_wide + p.table_wide / 2
+    narrow = ops.floor(x / p.table_narrow) * p.table_narrow + p.table_narrow / 2
+    midpoint = ops.where(x < p.table_wide_from, narrow, wide)
+    ends = p.table_first_rows
+    for start, end in reversed(tuple(zip((0.0, *ends[:-1]), ends, strict=True))):
+        midpoint = ops.where(x < end, (start + end) / 2, midpoint)
+    return midpoint
+
+
 def tax_on_ordinary(x: Any, p: Params, ops: Any) -> Any:
     """Tax on an amount of ordinary taxable income as Form 1040 line 16 figures it: the Tax Table
-    (tax on the row's midpoint, whole dollars) below `p.table_max` ($100,000), the rate formula
-    (Tax Computation Worksheet) at or above it. QDCG worksheet lines 22 and 24 use the same rule."""
-    narrow = ops.floor(x / 25.0) * 25.0 + 12.5
-    wide = ops.floor(x / 50.0) * 50.0 + 25.0
-    tiny = ops.where(x < 5.0, 2.5, ops.where(x < 15.0, 10.0, 20.0))
-    midpoint = ops.where(x < 25.0, tiny, ops.where(x < _TABLE_WIDE_FROM, narrow, wide))
+    (the tax on the row's midpoint, rounded to whole dollars, half up) below `p.table_max`
+    ($100,000), the rate formula (Tax Computation Worksheet) at or above it. QDCG worksheet lines
+    22 and 24 use the same rule."""
+    midpoint = tax_table_midpoint(x, p, ops)
     in_table = x < p.table_max
     amount = ops.where(in_table, midpoint, x)
     tax = rate_schedule(amount, p.ord_rates, p.ord_edges, ops)

@@ -26,6 +26,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "capital_gains.zero_rate_max",
     "capital_gains.fifteen_rate_max",
     "capital_gains.loss_limit",
+    "capital_gains.long_term_holding_years",
     "amt.rates",
     "amt.rate_breakpoint",
     "amt.exemption",
@@ -47,6 +48,15 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "charitable.floor_rate",
     "charitable.nonitemizer_max",
     "tax_table.max_income",
+    "tax_table.first_row_edges",
+    "tax_table.narrow_row_width",
+    "tax_table.wide_rows_from",
+    "tax_table.wide_row_width",
+    "iso.annual_limit",
+    "iso.post_termination_months",
+    "iso.max_term_years",
+    "iso.holding_years_from_grant",
+    "iso.holding_years_from_exercise",
 )
 
 
@@ -99,6 +109,10 @@ class Params:
     charity_floor: Any
     charity_nonitemizer: Any
     table_max: Any
+    table_first_rows: tuple
+    table_narrow: Any
+    table_wide_from: Any
+    table_wide: Any
     mfs: Any
     projected: Any
 
@@ -131,6 +145,10 @@ _FIELD_PARAMETER: dict[str, str] = {
     "charity_floor": "charitable.floor_rate",
     "charity_nonitemizer": "charitable.nonitemizer_max",
     "table_max": "tax_table.max_income",
+    "table_first_rows": "tax_table.first_row_edges",
+    "table_narrow": "tax_table.narrow_row_width",
+    "table_wide_from": "tax_table.wide_rows_from",
+    "table_wide": "tax_table.wide_row_width",
 }
 
 
@@ -161,6 +179,45 @@ def payroll_for(law: YearLaw) -> Payroll:
         ss_rate=float(law.values["payroll.social_security_rate"]),
         ss_wage_base=float(law.values["payroll.social_security_wage_base"]),
         medicare_rate=float(law.values["payroll.medicare_rate"]),
+    )
+
+
+@dataclass(frozen=True)
+class IsoLaw:
+    """The figures of IRC §422 that the grant rules of `models.grants` apply: the $100,000 limit
+    on ISO value first exercisable in a year ((d)(1)), the months after employment ends within
+    which an exercise still counts as ISO ((a)(2)), and the longest term ((b)(3)). Each is a
+    number, or an array with one value per grant row."""
+
+    annual_limit: Any
+    post_termination_months: Any
+    max_term_years: Any
+
+
+def iso_law_for(law: YearLaw) -> IsoLaw:
+    return IsoLaw(
+        annual_limit=float(law.values["iso.annual_limit"]),
+        post_termination_months=int(law.values["iso.post_termination_months"]),
+        max_term_years=int(law.values["iso.max_term_years"]),
+    )
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Holding periods in whole years: an ISO share's disposition qualifies after `from_grant`
+    years from the grant and `from_exercise` from the exercise (§422(a)(1)); a gain is long-term
+    after `long_term` years (§1222)."""
+
+    from_grant: int
+    from_exercise: int
+    long_term: int
+
+
+def holding_for(law: YearLaw) -> Holding:
+    return Holding(
+        from_grant=int(law.values["iso.holding_years_from_grant"]),
+        from_exercise=int(law.values["iso.holding_years_from_exercise"]),
+        long_term=int(law.values["capital_gains.long_term_holding_years"]),
     )
 
 

@@ -22,6 +22,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from models.forms import SCALAR, Household
+from models.grants import add_years, day_of
+from models.law import Holding
+
 ISO = "iso"
 NSO = "nso"
 STOCK = "stock"
@@ -51,14 +55,6 @@ EFFECT_FIELDS = (
     "amt_stcg_adjustment",
     "amt_ordinary_adjustment",
 )
-
-
-def add_years(d: date, years: int) -> date:
-    """The same calendar day `years` later (Feb 29 becomes Feb 28)."""
-    try:
-        return d.replace(year=d.year + years)
-    except ValueError:
-        return d.replace(year=d.year + years, day=28)
 
 
 @dataclass(frozen=True)
@@ -102,7 +98,8 @@ class OptionClass:
 
     exercisable[year] is the cumulative number of shares vested by that year's exercise date and
     not expired (0 once expired). An ISO exercised after `iso_deadline` (termination + 3 months,
-    §422(a)(2)) is taxed as an NSO.
+    §422(a)(2)) is taxed as an NSO. `holding` passes the holding periods on to the lots that
+    exercises create.
     """
 
     id: str
@@ -112,6 +109,7 @@ class OptionClass:
     grant_date: date
     expiry: date
     exercisable: dict[int, float]
+    holding: Holding
     iso_deadline: date | None = None
 
     def treatment(self, exercise_date: date) -> str:
@@ -129,6 +127,7 @@ class Lot:
     regular basis is the strike, AMT basis the FMV at exercise (if the spread was counted for the
     AMT in an earlier year; for a same-year sale the AMT follows the regular tax).
     kind NSO / STOCK: ordinary shares, basis as given (NSO: FMV at exercise).
+    `holding`: the holding periods that make a sale qualifying or long-term.
     """
 
     id: str
@@ -140,6 +139,7 @@ class Lot:
     exercise_year: int
     regular_basis: float
     amt_basis: float
+    holding: Holding
 
 
 @dataclass(frozen=True)
@@ -177,17 +177,26 @@ def exercise_lot(option: OptionClass, year: TaxYear, shares: float) -> Lot:
         exercise_year=year.year,
         regular_basis=option.strike if iso else fmv,
         amt_basis=fmv,
+        holding=option.holding,
     )
 
 
+def _held_more_than(years: int, since: date, sale_date: date) -> bool:
+    return day_of(sale_date) > add_years(day_of(since), years, SCALAR)
+
+
 def is_qualifying(lot: Lot, sale_date: date) -> bool:
-    """§422(a)(1): no disposition within 2 years of the grant nor within 1 year of exercise."""
-    return sale_date > add_years(lot.grant_date, 2) and sale_date > add_years(lot.exercise_date, 1)
+    """§422(a)(1): no disposition within 2 years of the grant nor within 1 year of exercise
+    (`lot.holding.from_grant`, `.from_exercise`)."""
+    h = lot.holding
+    return _held_more_than(h.from_grant, lot.grant_date, sale_date) and _held_more_than(
+        h.from_exercise, lot.exercise_date, sale_date
+    )
 
 
 def is_long_term(lot: Lot, sale_date: date) -> bool:
-    """Held more than one year since exercise (§1222)."""
-    return sale_date > add_years(lot.exercise_date, 1)
+    """Held more than one year since exercise (§1222; `lot.holding.long_term`)."""
+    return _held_more_than(lot.holding.long_term, lot.exercise_date, sale_date)
 
 
 def sale_effect(lot: Lot, window: SaleWindow) -> Effect:
@@ -245,8 +254,12 @@ class Scenario:
     required_exercise: dict[str, float] = field(default_factory=dict)  # option id -> shares
     discount_rate: float = 0.0
     terminal_price: float | None = None  # held shares valued at this price (default: last FMV)
-    terminal_tax_rate: float = 0.238  # tax on the regular gain of shares held at the end
-    terminal_ordinary_rate: float = 0.37  # tax on the spread of options unexercised at the end
+    # The terminal rates are assumptions of the objective, not law: the tax of a sale after the
+    # horizon depends on that later year's income, which no plan knows. The defaults assume today's
+    # top rates: 20% (§1(h)) + 3.8% NIIT (§1411) on the regular gain of shares held at the end,
+    # 37% (§1(j)) on the spread of options unexercised at the end.
+    terminal_tax_rate: float = 0.238
+    terminal_ordinary_rate: float = 0.37
     credit_value: float = 1.0  # value per $ of minimum tax credit left at the end
     inflation: float | None = None
     solver: str = "highs"  # in-process: no solver process or files per solve, as CBC needs
@@ -302,10 +315,8 @@ def terminal_value(
     return value
 
 
-def base_household(ty: TaxYear, credit: float = 0.0) -> Any:
+def base_household(ty: TaxYear, credit: float = 0.0) -> Household:
     """The `models.forms.Household` of one year with no option actions."""
-    from models.forms import Household
-
     return Household(
         **{f: float(getattr(ty, f)) for f in OWN_FIELDS}, amt_credit_carryforward=credit
     )

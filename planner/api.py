@@ -17,7 +17,7 @@ from models.crossover import crossover
 from models.engine import tax_many
 from models.forms import VECTOR, Household
 from models.law import STATUSES, LawTable
-from planner.errors import InputError, LawDataError
+from planner.errors import InputError, LawYearError
 from planner.households import GRANT_COLUMNS, HouseholdTable, parse_households, row_of_year
 from planner.law import law_for_years
 
@@ -42,10 +42,8 @@ def _law_table(
     for year in years:
         try:
             laws.update(law_for_years([year], inflation, allow_projection))
-        except LawDataError as exc:
-            if str(exc).startswith("tax year"):
-                raise LawDataError(f"{row_of_year(path, df, table.years, year)}: {exc}") from None
-            raise
+        except LawYearError as exc:
+            raise LawYearError(f"{row_of_year(path, df, table.years, year)}: {exc}") from None
     return LawTable(laws), {y: law.projected for y, law in laws.items()}
 
 

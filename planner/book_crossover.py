@@ -10,30 +10,41 @@ largest spread whose AMT is within budget), then split over the grants; the AMT 
 exercise is computed exactly again.
 
 A table book is read vectorized: the vesting schedule, the $100,000 ISO limit (§422(d)) and the
-shares exercised before come from numpy over all grants together (`exercisable_iso`), the same
-rules as `planner.scenario` (the tests check that both agree on generated books). It checks the
+shares exercised before are the rules of `models.grants` run on all grants together
+(`exercisable_iso`), the code `planner.scenario` runs on one grant at a time. It checks the
 columns it reads; `isoplan batch` validates every rule of the scenario format. A book of scenario
 files goes through the full validation, one client at a time.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from models.law import STATUSES
+from models.forms import VECTOR
+from models.grants import (
+    NEVER,
+    Vesting,
+    day_of,
+    exercisable,
+    exercised_before,
+    expiry,
+    first_exercisable,
+    iso_deadline,
+    iso_part,
+    iso_vested,
+    latest_expiry,
+)
+from models.law import STATUSES, IsoLaw, iso_law_for
 from models.scenario import ISO, OWN_FIELDS
 from planner.api import compute_crossover, compute_tax
 from planner.book import Book
-from planner.errors import InputError
-from planner.scenario import (
-    DEFAULT_EXERCISE_MONTH_DAY,
-    ISO_LIMIT,
-    ISO_WINDOW_MONTHS,
-    PERIOD_MONTHS,
-)
+from planner.errors import InputError, LawYearError
+from planner.law import law_for_years
+from planner.scenario import DEFAULT_EXERCISE_MONTH_DAY, PERIOD_MONTHS, Grant
 
 BOOK_CROSSOVER_COLUMNS = (
     "client_id", "year", "filing_status", "iso_shares", "shares", "spread", "amt",
@@ -41,6 +52,8 @@ BOOK_CROSSOVER_COLUMNS = (
     "mtc_allowed_before", "amt_budget", "itemized", "projected", "error",
 )  # fmt: skip
 HOUSEHOLD_FIELDS = (*OWN_FIELDS, "amt_credit_carryforward")
+POST_TERMINATION_DAYS = Grant.model_fields["post_termination_days"].default
+_NO_GRANT_DAY = day_of(date(2000, 1, 1))  # stands in for a grant_date that is not a date (an error)
 
 
 class ClientErrors:
@@ -54,11 +67,6 @@ class ClientErrors:
             self.reasons.setdefault(str(cid), why)
 
 
-# ----------------------------------------------------------------------------------------------
-# Dates as numpy arrays
-# ----------------------------------------------------------------------------------------------
-
-
 def _days(values: pd.Series | None, n: int) -> np.ndarray:
     """Dates as datetime64[D] (NaT where empty or not a date)."""
     if values is None:
@@ -67,64 +75,35 @@ def _days(values: pd.Series | None, n: int) -> np.ndarray:
     return parsed.to_numpy(dtype="datetime64[D]")
 
 
-def _ymd(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    months = d.astype("datetime64[M]")
-    y = months.astype("datetime64[Y]").astype(np.int64) + 1970
-    m = months.astype(np.int64) % 12 + 1
-    day = (d - months.astype("datetime64[D]")).astype(np.int64) + 1
-    return y, m, day
-
-
-def _month_length(y: np.ndarray, m: np.ndarray) -> np.ndarray:
-    first = ((y - 1970) * 12 + (m - 1)).astype("datetime64[M]")
-    return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
-
-
-def _date(y: np.ndarray, m: np.ndarray, day: np.ndarray) -> np.ndarray:
-    first = ((y - 1970) * 12 + (m - 1)).astype("datetime64[M]").astype("datetime64[D]")
-    return first + (day - 1).astype("timedelta64[D]")
-
-
-def add_months(d: np.ndarray, months: np.ndarray | int) -> np.ndarray:
-    """planner.scenario.add_months, vectorized (the month's last day when it is shorter)."""
-    y, m, day = _ymd(d)
-    total = (m - 1) + months
-    y2, m2 = y + total // 12, total % 12 + 1
-    return _date(y2, m2, np.minimum(day, _month_length(y2, m2)))
-
-
-def months_elapsed(start: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """The number of whole months m with add_months(start, m) <= t (negative before start)."""
-    sy, sm, sd = _ymd(start)
-    ty, tm, td = _ymd(t)
-    diff = (ty - sy) * 12 + (tm - sm)
-    return diff - (np.minimum(sd, _month_length(ty, tm)) > td)
+def _day_numbers(dates: np.ndarray, default: np.ndarray | int) -> np.ndarray:
+    """Dates as the day numbers of `models.grants`, `default` where there is none."""
+    return np.where(np.isnat(dates), default, dates.astype(np.int64))
 
 
 # ----------------------------------------------------------------------------------------------
-# ISO shares exercisable (planner.scenario._options, vectorized)
+# ISO shares exercisable (models.grants on every grant row at once)
 # ----------------------------------------------------------------------------------------------
 
 
-def _vested(
-    t: np.ndarray,
-    grant_date: np.ndarray,
-    start: np.ndarray,
-    cliff: np.ndarray,
-    months: np.ndarray,
-    period: np.ndarray,
-    shares: np.ndarray,
-    stop: np.ndarray,
-) -> np.ndarray:
-    """Shares vested on or before t (vesting events after `stop` never happen)."""
-    t = np.minimum(t, stop)
-    m = months_elapsed(start, t)
-    q = np.minimum(np.floor_divide(np.maximum(m, 0), period) * period, months)
-    mark = np.where(cliff > 0, np.maximum(q, cliff), q)
-    mark = np.where(m < cliff, 0, np.minimum(mark, months))
-    safe = np.maximum(months, 1)
-    scheduled = np.where(months == 0, np.where(t >= start, shares, 0), shares * mark // safe)
-    return np.where(t >= grant_date, scheduled, 0)
+def iso_law_of_years(years: np.ndarray, inflation: float | None, allow_projection: bool) -> IsoLaw:
+    """The §422 figures of each row's tax year. A year without law has none (no share counts as
+    ISO): `compute_crossover` reports that year with its row, as it does for any household."""
+    figures = {}
+    for y in np.unique(years).tolist():
+        try:
+            figures[y] = iso_law_for(law_for_years([y], inflation, allow_projection)[y])
+        except LawYearError:
+            continue
+    rows = pd.Series(years)
+
+    def column(name: str) -> np.ndarray:
+        return rows.map({y: getattr(f, name) for y, f in figures.items()}).fillna(0).to_numpy()
+
+    return IsoLaw(
+        annual_limit=column("annual_limit").astype(np.float64),
+        post_termination_months=column("post_termination_months").astype(np.int64),
+        max_term_years=column("max_term_years").astype(np.int64),
+    )
 
 
 def exercisable_iso(
@@ -133,13 +112,17 @@ def exercisable_iso(
     exercise_day: np.ndarray,
     first_year: np.ndarray,
     exercised: np.ndarray,
+    law: IsoLaw,
     errors: ClientErrors,
 ) -> np.ndarray:
     """ISO shares of each grant row exercisable (and taxed as ISO) on its client's exercise day.
 
     `grants` holds the grant rows (in the book's order), `client_of` the index of each one's
-    client in `exercise_day` and `first_year`, `exercised` the shares exercised before."""
+    client in `exercise_day` (day numbers) and `first_year`, `exercised` the shares exercised
+    before, `law` each row's §422 figures."""
     n = len(grants)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
     ids = grants["client_id"].to_numpy(dtype=object)
     num = {c: pd.to_numeric(grants[c], errors="coerce") if c in grants else None for c in
            ("strike", "shares", "fmv_at_grant", "cliff_months", "vest_months",
@@ -148,98 +131,70 @@ def exercisable_iso(
         values = num[name] if num[name] is not None else pd.Series(np.nan, index=grants.index)
         errors.add(ids, values.isna().to_numpy(), f"grants: '{name}' must be a number")
     strike = _col(num["strike"], n, 0.0)
-    shares = _col(num["shares"], n, 0.0).astype(np.int64)
     fmv_grant = _col(num["fmv_at_grant"], n, np.nan)
     fmv_grant = np.where(np.isnan(fmv_grant), strike, fmv_grant)
-    cliff = _col(num["cliff_months"], n, 0.0).astype(np.int64)
-    months = _col(num["vest_months"], n, 0.0).astype(np.int64)
     every = grants.get("vest_every", pd.Series("monthly", index=grants.index))
     every = every.fillna("monthly").astype(str).str.strip().str.lower()
     period = every.map(PERIOD_MONTHS).to_numpy(dtype=float)
     errors.add(ids, np.isnan(period), "grants: vest_every must be monthly, quarterly or annual")
-    period = np.nan_to_num(period, nan=1.0).astype(np.int64)
     grant_date = _days(grants.get("grant_date"), n)
-    errors.add(ids, np.isnat(grant_date), "grants: grant_date must be a date")
-    start = _days(grants.get("vest_start"), n)
-    start = np.where(np.isnat(start), grant_date, start)
-    expiry = _days(grants.get("expiry"), n)
     grant_ok = ~np.isnat(grant_date)
-    safe_grant = np.where(grant_ok, grant_date, np.datetime64("2000-01-01"))
-    start = np.where(np.isnat(start), safe_grant, start)
-    expiry = np.where(np.isnat(expiry), add_months(safe_grant, 120), expiry)
-    term = _days(grants.get("termination_date"), n)
-    post = _col(num["post_termination_days"], n, 90.0).astype(np.int64)
-    has_term = ~np.isnat(term)
-    safe_term = np.where(has_term, term, np.datetime64("2200-01-01"))
-    expiry = np.where(
-        has_term, np.minimum(expiry, safe_term + post.astype("timedelta64[D]")), expiry
+    errors.add(ids, ~grant_ok, "grants: grant_date must be a date")
+    grant_day = _day_numbers(grant_date, _NO_GRANT_DAY)
+    termination = _day_numbers(_days(grants.get("termination_date"), n), NEVER)
+    post = _col(num["post_termination_days"], n, POST_TERMINATION_DAYS).astype(np.int64)
+    given = _days(grants.get("expiry"), n)
+    v = Vesting(
+        grant_date=grant_day,
+        start=_day_numbers(_days(grants.get("vest_start"), n), grant_day),
+        cliff_months=_col(num["cliff_months"], n, 0.0).astype(np.int64),
+        months=_col(num["vest_months"], n, 0.0).astype(np.int64),
+        period_months=np.nan_to_num(period, nan=1.0).astype(np.int64),
+        shares=_col(num["shares"], n, 0.0).astype(np.int64),
+        termination=termination,
+        expiry=expiry(
+            _day_numbers(given, latest_expiry(grant_day, law, VECTOR)), termination, post, VECTOR
+        ),
     )
-    stop = np.minimum(safe_term, expiry)
 
     day = exercise_day[client_of]
-    y_day = _ymd(day)[0]
-    vest = lambda t: _vested(t, safe_grant, start, cliff, months, period, shares, stop)  # noqa: E731
-    first = int(min(np.min(_ymd(safe_grant)[0]), np.min(y_day))) if n else 0
-    last = int(np.max(y_day)) if n else 0
-    years = np.arange(first, last + 1)
-    # shares vesting in each calendar year (columns), full years; and the current year to `day`
-    ends = [vest(np.full(n, np.datetime64(f"{z}-12-31"), dtype="datetime64[D]")) for z in years]
-    before = [vest(np.full(n, np.datetime64(f"{z - 1}-12-31"), dtype="datetime64[D]"))
-              for z in years]  # fmt: skip
-    per_year = np.stack([e - b for e, b in zip(ends, before, strict=True)], axis=1) if n else (
-        np.zeros((0, len(years)), dtype=np.int64))  # fmt: skip
-    year_idx = y_day - first
-    to_day = vest(day) - np.take_along_axis(np.stack(before, axis=1), year_idx[:, None], 1)[:, 0] \
-        if n else np.zeros(0, dtype=np.int64)  # fmt: skip
+    day_year = VECTOR.ymd(day)[0]
+    earliest = min(VECTOR.ymd(grant_day)[0].min(), day_year.min())
+    years = list(range(int(earliest), int(day_year.max()) + 1))
+    first = first_exercisable(v, years, VECTOR)
 
     # §422(d): per client, employer and calendar year, in the order granted
-    iso = (grants["type"].astype(str).str.strip().str.lower() == ISO).to_numpy()
+    is_iso = (grants["type"].astype(str).str.strip().str.lower() == ISO).to_numpy()
     employer = grants.get("employer", pd.Series("employer", index=grants.index))
     employer = employer.fillna("employer").astype(str).to_numpy()
-    order = np.lexsort((np.arange(n), safe_grant, employer, client_of))
+    order = np.lexsort((np.arange(n), grant_day, employer, client_of))
+    key = list(zip(client_of[order], employer[order], strict=True))
+    new = np.array([True] + [key[i] != key[i - 1] for i in range(1, n)])
     group = np.zeros(n, dtype=np.int64)
     rank = np.zeros(n, dtype=np.int64)
-    if n:
-        key = list(zip(client_of[order], employer[order], strict=True))
-        new = np.array([True] + [key[i] != key[i - 1] for i in range(1, n)])
-        group[order] = np.cumsum(new) - 1
-        starts = np.flatnonzero(new)
-        rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
-    budget = np.full((group.max() + 1 if n else 0, len(years)), ISO_LIMIT)
-    iso_year = np.zeros_like(per_year)
-    iso_to_day = np.zeros(n, dtype=np.int64)
-    for r in range(int(rank.max()) + 1 if n else 0):
-        rows = np.flatnonzero((rank == r) & iso)
-        if not len(rows):
-            continue
-        fmv = fmv_grant[rows][:, None]
-        room = np.where(fmv > 0, np.floor(budget[group[rows]] / np.where(fmv > 0, fmv, 1) + 1e-9),
-                        np.inf)  # fmt: skip
-        iso_year[rows] = np.minimum(per_year[rows], room).astype(np.int64)
-        current = room[np.arange(len(rows)), year_idx[rows]]
-        iso_to_day[rows] = np.minimum(to_day[rows], current).astype(np.int64)
-        np.subtract.at(budget, group[rows], iso_year[rows] * np.where(fmv > 0, fmv, 0))
+    group[order] = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+    left = np.zeros((group.max() + 1, len(years)))  # of each group's yearly limits
+    left[group] = law.annual_limit[:, None]
+    iso = [np.zeros(n, dtype=np.int64) for _ in years]
+    for r in range(int(rank.max()) + 1):
+        rows = np.flatnonzero(rank == r)
+        budget = list(left[group[rows]].T)
+        first_rows = [f[rows] for f in first]
+        part, after = iso_part(first_rows, fmv_grant[rows], is_iso[rows], budget, VECTOR)
+        for j, iso_shares in enumerate(part):
+            iso[j][rows] = iso_shares
+        left[group[rows]] = np.stack(after, axis=1)
 
-    # exercised shares come off the earliest tranches, ISO part first
-    left = exercised.astype(np.int64).copy()
-    used_iso = np.zeros(n, dtype=np.int64)
-    vested_before = np.zeros(n, dtype=np.int64)
-    for j, z in enumerate(years):
-        early = z < first_year[client_of]
-        take = np.where(early, np.minimum(iso_year[:, j], left), 0)
-        used_iso += take
-        left -= take
-        nso = per_year[:, j] - iso_year[:, j]
-        left -= np.where(early, np.minimum(nso, left), 0)
-        vested_before += np.where(early, per_year[:, j], 0)
+    used_iso, _, vested_before = exercised_before(
+        exercised, first, iso, years, first_year[client_of], VECTOR
+    )
     errors.add(ids, exercised > vested_before,
                "grants: more shares exercised than vested before the horizon")  # fmt: skip
-
-    cumulative = (iso_year * (years[None, :] < y_day[:, None])).sum(axis=1) + iso_to_day
-    out = np.maximum(cumulative - used_iso, 0)
-    deadline = add_months(safe_term, ISO_WINDOW_MONTHS)
-    taxed_as_iso = ~has_term | (day <= deadline)
-    return np.where(iso & (day <= expiry) & taxed_as_iso & grant_ok, out, 0)
+    shares = exercisable(day, iso_vested(day, v, iso, years, VECTOR), used_iso, v.expiry, VECTOR)
+    taxed_as_iso = day <= iso_deadline(termination, law, VECTOR)
+    return np.where(is_iso & taxed_as_iso & grant_ok, shares, 0)
 
 
 def _col(values: pd.Series | None, n: int, default: float) -> np.ndarray:
@@ -253,7 +208,9 @@ def _col(values: pd.Series | None, n: int, default: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def inputs_from_tables(book: Book, year: int | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def inputs_from_tables(
+    book: Book, year: int | None, inflation: float | None = None, allow_projection: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(households, iso, errors): one household row per client (the columns of
     `planner.households`), one row per ISO grant with vested shares, per-client errors."""
     errors = ClientErrors()
@@ -309,10 +266,9 @@ def inputs_from_tables(book: Book, year: int | None) -> tuple[pd.DataFrame, pd.D
     given = overrides.get("fmv", np.full(n, np.nan))
     fmv = np.where(np.isnan(given), fmv, given)
     errors.add(ids, np.isnan(fmv), "no FMV for the year (clients: fmv, or years: fmv)")
-    day = overrides.get("exercise_date")
-    default_day = _date(the_year, np.full(n, DEFAULT_EXERCISE_MONTH_DAY[0]),
-                        np.full(n, DEFAULT_EXERCISE_MONTH_DAY[1]))  # fmt: skip
-    day = default_day if day is None else np.where(np.isnat(day), default_day, day)
+    day = VECTOR.day(the_year, *DEFAULT_EXERCISE_MONTH_DAY)
+    if "exercise_date" in overrides:
+        day = _day_numbers(overrides["exercise_date"], day)
 
     g = book.tables["grants"]
     iso = pd.DataFrame(columns=["client_id", "grant_id", "strike", "fmv", "shares"])
@@ -327,7 +283,8 @@ def inputs_from_tables(book: Book, year: int | None) -> tuple[pd.DataFrame, pd.D
         given = pd.to_numeric(grants.get("exercised"), errors="coerce") if \
             "exercised" in grants else pd.Series(np.nan, index=grants.index)  # fmt: skip
         exercised = np.where(given.isna(), [held.get(x, 0) for x in key], given.fillna(0))
-        shares = exercisable_iso(grants, of, day, first, exercised.astype(np.int64), errors)
+        law = iso_law_of_years(the_year[of], inflation, allow_projection)
+        shares = exercisable_iso(grants, of, day, first, exercised.astype(np.int64), law, errors)
         strike = pd.to_numeric(grants["strike"], errors="coerce").fillna(0).to_numpy()
         iso = pd.DataFrame({"client_id": grants["client_id"], "grant_id": grants["id"].astype(str),
                             "strike": strike, "fmv": fmv[of], "shares": shares})  # fmt: skip
@@ -428,7 +385,7 @@ def book_crossover(
     """One row per client (`BOOK_CROSSOVER_COLUMNS`); clients that cannot be answered have the
     reason in `error` and no figures."""
     if book.kind == "tables":
-        house, iso, errors = inputs_from_tables(book, year)
+        house, iso, errors = inputs_from_tables(book, year, inflation, allow_projection)
     else:
         house, iso, errors = inputs_from_scenarios(
             book, year, False if not allow_projection else None, inflation

@@ -9,3 +9,8 @@ class InputError(Exception):
 
 class LawDataError(InputError):
     """A tax-law data file is missing, malformed or inconsistent."""
+
+
+class LawYearError(LawDataError):
+    """No tax law for a year asked: before the published years, or after them with projection
+    off. Callers that know where the year came from put that place in front of the message."""

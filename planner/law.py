@@ -17,10 +17,12 @@ from typing import Any
 import yaml
 
 from models.law import PARAMETER_NAMES, STATUSES, YearLaw
-from planner.errors import LawDataError
+from planner.errors import LawDataError, LawYearError
 
 _RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates")
+_EDGE_LISTS = ("tax_table.first_row_edges",)
 _NULLABLE = ("salt.phasedown_threshold",)
+_WHOLE_UNITS = ("months", "years")  # the date arithmetic of models.grants counts whole ones
 
 
 def data_dir() -> Path:
@@ -46,6 +48,13 @@ def _check_number(path: Path, name: str, value: Any, where: str = "") -> None:
         raise LawDataError(f"{path}: {name}{where}: must not be negative, got {value!r}")
 
 
+def _check_edges(path: Path, name: str, edges: list[Any], where: str = "") -> None:
+    for e in edges:
+        _check_number(path, name, e, where)
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        raise LawDataError(f"{path}: {name}{where}: bracket edges must increase")
+
+
 def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any]) -> Any:
     if not isinstance(entry, dict) or "value" not in entry:
         raise LawDataError(f"{path}: {name}: expected a mapping with a 'value'")
@@ -66,6 +75,11 @@ def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any
         if any(b < a for a, b in itertools.pairwise(value)) or value[-1] > 1:
             raise LawDataError(f"{path}: {name}: rates must rise and stay within 0..1")
         return value
+    if name in _EDGE_LISTS:
+        if not isinstance(value, list) or not value:
+            raise LawDataError(f"{path}: {name}: expected a list of amounts")
+        _check_edges(path, name, value)
+        return value
     if isinstance(value, dict):
         missing = [s for s in STATUSES if s not in value]
         if missing:
@@ -73,14 +87,13 @@ def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any
         for s in STATUSES:
             v = value[s]
             if isinstance(v, list):
-                for e in v:
-                    _check_number(path, name, e, f".{s}")
-                if any(b <= a for a, b in itertools.pairwise(v)):
-                    raise LawDataError(f"{path}: {name}.{s}: bracket edges must increase")
+                _check_edges(path, name, v, f".{s}")
             else:
                 _check_number(path, name, v, f".{s}")
         return value
     _check_number(path, name, value)
+    if entry["unit"] in _WHOLE_UNITS and value != int(value):
+        raise LawDataError(f"{path}: {name}: expected a whole number of {entry['unit']}")
     return value
 
 
@@ -101,6 +114,13 @@ def _check_year(path: Path, values: dict[str, Any]) -> None:
         raise LawDataError(f"{path}: capital_gains.rates needs 3 rates and amt.rates 2")
     if not 0 < values["amt.phaseout_rate"] <= 1:
         raise LawDataError(f"{path}: amt.phaseout_rate must be in (0, 1]")
+    first_rows, wide_from = values["tax_table.first_row_edges"], values["tax_table.wide_rows_from"]
+    widths = (values["tax_table.narrow_row_width"], values["tax_table.wide_row_width"])
+    if min(widths) <= 0 or not first_rows[-1] <= wide_from <= values["tax_table.max_income"]:
+        raise LawDataError(
+            f"{path}: tax_table: rows need a positive width, and the first rows must end before "
+            "the wide rows start, below max_income"
+        )
 
 
 def parse_year_file(path: Path) -> YearLaw:
@@ -204,7 +224,8 @@ def published_years() -> list[int]:
 def law_for_years(
     years: Iterable[int], inflation: float | None = None, allow_projection: bool = True
 ) -> dict[int, YearLaw]:
-    """The law of every requested year; later years are projected (or refused)."""
+    """The law of every requested year; later years are projected (or refused). The one check
+    of whether a year has law, and its wording: `LawYearError`."""
     laws, rules, default_rate = _published()
     rate = default_rate if inflation is None else inflation
     first, last = min(laws), max(laws)
@@ -213,9 +234,9 @@ def law_for_years(
         if year in laws:
             out[year] = laws[year]
         elif year < first:
-            raise LawDataError(f"tax year {year}: no tax-law data (published years {first}-{last})")
+            raise LawYearError(f"tax year {year}: no tax-law data (published years {first}-{last})")
         elif not allow_projection:
-            raise LawDataError(
+            raise LawYearError(
                 f"tax year {year}: no published tax-law data (last is {last}) and projection is off"
             )
         else:

@@ -6,8 +6,11 @@ from datetime import date
 
 import numpy as np
 
-from models.law import STATUSES
+from models.forms import SCALAR
+from models.grants import date_of, day_of, latest_expiry
+from models.law import STATUSES, holding_for, iso_law_for
 from models.scenario import ISO, NSO, STOCK, Lot, OptionClass, SaleWindow, Scenario, TaxYear
+from planner.law import law_for_years
 
 
 def synthetic_scenario(
@@ -27,6 +30,8 @@ def synthetic_scenario(
     seeds).
     """
     rng = np.random.default_rng(seed)
+    law = law_for_years([first_year])[first_year]
+    holding = holding_for(law)
     status = status or str(rng.choice(STATUSES))
     years = list(range(first_year, first_year + horizon))
     wages = float(rng.uniform(180_000, 450_000))
@@ -45,12 +50,12 @@ def synthetic_scenario(
         grant_date = date(first_year - 4 + k % 5, 1 + k % 12, 1)
         strike = round(float(rng.uniform(0.2, 0.8)) * tax_years[0].fmv, 2)
         shares = float(rng.integers(4, 40)) * 1000
+        expiry = date_of(latest_expiry(day_of(grant_date), iso_law_for(law), SCALAR))
         exercisable = {}
         for y in years:
             vested = min(1.0, max(0.0, (y + 0.9 - grant_date.year) / 4)) * shares
-            if date(y, 12, 1) < date(grant_date.year + 10, grant_date.month, 1):
+            if date(y, 12, 1) < expiry:
                 exercisable[y] = float(np.floor(vested / share_step) * share_step)
-        expiry = date(grant_date.year + 10, grant_date.month, 1)
         kind = NSO if k % 3 == 2 else ISO
         options.append(
             OptionClass(
@@ -61,6 +66,7 @@ def synthetic_scenario(
                 grant_date=grant_date,
                 expiry=expiry,
                 exercisable=exercisable,
+                holding=holding,
             )
         )
     lots = (
@@ -74,6 +80,7 @@ def synthetic_scenario(
             exercise_year=first_year - 3,
             regular_basis=2.0,
             amt_basis=2.0,
+            holding=holding,
         ),
     )
     liquid_from = years[len(years) // 2]

@@ -193,7 +193,9 @@ def _sorted(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 @pytest.mark.parametrize("year", [None, 2027])
 def test_vectorized_inputs_equal_exact_conversion(generated: Path, year: int | None) -> None:
-    """Vesting, the $100,000 limit, earlier exercises, termination: numpy = planner.scenario."""
+    """The book's tables read vectorized give the inputs of the full conversion of each client's
+    scenario: households, and the ISO shares of models.grants (vesting, the $100,000 limit,
+    earlier exercises, termination) run on all grant rows at once and on one grant at a time."""
     book = read_book(generated)
     house_v, iso_v, err_v = inputs_from_tables(book, year)
     house_e, iso_e, err_e = inputs_from_scenarios(book, year, None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,8 @@ def test_projection(laws: dict[int, YearLaw]) -> None:
     assert laws[2030].values["salt.cap"]["single"] == 10000
     assert laws[2030].values["salt.phasedown_threshold"] is None
     assert y2027.values["niit.threshold"]["single"] == 200000  # not indexed
+    for name in ("iso.annual_limit", "iso.max_term_years", "tax_table.first_row_edges"):
+        assert laws[2030].values[name] == laws[2026].values[name]  # statutory, not indexed
     edges = y2027.values["ordinary.brackets"]
     for s in STATUSES:
         assert all(b > a for a, b in zip(edges[s], edges[s][1:], strict=False))
@@ -97,6 +100,18 @@ def _write_variant(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-d
         ),
         (lambda d: d.update(year=2025), "'year' must be an integer equal to the file name"),
         (
+            lambda d: d["parameters"]["iso.post_termination_months"].update(value=2.5),
+            "iso.post_termination_months: expected a whole number of months",
+        ),
+        (
+            lambda d: d["parameters"]["tax_table.first_row_edges"].update(value=[5, 25, 15]),
+            "tax_table.first_row_edges: bracket edges must increase",
+        ),
+        (
+            lambda d: d["parameters"]["tax_table.wide_row_width"].update(value=0),
+            "tax_table: rows need a positive width",
+        ),
+        (
             lambda d: d["parameters"]["ordinary.brackets"]["value"]["single"].pop(),
             "edges for 7 rates",
         ),
@@ -122,3 +137,25 @@ def test_missing_year_between_published(tmp_path: Path, monkeypatch: pytest.Monk
             law_for_years([2026])
     finally:
         law_module._published.cache_clear()
+
+
+def test_no_law_figure_is_typed_into_python() -> None:
+    """The statutory figures live in data/: no $100,000 (the ISO limit, the Tax Table ceiling) in
+    the code, and no literal count of years or months handed to the date arithmetic (the ISO term
+    and window, the holding periods)."""
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted([*root.glob("models/**/*.py"), *root.glob("planner/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(root)}:{getattr(node, 'lineno', '')}"
+            if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+                if node.value == 100_000:
+                    found.append(f"{where}: {node.value}")
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") in (
+                "add_years",
+                "add_months",
+            ):
+                steps = node.args[1:2] + [k.value for k in node.keywords]
+                if any(isinstance(a, ast.Constant) for a in steps):
+                    found.append(f"{where}: {node.func.id} by a literal")
+    assert found == []

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from models.baselines import evaluate_baselines
-from models.law import YearLaw, params_for
+from models.law import YearLaw, holding_for, params_for
 from models.milp import LadderModel, ModelNotSupported, build, model_taxes, read_plan, settle
 from models.pwl import value_of
 from models.scenario import (
@@ -55,6 +55,7 @@ PLAN_FILES = sorted(SCENARIOS.glob("plan-*.yaml"))
 GAP = 1e-4
 TIME_LIMIT = 60.0
 DOLLAR = 1.0  # model and exact evaluation agree to this many dollars
+HOLDING = holding_for(law_for_years([2026])[2026])
 
 # PuLP 3.3 warns on every LpVariable and on PULP_CBC_CMD (its 4.0 API); not ours to fix here.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")
@@ -338,6 +339,7 @@ def _option(
         grant_date=date(granted, 3, 1),
         expiry=date(granted + 10, 3, 1),
         exercisable=exercisable,
+        holding=HOLDING,
     )
 
 
@@ -381,6 +383,7 @@ def tiny_tender() -> Scenario:
         exercise_year=2024,
         regular_basis=1.5,
         amt_basis=8.0,
+        holding=HOLDING,
     )
     return Scenario(
         description="tiny tender offer",
@@ -473,6 +476,7 @@ def tiny_falling_price() -> Scenario:
         exercise_year=2024,
         regular_basis=1.0,
         amt_basis=1.0,
+        holding=HOLDING,
     )
     return Scenario(
         description="tiny falling price",

@@ -20,13 +20,10 @@ from models.scenario import ISO, NSO, STOCK, OptionClass, Scenario
 from planner.cli import cli
 from planner.errors import InputError
 from planner.scenario import (
-    Grant,
     Household,
-    add_months,
     load_scenario,
     scenario_from_data,
     scenario_json_schema,
-    vesting_events,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,14 +73,8 @@ def grant(**fields: Any) -> dict[str, Any]:
 
 
 def test_cliff_then_monthly() -> None:
-    # 4,800 shares over 48 months with a 12-month cliff: 1,200 on 2025-01-15, then 100 a month.
-    g = Grant.model_validate(grant(vesting={"cliff_months": 12, "months": 48}))
-    events = vesting_events(g)
-    assert events[0] == (date(2025, 1, 15), 1_200)
-    assert events[1] == (date(2025, 2, 15), 100)
-    assert len(events) == 37 and events[-1] == (date(2028, 1, 15), 100)
-    assert sum(n for _, n in events) == 4_800
-    # Exercisable on each year's exercise date (December 15): 11 months is before the cliff.
+    # 4,800 shares over 48 months with a 12-month cliff (models.grants): exercisable on each year's
+    # exercise date (December 15); 11 months is before the cliff.
     s = load(
         base(
             horizon={"first_year": 2024, "years": 4},
@@ -94,35 +85,7 @@ def test_cliff_then_monthly() -> None:
     assert option(s, "g").exercisable == {2024: 0, 2025: 2_300, 2026: 3_500, 2027: 4_700}
 
 
-def test_vesting_rounds_down_and_ends_with_every_share() -> None:
-    g = Grant.model_validate(grant(shares=1_000, vesting={"months": 48}))
-    events = vesting_events(g)
-    assert [n for _, n in events[:4]] == [20, 21, 21, 21]  # floor(1000 * m / 48) cumulative
-    assert sum(n for _, n in events) == 1_000 and len(events) == 48
-
-
-def test_quarterly_annual_and_month_ends() -> None:
-    q = vesting_events(Grant.model_validate(grant(vesting={"months": 48, "every": "quarterly"})))
-    assert len(q) == 16 and q[0] == (date(2024, 4, 15), 300)
-    a = vesting_events(Grant.model_validate(grant(vesting={"months": 48, "every": "annual"})))
-    assert a == [(date(2025 + k, 1, 15), 1_200) for k in range(4)]
-    # A vesting start on the 31st vests on the last day of shorter months.
-    m = vesting_events(
-        Grant.model_validate(
-            grant(grant_date=date(2024, 1, 31), vesting={"start": date(2024, 1, 31), "months": 4})
-        )
-    )
-    assert [d for d, _ in m] == [date(2024, 2, 29), date(2024, 3, 31), date(2024, 4, 30),
-                                 date(2024, 5, 31)]  # fmt: skip
-    assert add_months(date(2025, 1, 31), 1) == date(2025, 2, 28)
-
-
-def test_vesting_start_before_grant_and_explicit_dates() -> None:
-    # A vesting commencement before the grant: what vested before it vests on the grant date.
-    g = Grant.model_validate(
-        grant(vesting={"start": date(2023, 1, 15), "cliff_months": 12, "months": 48})
-    )
-    assert vesting_events(g)[0] == (date(2024, 1, 15), 1_200)
+def test_explicit_vesting_dates() -> None:
     explicit = grant(
         vesting={
             "dates": [
@@ -131,14 +94,8 @@ def test_vesting_start_before_grant_and_explicit_dates() -> None:
             ]
         }
     )
-    assert vesting_events(Grant.model_validate(explicit)) == [
-        (date(2024, 6, 1), 4_000),
-        (date(2025, 6, 1), 800),
-    ]
     s = load(base(grants=[explicit]))
     assert option(s, "g").exercisable == {2026: 4_800, 2027: 4_800}
-    full = vesting_events(Grant.model_validate(grant(vesting={"months": 0})))
-    assert full == [(date(2024, 1, 15), 4_800)]
 
 
 # ----------------------------------------------------------------------------------------------

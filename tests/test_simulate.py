@@ -28,7 +28,7 @@ from models.baselines import (
 from models.crossover import crossover
 from models.engine import tax_one
 from models.forms import Household
-from models.law import YearLaw, params_for
+from models.law import YearLaw, holding_for, params_for
 from models.scenario import ISO, NSO, Lot, OptionClass, Plan, SaleWindow, Scenario, TaxYear
 from models.simulate import InfeasiblePlan, evaluate, fica
 from planner.law import law_for_years
@@ -36,6 +36,7 @@ from planner.law import law_for_years
 YEARS = (2026, 2027, 2028, 2029)
 WAGES = 200_000.0
 FORMS_CASES = Path(__file__).parent / "cases" / "forms.yaml"
+HOLDING = holding_for(law_for_years([2026])[2026])
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,7 @@ def seed_option(**overrides: Any) -> OptionClass:
         "grant_date": date(2024, 1, 15),
         "expiry": date(2034, 1, 15),
         "exercisable": dict.fromkeys(YEARS, 10_000.0),
+        "holding": HOLDING,
     }
     fields.update(overrides)
     return OptionClass(**fields)
@@ -136,6 +138,7 @@ def test_qualifying_sale_matches_the_form_8801_case(laws):
         exercise_year=2024,
         regular_basis=1.0,
         amt_basis=26.0,
+        holding=HOLDING,
     )
     year = TaxYear(year=2026, exercise_date=date(2026, 3, 1), fmv=31.0, wages=WAGES, itemize=False)
     scenario = seed(
@@ -565,6 +568,7 @@ def test_do_nothing_respects_tender_caps_and_sells_old_lots_first(laws):
         exercise_year=2024,
         regular_basis=1.0,
         amt_basis=11.0,
+        holding=HOLDING,
     )
     scenario = SCENARIOS["tender cap"]
     scenario = replace(scenario, lots=(old,))
