@@ -44,7 +44,7 @@ from models.law import STATUSES
 from models.milp import ModelNotSupported, build
 from models.stochastic import Risk, build_stochastic
 from planner.book import read_book
-from planner.law import law_for_years
+from planner.law import data_dir, law_for_years
 from planner.plan import resolved
 from planner.solve import build_tight, tighten
 from planner.synthetic import synthetic_scenario
@@ -138,8 +138,10 @@ def dump(args: argparse.Namespace) -> None:
     """Write one JSON line per model built by the code on PYTHONPATH."""
 
     tree = Path(models.__file__).resolve().parent.parent
-    if tree != Path(os.environ["PYTHONPATH"]).resolve():
+    if tree != Path(os.environ["PYTHONPATH"].split(os.pathsep)[0]).resolve():
         raise SystemExit(f"models imported from {tree}, not from PYTHONPATH")
+    if data_dir().resolve() != (tree / "data").resolve():
+        raise SystemExit(f"law data read from {data_dir()}, not from {tree / 'data'}")
     with open(args.dump, "w", encoding="utf-8") as out:
         for name, kind, record, build_one in _builds(args):
             try:
@@ -242,7 +244,12 @@ def main() -> int:
         for label, tree in ((args.rev, old_tree), ("working tree", ROOT)):
             print(f"building with {label}...", file=sys.stderr, flush=True)
             out = Path(tmp) / f"{len(dumps)}.jsonl"
-            env = {**os.environ, "PYTHONPATH": str(tree)}
+            # Each tree reads its own law data: `isoplan_data` (an installed package whose folder
+            # is the repository's data/) would otherwise be the installed one for both.
+            shim = Path(tmp) / f"shim{len(dumps)}"
+            shim.mkdir()
+            (shim / "isoplan_data").symlink_to(tree / "data", target_is_directory=True)
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(tree), str(shim)))}
             command = [sys.executable, __file__, "--dump", str(out), *counts]
             subprocess.run(command, env=env, check=True)
             dumps.append(out)
