@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import dask
+import distributed  # noqa: F401  (its defaults join dask.config before a test sets one)
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -42,6 +44,14 @@ def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
     if client.client_id == "raise":
         raise RuntimeError("boom")
     return plan_client(client, options)
+
+
+def quick_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
+    """A stand-in for plan_client without the solver: one client kills its worker, one hangs."""
+    if client.client_id == "crash":
+        os._exit(3)
+    time.sleep(600 if client.client_id == "stuck" else 0.05)
+    return {"clients": pd.DataFrame([{"client_id": client.client_id}])}
 
 
 def _poisoned_book(folder: Path, extra: tuple[str, ...] = ()) -> Path:
@@ -172,6 +182,48 @@ def test_dask_isolates_a_client_that_kills_its_worker(tmp_path: Path) -> None:
     assert "Dask worker died" in errors.loc["crash", "reason"]
     assert errors.loc["raise", "reason"] == "RuntimeError: boom"
     assert summary.planned == GOOD and summary.failed == 6
+
+
+def test_dask_keeps_its_workers_and_their_results_while_a_client_kills_them() -> None:
+    """A LocalCluster closes a nanny for good when no worker of its name is back
+    `lost-worker-timeout` after one was lost: at 0 s every restart is caught, and without the
+    engine's own setting every nanny closed and the batch waited forever. The results that a
+    killed worker held are computed again, not read as failures ("NoneType: None")."""
+    ids = [f"c{i:02d}" for i in range(40)]
+    ids[13] = "crash"
+    clients = [Client(cid, cid) for cid in ids]
+    got: dict[int, dict[str, pd.DataFrame]] = {}
+    engine = DaskEngine(workers=2)
+    engine.group_size = 4
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "0s"}), engine:
+        engine.run(enumerate(clients), quick_plan, Options(), got.__setitem__)
+    assert sorted(got) == list(range(len(ids)))
+    crash = got.pop(13)["errors"].iloc[0]
+    assert crash["stage"] == "crash" and "Dask worker died" in crash["reason"]
+    assert [f["clients"]["client_id"].item() for _, f in sorted(got.items())] == [
+        cid for cid in ids if cid != "crash"
+    ]
+
+
+def test_dask_stops_the_batch_when_no_task_ends_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net: a cluster that returns nothing stops the batch, naming the clients."""
+    monkeypatch.setattr(batch_module, "task_seconds", lambda clients, options: 3.0)
+    engine = DaskEngine(workers=1)
+    stall = r"no result in 3 s .* clients stuck; .* resume"
+    with pytest.raises(RuntimeError, match=stall), engine:
+        engine.run([(0, Client("stuck", "stuck"))], quick_plan, Options(), lambda k, f: None)
+
+
+def test_the_wait_follows_each_clients_time_limit() -> None:
+    """task_seconds: the options' time limit, else the client's own, else the default (60 s)."""
+    table = Client("t", "t", data={"solver": {"time_limit": 300}})
+    text = Client("y", "y.yaml", text="solver:\n  time_limit: '900'\n")
+    bad = [Client("b", "b", data={"solver": {"time_limit": v}}) for v in (True, "ten", -1, None)]
+    assert batch_module.task_seconds([table, text], Options(time_limit=10)) == 2 * (40 + 120)
+    assert batch_module.task_seconds([table], Options()) == 4 * 300 + 120
+    assert batch_module.task_seconds([text], Options()) == 4 * 900 + 120
+    assert batch_module.task_seconds([Client("n", "n", text="[: bad")], Options()) == 360
+    assert batch_module.task_seconds(bad, Options()) == 4 * 360
 
 
 def _markers(out: Path) -> int:
