@@ -36,6 +36,10 @@ from planner.cli import cli
 ISOPLAN = shutil.which("isoplan", path=str(Path(sys.executable).parent)) or shutil.which("isoplan")
 GOOD = 16  # generated clients; four poisoned ones are added
 
+# Every test here starts processes or a cluster: a hang fails (with every thread's stack) after
+# about 4 times the slowest one's time on a busy 2-core machine, instead of hanging CI.
+pytestmark = pytest.mark.timeout(240)
+
 
 def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
     """plan_client, except that one client kills its worker and another raises past it."""
@@ -230,6 +234,7 @@ def _markers(out: Path) -> int:
     return len(list((out / "_chunks").glob("*.json"))) if (out / "_chunks").exists() else 0
 
 
+@pytest.mark.timeout(420)  # up to 120 s for the first chunks, then two runs of up to 120 s
 def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [str(ISOPLAN), "batch", str(book), "-o", str(out), "--time-limit", "30",
@@ -248,13 +253,13 @@ def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
     if proc.returncode != -signal.SIGKILL or done >= chunks:
         pytest.skip(f"the batch finished before it could be killed ({done} chunks)")
     assert not (out / "batch.json").exists()
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert_same_rows(clean, out)
     for name in TABLES:  # no duplicated client: one part per chunk
         parts = sorted((out / name).glob("part-*.parquet"))
         assert len({p.name for p in parts}) == len(parts)
-    finished = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0
     assert "already planned; nothing to do" in finished.stderr
     assert_same_rows(clean, out)
@@ -292,7 +297,9 @@ def test_time_limit_is_a_result_not_an_error(monkeypatch: pytest.MonkeyPatch, bo
 
 def test_cli_errors_are_one_line(book: Path, clean: Path, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(ISOPLAN), "batch", *args], capture_output=True, text=True)
+        return subprocess.run(
+            [str(ISOPLAN), "batch", *args], capture_output=True, text=True, timeout=120
+        )
 
     other = run(str(book), "-o", str(clean), "--time-limit", "5")
     assert other.returncode == 2
@@ -325,7 +332,7 @@ def test_a_planner_folder_in_the_working_directory_is_not_imported(tmp_path: Pat
     result = subprocess.run(
         [str(ISOPLAN), "batch", str(folder), "-o", str(tmp_path / "out"), "--workers", "1",
          "--json", "--quiet"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["planned"] == 6
