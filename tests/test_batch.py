@@ -37,8 +37,8 @@ ISOPLAN = shutil.which("isoplan", path=str(Path(sys.executable).parent)) or shut
 GOOD = 16  # generated clients; four poisoned ones are added
 
 # Every test here starts processes or a cluster: a hang fails (with every thread's stack) after
-# about 4 times the slowest one's time on a busy 2-core machine, instead of hanging CI.
-pytestmark = pytest.mark.timeout(240)
+# about 4 times the slowest one's time on a busy 2-core machine (~30 s), instead of hanging CI.
+pytestmark = pytest.mark.timeout(120)
 
 
 def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
