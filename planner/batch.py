@@ -34,13 +34,16 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import yaml
 
+from models.scenario import Scenario
 from planner.book import Book, Client
 from planner.errors import InputError
 from planner.law import law_for_years
@@ -54,6 +57,7 @@ TIMING_COLUMNS = ("build_seconds", "solve_seconds")
 BASELINES = ("do_nothing_until_liquidity", "exercise_all_now", "crossover_each_year", "even_split")
 STAGES = ("read", "validate", "plan", "time_limit", "crash")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+LOST_WORKER_TIMEOUT = "distributed.deploy.lost-worker-timeout"
 
 _DATE, _TEXT, _BOOL, _INT = pa.date32(), pa.string(), pa.bool_(), pa.int64()
 # Column types that are not float64 (the rest of every table is float64).
@@ -202,7 +206,10 @@ class LocalPool:
 
     A worker process that dies (killed, out of memory, a crash inside a solver library) breaks the
     pool: the clients it was running are then planned again one at a time, each in a fresh
-    process, so the client that kills its worker is found and reported, and the others finish."""
+    process, so the client that kills its worker is found and reported, and the others finish.
+    The waits need no timeout for that: the pool's manager thread waits on every worker's process
+    sentinel as well as on the results, so a death fails the pool's futures (BrokenProcessPool)
+    as soon as it happens."""
 
     name = "local"
 
@@ -305,7 +312,25 @@ def _crash(client: Client, exc: BaseException) -> Frames:
 
 class DaskEngine:
     """Dask distributed: an existing cluster (`address`) or a LocalCluster of `workers` processes
-    of one thread each. The workers need isoplan installed (the same version)."""
+    of one thread each. The workers need isoplan installed (the same version).
+
+    A worker that dies is restarted by its nanny and the scheduler runs its tasks again, up to
+    `distributed.scheduler.allowed-failures` times, then fails the task (KilledWorker). Two things
+    in distributed (2026.8) undo that when a client kills its worker again and again, and make
+    such a batch wait forever or misreport a good client:
+
+    - A LocalCluster closes a worker's nanny for good when the scheduler has not seen a worker of
+      that name `distributed.deploy.lost-worker-timeout` (15 s) after losing one. The check is
+      made once, at that instant: a nanny that is restarting its worker then (a restart takes
+      seconds on a busy machine) is closed and never replaced; with every nanny closed no task
+      can run. Our LocalCluster's nannies always restart their workers, so the engine turns that
+      timer off for the cluster's life.
+    - A finished task's result lives on its worker until it is fetched. When the worker dies
+      first, the future turns "lost" and the scheduler computes it again: the engine waits for
+      that result instead of reading the lost future as a failure.
+
+    `run` also waits for no more than `task_seconds` for the next task to end; past that it stops
+    the batch (the chunks written are kept) rather than wait on a cluster that runs nothing."""
 
     name = "dask"
 
@@ -315,43 +340,50 @@ class DaskEngine:
         self.cluster: Any = None
         self.client: Any = None
         self.plan: PlanFn = plan_client
+        self._exit = ExitStack()
 
     def __enter__(self) -> DaskEngine:
         import logging
 
+        import dask
         from distributed import Client as DaskClient
         from distributed import LocalCluster
 
         single_threaded()
-        if self.address is not None:
-            try:
-                self.client = DaskClient(self.address, timeout="20s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise InputError(f"--scheduler {self.address}: cannot connect: {exc}") from None
-            self.workers = max(1, sum(
-                w.get("nthreads", 1)
-                for w in self.client.scheduler_info()["workers"].values()
-            ))  # fmt: skip
-        else:
-            self.cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            self.client = DaskClient(self.cluster)
+        with ExitStack() as stack:
+            if self.address is not None:
+                try:
+                    self.client = DaskClient(self.address, timeout="20s")
+                except (OSError, TimeoutError, ValueError) as exc:
+                    raise InputError(f"--scheduler {self.address}: cannot connect: {exc}") from None
+                stack.callback(self.client.close)
+                self.workers = max(1, sum(
+                    w.get("nthreads", 1)
+                    for w in self.client.scheduler_info()["workers"].values()
+                ))  # fmt: skip
+            else:
+                # Ten years: never, for a batch. The cluster reads it each time it loses a
+                # worker, so it must hold until the cluster closes.
+                stack.enter_context(dask.config.set({LOST_WORKER_TIMEOUT: "3650d"}))
+                self.cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                stack.callback(self.cluster.close)
+                self.client = DaskClient(self.cluster)
+                stack.callback(self.client.close)
+            self._exit = stack.pop_all()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        self._exit.close()
 
     def run(self, items: Iterable[tuple[int, Client]], fn: PlanFn, options: Options,
             deliver: Deliver) -> None:  # fmt: skip
-        from distributed import as_completed
+        import distributed
 
         # Clients go out in small groups (fewer tasks for the scheduler); a group whose worker
         # died is sent again one client per task, so only the client that kills its worker fails.
@@ -371,9 +403,10 @@ class DaskEngine:
         window = self.workers * 3
         token = hashlib.sha256(repr((time.time(), os.getpid())).encode()).hexdigest()[:12]
         inflight: dict[str, list[tuple[int, Client]]] = {}
+        futures: dict[str, Any] = {}
+        bounds: dict[str, float] = {}
         suspects: deque[list[tuple[int, Client]]] = deque()
         alone: set[str] = set()  # tasks that ran with nothing else in flight
-        futures = as_completed()
         count = 0
 
         def submit() -> None:
@@ -388,24 +421,82 @@ class DaskEngine:
                     alone.add(name)
                 inflight[name] = batch
                 clients = [c for _, c in batch]
-                futures.add(
-                    self.client.submit(plan_group, fn, clients, options, key=name, pure=False)
+                bounds[name] = task_seconds(clients, options)
+                futures[name] = self.client.submit(
+                    plan_group, fn, clients, options, key=name, pure=False
                 )
 
+        def stalled(seconds: float) -> RuntimeError:
+            ids = sorted(c.client_id for batch in inflight.values() for _, c in batch)
+            return RuntimeError(
+                f"the Dask cluster returned no result in {seconds:.0f} s (workers gone or stuck?) "
+                f"while planning clients {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}; "
+                "the chunks written so far are kept: run the same command again to resume"
+            )
+
         submit()
-        for fut in futures:
-            batch = inflight.pop(fut.key)
-            if fut.status == "finished":
-                for (key, _), frames in zip(batch, fut.result(), strict=True):
-                    deliver(key, frames)
-            elif len(batch) > 1:
-                queue.extendleft([item] for item in reversed(batch))
-            elif type(fut.exception()).__name__ == "KilledWorker" and fut.key not in alone:
-                suspects.append(batch)
-            else:
-                deliver(batch[0][0], _crash(batch[0][1], fut.exception()))
-            fut.release()
+        while futures:
+            seconds = max(bounds.values())
+            try:
+                done = distributed.wait(
+                    list(futures.values()), timeout=seconds, return_when="FIRST_COMPLETED"
+                ).done
+            except TimeoutError:
+                raise stalled(seconds) from None
+            for fut in done:
+                if fut.status not in ("finished", "error"):
+                    continue  # "lost": its worker died before its result was fetched; see above
+                batch = inflight[fut.key]
+                try:
+                    results = fut.result(timeout=seconds)  # computed again if lost meanwhile
+                except TimeoutError:
+                    raise stalled(seconds) from None
+                except Exception as exc:  # the task failed: KilledWorker, or a Dask error
+                    if len(batch) > 1:
+                        queue.extendleft([item] for item in reversed(batch))
+                    elif type(exc).__name__ == "KilledWorker" and fut.key not in alone:
+                        suspects.append(batch)
+                    else:
+                        deliver(batch[0][0], _crash(batch[0][1], exc))
+                else:
+                    for (key, _), frames in zip(batch, results, strict=True):
+                        deliver(key, frames)
+                finally:
+                    fut.release()
+                    del inflight[fut.key], futures[fut.key], bounds[fut.key]
             submit()
+
+
+def task_seconds(clients: list[Client], options: Options) -> float:
+    """The most a task of these clients may take: 4 times each one's solver time limit plus 2
+    minutes. The Dask engine waits that long (for the longest task in flight) for the next task
+    to end, then stops the batch. The solver's three phases end near the time limit, but the
+    model's build, the baselines, the exact evaluation, a worker's restart and a busy machine
+    come on top, and a task whose worker died runs again: the bound is a safety net against a
+    cluster that runs nothing, far above what a client that plans within its limit takes."""
+    return sum(4 * _time_limit(c, options) + 120 for c in clients)
+
+
+def _time_limit(client: Client, options: Options) -> float:
+    """The solver time limit a client plans with: the options', else its own document's, else
+    the scenario default. Read, not validated (a validation costs milliseconds per client in the
+    engine's process); a value that does not validate fails the client before the solver runs."""
+    if options.time_limit is not None:
+        return options.time_limit
+    doc = client.data
+    if client.text is not None:
+        try:
+            doc = yaml.safe_load(client.text)
+        except yaml.YAMLError:
+            doc = None
+    solver = doc.get("solver") if isinstance(doc, dict) else None
+    value = solver.get("time_limit") if isinstance(solver, dict) else None
+    try:
+        seconds = float(value)  # numeric text too, as the scenario reads it
+    except (TypeError, ValueError):
+        return Scenario.time_limit
+    ok = not isinstance(value, bool) and math.isfinite(seconds) and seconds > 0
+    return seconds if ok else Scenario.time_limit
 
 
 def plan_group(fn: PlanFn, clients: list[Client], options: Options) -> list[Frames]:

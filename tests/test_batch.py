@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import dask
+import distributed  # noqa: F401  (its defaults join dask.config before a test sets one)
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -34,6 +36,10 @@ from planner.cli import cli
 ISOPLAN = shutil.which("isoplan", path=str(Path(sys.executable).parent)) or shutil.which("isoplan")
 GOOD = 16  # generated clients; four poisoned ones are added
 
+# Every test here starts processes or a cluster: a hang fails (with every thread's stack) after
+# about 4 times the slowest one's time on a busy 2-core machine (~30 s), instead of hanging CI.
+pytestmark = pytest.mark.timeout(120)
+
 
 def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
     """plan_client, except that one client kills its worker and another raises past it."""
@@ -42,6 +48,14 @@ def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
     if client.client_id == "raise":
         raise RuntimeError("boom")
     return plan_client(client, options)
+
+
+def quick_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
+    """A stand-in for plan_client without the solver: one client kills its worker, one hangs."""
+    if client.client_id == "crash":
+        os._exit(3)
+    time.sleep(600 if client.client_id == "stuck" else 0.05)
+    return {"clients": pd.DataFrame([{"client_id": client.client_id}])}
 
 
 def _poisoned_book(folder: Path, extra: tuple[str, ...] = ()) -> Path:
@@ -174,10 +188,53 @@ def test_dask_isolates_a_client_that_kills_its_worker(tmp_path: Path) -> None:
     assert summary.planned == GOOD and summary.failed == 6
 
 
+def test_dask_keeps_its_workers_and_their_results_while_a_client_kills_them() -> None:
+    """A LocalCluster closes a nanny for good when no worker of its name is back
+    `lost-worker-timeout` after one was lost: at 0 s every restart is caught, and without the
+    engine's own setting every nanny closed and the batch waited forever. The results that a
+    killed worker held are computed again, not read as failures ("NoneType: None")."""
+    ids = [f"c{i:02d}" for i in range(40)]
+    ids[13] = "crash"
+    clients = [Client(cid, cid) for cid in ids]
+    got: dict[int, dict[str, pd.DataFrame]] = {}
+    engine = DaskEngine(workers=2)
+    engine.group_size = 4
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "0s"}), engine:
+        engine.run(enumerate(clients), quick_plan, Options(), got.__setitem__)
+    assert sorted(got) == list(range(len(ids)))
+    crash = got.pop(13)["errors"].iloc[0]
+    assert crash["stage"] == "crash" and "Dask worker died" in crash["reason"]
+    assert [f["clients"]["client_id"].item() for _, f in sorted(got.items())] == [
+        cid for cid in ids if cid != "crash"
+    ]
+
+
+def test_dask_stops_the_batch_when_no_task_ends_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net: a cluster that returns nothing stops the batch, naming the clients."""
+    monkeypatch.setattr(batch_module, "task_seconds", lambda clients, options: 3.0)
+    engine = DaskEngine(workers=1)
+    stall = r"no result in 3 s .* clients stuck; .* resume"
+    with pytest.raises(RuntimeError, match=stall), engine:
+        engine.run([(0, Client("stuck", "stuck"))], quick_plan, Options(), lambda k, f: None)
+
+
+def test_the_wait_follows_each_clients_time_limit() -> None:
+    """task_seconds: the options' time limit, else the client's own, else the default (60 s)."""
+    table = Client("t", "t", data={"solver": {"time_limit": 300}})
+    text = Client("y", "y.yaml", text="solver:\n  time_limit: '900'\n")
+    bad = [Client("b", "b", data={"solver": {"time_limit": v}}) for v in (True, "ten", -1, None)]
+    assert batch_module.task_seconds([table, text], Options(time_limit=10)) == 2 * (40 + 120)
+    assert batch_module.task_seconds([table], Options()) == 4 * 300 + 120
+    assert batch_module.task_seconds([text], Options()) == 4 * 900 + 120
+    assert batch_module.task_seconds([Client("n", "n", text="[: bad")], Options()) == 360
+    assert batch_module.task_seconds(bad, Options()) == 4 * 360
+
+
 def _markers(out: Path) -> int:
     return len(list((out / "_chunks").glob("*.json"))) if (out / "_chunks").exists() else 0
 
 
+@pytest.mark.timeout(420)  # up to 120 s for the first chunks, then two runs of up to 120 s
 def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [str(ISOPLAN), "batch", str(book), "-o", str(out), "--time-limit", "30",
@@ -196,13 +253,13 @@ def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
     if proc.returncode != -signal.SIGKILL or done >= chunks:
         pytest.skip(f"the batch finished before it could be killed ({done} chunks)")
     assert not (out / "batch.json").exists()
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert_same_rows(clean, out)
     for name in TABLES:  # no duplicated client: one part per chunk
         parts = sorted((out / name).glob("part-*.parquet"))
         assert len({p.name for p in parts}) == len(parts)
-    finished = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0
     assert "already planned; nothing to do" in finished.stderr
     assert_same_rows(clean, out)
@@ -240,7 +297,9 @@ def test_time_limit_is_a_result_not_an_error(monkeypatch: pytest.MonkeyPatch, bo
 
 def test_cli_errors_are_one_line(book: Path, clean: Path, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(ISOPLAN), "batch", *args], capture_output=True, text=True)
+        return subprocess.run(
+            [str(ISOPLAN), "batch", *args], capture_output=True, text=True, timeout=120
+        )
 
     other = run(str(book), "-o", str(clean), "--time-limit", "5")
     assert other.returncode == 2
@@ -273,7 +332,7 @@ def test_a_planner_folder_in_the_working_directory_is_not_imported(tmp_path: Pat
     result = subprocess.run(
         [str(ISOPLAN), "batch", str(folder), "-o", str(tmp_path / "out"), "--workers", "1",
          "--json", "--quiet"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["planned"] == 6

@@ -29,6 +29,9 @@ import pytest
 from planner.api import compute_crossover, compute_tax
 from planner.households import read_table
 
+# Many tests here run isoplan as a subprocess: a hang fails instead of hanging CI.
+pytestmark = pytest.mark.timeout(90)
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED_STORY = ROOT / "scenarios" / "seed-story.yaml"
 
@@ -76,7 +79,7 @@ def isoplan(*args: Any, cwd: Path) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=45,
         check=False,
     )
 

@@ -14,6 +14,9 @@ from test_cli import files_under, isoplan, ok
 from planner.errors import InputError
 from planner.variants import deep_merge, load_variant
 
+# Many tests here run isoplan as a subprocess: a hang fails instead of hanging CI.
+pytestmark = pytest.mark.timeout(90)
+
 ROOT = Path(__file__).resolve().parent.parent
 WHATIF = ROOT / "scenarios" / "whatif"
 SEED = ROOT / "scenarios" / "plan-seed-story.yaml"
