@@ -239,7 +239,8 @@ def sale_effect(lot: Lot, window: SaleWindow) -> Effect:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A whole validated scenario (see planner.scenario for the file format)."""
+    """A whole validated scenario (see planner.scenario for the file format); how it is planned
+    (solver, gap, time limit, the law of projected years) is `planner.options.PlanOptions`."""
 
     description: str
     filing_status: str
@@ -261,10 +262,6 @@ class Scenario:
     terminal_tax_rate: float = 0.238
     terminal_ordinary_rate: float = 0.37
     credit_value: float = 1.0  # value per $ of minimum tax credit left at the end
-    inflation: float | None = None
-    solver: str = "highs"  # in-process: no solver process or files per solve, as CBC needs
-    gap: float = 1e-4
-    time_limit: float = 60.0
     share_step: int = 1  # exercise and sell in multiples of this many shares
 
     @property

@@ -41,12 +41,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import yaml
 
-from models.scenario import Scenario
+from models.baselines import BASELINES, best_baseline
 from planner.book import Book, Client
-from planner.errors import InputError
-from planner.law import law_for_years
+from planner.errors import EngineError, InputError
+from planner.options import Overrides
 from planner.outputs import write_table
 from planner.plan import run_plan, tables
 
@@ -54,7 +53,6 @@ FORMAT_VERSION = "1"
 RESULT_TABLES = ("actions", "years", "lots", "summary")
 TABLES = (*RESULT_TABLES, "clients", "errors")
 TIMING_COLUMNS = ("build_seconds", "solve_seconds")
-BASELINES = ("do_nothing_until_liquidity", "exercise_all_now", "crossover_each_year", "even_split")
 STAGES = ("read", "validate", "plan", "time_limit", "crash")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 LOST_WORKER_TIMEOUT = "distributed.deploy.lost-worker-timeout"
@@ -80,17 +78,6 @@ CLIENT_COLUMNS = (
 ERROR_COLUMNS = ("client_id", "stage", "reason")
 
 
-@dataclass(frozen=True)
-class Options:
-    """Planning options that override every client's scenario (None: the scenario's own)."""
-
-    solver: str | None = None
-    gap: float | None = None
-    time_limit: float | None = None
-    inflation: float | None = None
-    allow_projection: bool | None = None
-
-
 Frames = dict[str, pd.DataFrame]
 
 
@@ -110,22 +97,20 @@ def error_frames(client_id: str, stage: str, reason: str) -> Frames:
                                      "reason": one_line(reason)}])}  # fmt: skip
 
 
-def plan_client(client: Client, options: Options) -> Frames:
+def plan_client(client: Client, options: Overrides) -> Frames:
     """Plan one client: its tables (each row with client_id) and a clients row, or an errors row.
     Deterministic and picklable; never raises for a bad client."""
     cid = client.client_id
     if client.error is not None:
         return error_frames(cid, "read", client.error)
     try:
-        scenario = client.scenario(options.allow_projection, options.inflation)
-        allow = True if options.allow_projection is None else options.allow_projection
-        laws = law_for_years(scenario.year_numbers, scenario.inflation, allow)
+        v = client.validated(options)
     except InputError as exc:
         return error_frames(cid, "validate", str(exc))
     except Exception as exc:  # a bug in the conversion: this client only
         return error_frames(cid, "crash", f"{type(exc).__name__}: {exc}")
     try:
-        result = run_plan(scenario, laws, options.solver, options.gap, options.time_limit)
+        result = run_plan(v.scenario, v.laws, v.options)
         if result.solve is None or not result.solve.has_plan:
             timed_out = result.solve is not None and result.solve.status == "no_solution"
             stage = "time_limit" if timed_out else "plan"
@@ -135,14 +120,15 @@ def plan_client(client: Client, options: Options) -> Frames:
         return error_frames(cid, "plan", str(exc))
     except Exception as exc:  # a bug or a solver failure: this client only
         return error_frames(cid, "crash", f"{type(exc).__name__}: {exc}")
-    limit = options.time_limit if options.time_limit is not None else scenario.time_limit
     frames = {name: _with_client(cid, out[name]) for name in RESULT_TABLES if name in out}
     lots = frames.get("lots")
     if lots is not None and not lots.empty:
         sold = [c for c in lots.columns if c.startswith("sold_")]
         lots["shares_sold"] = lots[sold].sum(axis=1) if sold else 0.0
         frames["lots"] = lots.drop(columns=sold)
-    frames["clients"] = pd.DataFrame([_client_row(cid, scenario.objective, out["summary"], limit)])
+    best = best_baseline(result.baselines, v.scenario.objective)
+    row = _client_row(cid, v.scenario.objective, best, out["summary"], v.options.time_limit)
+    frames["clients"] = pd.DataFrame([row])
     return frames
 
 
@@ -152,12 +138,12 @@ def _with_client(cid: str, df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _client_row(cid: str, goal: str, summary: pd.DataFrame, time_limit: float) -> dict[str, Any]:
+def _client_row(
+    cid: str, goal: str, best: str | None, summary: pd.DataFrame, time_limit: float
+) -> dict[str, Any]:
     rows = {r["approach"]: r for r in summary.to_dict("records")}
     opt = rows["optimized"]
     sign = 1.0 if goal == "wealth" else -1.0
-    comparable = [b for b in BASELINES if b in rows and not rows[b].get("note")]
-    best = max(comparable, key=lambda b: sign * rows[b]["objective_value"], default=None)
     status = str(opt["status"])
     hit = status in ("time_limit", "no_solution") or (
         status.startswith("baseline:") and opt["solve_seconds"] >= 0.95 * time_limit
@@ -191,7 +177,7 @@ def schema_of(table: str, df: pd.DataFrame) -> pa.Schema:
 # Engines
 # ----------------------------------------------------------------------------------------------
 
-PlanFn = Callable[[Client, Options], Frames]
+PlanFn = Callable[[Client, Overrides], Frames]
 Deliver = Callable[[int, Frames], None]
 
 
@@ -232,7 +218,7 @@ class LocalPool:
             try:
                 pool.submit(_ready, self.plan).result(timeout=300)
             except BrokenProcessPool:
-                raise RuntimeError(
+                raise EngineError(
                     "the local pool's worker processes cannot start or cannot import isoplan (a "
                     "script that runs a batch needs an `if __name__ == '__main__':` guard)"
                 ) from None
@@ -241,14 +227,14 @@ class LocalPool:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def run(self, items: Iterable[tuple[int, Client]], fn: PlanFn, options: Options,
+    def run(self, items: Iterable[tuple[int, Client]], fn: PlanFn, options: Overrides,
             deliver: Deliver) -> None:  # fmt: skip
         queue = deque(items)
         while queue:
             for key, client in self._run_pool(queue, fn, options, deliver):
                 self._run_alone(key, client, fn, options, deliver)
 
-    def _run_pool(self, queue: deque[tuple[int, Client]], fn: PlanFn, options: Options,
+    def _run_pool(self, queue: deque[tuple[int, Client]], fn: PlanFn, options: Overrides,
                   deliver: Deliver) -> list[tuple[int, Client]]:  # fmt: skip
         """Run until the queue is empty or the pool breaks; returns the clients in flight then."""
         window = self.workers * 3
@@ -279,7 +265,7 @@ class LocalPool:
                     return sorted(inflight.values(), key=lambda kc: kc[0])
         return []
 
-    def _run_alone(self, key: int, client: Client, fn: PlanFn, options: Options,
+    def _run_alone(self, key: int, client: Client, fn: PlanFn, options: Overrides,
                    deliver: Deliver) -> None:  # fmt: skip
         with ProcessPoolExecutor(1, mp_context=self.context) as pool:
             try:
@@ -381,7 +367,7 @@ class DaskEngine:
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
 
-    def run(self, items: Iterable[tuple[int, Client]], fn: PlanFn, options: Options,
+    def run(self, items: Iterable[tuple[int, Client]], fn: PlanFn, options: Overrides,
             deliver: Deliver) -> None:  # fmt: skip
         import distributed
 
@@ -426,9 +412,9 @@ class DaskEngine:
                     plan_group, fn, clients, options, key=name, pure=False
                 )
 
-        def stalled(seconds: float) -> RuntimeError:
+        def stalled(seconds: float) -> EngineError:
             ids = sorted(c.client_id for batch in inflight.values() for _, c in batch)
-            return RuntimeError(
+            return EngineError(
                 f"the Dask cluster returned no result in {seconds:.0f} s (workers gone or stuck?) "
                 f"while planning clients {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}; "
                 "the chunks written so far are kept: run the same command again to resume"
@@ -467,39 +453,17 @@ class DaskEngine:
             submit()
 
 
-def task_seconds(clients: list[Client], options: Options) -> float:
+def task_seconds(clients: list[Client], options: Overrides) -> float:
     """The most a task of these clients may take: 4 times each one's solver time limit plus 2
     minutes. The Dask engine waits that long (for the longest task in flight) for the next task
     to end, then stops the batch. The solver's three phases end near the time limit, but the
     model's build, the baselines, the exact evaluation, a worker's restart and a busy machine
     come on top, and a task whose worker died runs again: the bound is a safety net against a
     cluster that runs nothing, far above what a client that plans within its limit takes."""
-    return sum(4 * _time_limit(c, options) + 120 for c in clients)
+    return sum(4 * c.time_limit(options) + 120 for c in clients)
 
 
-def _time_limit(client: Client, options: Options) -> float:
-    """The solver time limit a client plans with: the options', else its own document's, else
-    the scenario default. Read, not validated (a validation costs milliseconds per client in the
-    engine's process); a value that does not validate fails the client before the solver runs."""
-    if options.time_limit is not None:
-        return options.time_limit
-    doc = client.data
-    if client.text is not None:
-        try:
-            doc = yaml.safe_load(client.text)
-        except yaml.YAMLError:
-            doc = None
-    solver = doc.get("solver") if isinstance(doc, dict) else None
-    value = solver.get("time_limit") if isinstance(solver, dict) else None
-    try:
-        seconds = float(value)  # numeric text too, as the scenario reads it
-    except (TypeError, ValueError):
-        return Scenario.time_limit
-    ok = not isinstance(value, bool) and math.isfinite(seconds) and seconds > 0
-    return seconds if ok else Scenario.time_limit
-
-
-def plan_group(fn: PlanFn, clients: list[Client], options: Options) -> list[Frames]:
+def plan_group(fn: PlanFn, clients: list[Client], options: Overrides) -> list[Frames]:
     """Plan several clients in one task; an exception is that client's errors row."""
     out = []
     for client in clients:
@@ -548,7 +512,7 @@ class BatchSummary:
 class Batch:
     """One book planned into one folder."""
 
-    def __init__(self, book: Book, outdir: Path, options: Options, chunk_size: int | None = None):
+    def __init__(self, book: Book, outdir: Path, options: Overrides, chunk_size: int | None = None):
         self.book, self.outdir, self.options = book, outdir, options
         self.chunk_size = chunk_size or default_chunk_size(len(book))
         n = len(book.clients)

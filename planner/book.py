@@ -8,7 +8,7 @@ A book is a folder holding either
 - scenario files: `*.yaml` (the format of `isoplan plan`), one client each, named by the file.
 
 Each table row becomes the plain data a scenario file holds (`BOOK_COLUMNS` says where each
-column goes) and is validated by `planner.scenario.scenario_from_data`, the same code that reads
+column goes) and is validated by `planner.scenario.validate`, the same code that reads
 YAML, so the two formats cannot drift. A problem of the whole book (a missing file or column, an
 unknown column) is an `InputError`; a problem of one client (a bad cell, a rule it breaks) becomes
 that client's error and never stops the others.
@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from models.scenario import Scenario
 from planner.errors import InputError
 from planner.households import read_table
+from planner.options import NO_OVERRIDES, Overrides, PlanOptions
 from planner.scenario import (
     Grant,
     Household,
@@ -46,9 +46,11 @@ from planner.scenario import (
     Solver,
     TaxLaw,
     TenderOffer,
+    Validated,
     Vesting,
-    scenario_from_data,
-    scenario_from_text,
+    parse_yaml,
+    validate,
+    validate_text,
 )
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".jsonl")
@@ -212,22 +214,34 @@ class Client:
     error: str | None = None  # stage "read": the client cannot be turned into a scenario
     rows: dict[str, str] = field(default_factory=dict)  # "grants[1]" -> "grants.csv row 14"
 
-    def scenario(
-        self, allow_projection: bool | None = None, inflation: float | None = None
-    ) -> Scenario:
+    def validated(self, overrides: Overrides = NO_OVERRIDES) -> Validated:
         """The validated scenario; `InputError` (one line, table rows named) if it is not one."""
         if self.error is not None:
             raise InputError(self.error)
         try:
             if self.text is not None:
-                return scenario_from_text(
-                    self.text, self.source, allow_projection=allow_projection, inflation=inflation
-                )
-            return scenario_from_data(
-                self.data, self.source, allow_projection=allow_projection, inflation=inflation
-            )
+                return validate_text(self.text, self.source, overrides=overrides)
+            return validate(self.data, self.source, overrides=overrides)
         except InputError as exc:
             raise InputError(self._with_rows(str(exc))) from None
+
+    def time_limit(self, overrides: Overrides = NO_OVERRIDES) -> float:
+        """The solver time limit this client plans with (`Overrides.over` its document's), read
+        from its `solver` section alone: the batch engine bounds its waits by it without
+        validating every client in its own process. A section that does not validate counts as
+        the default: such a client fails validation before any solver runs."""
+        data = self.data
+        if self.text is not None:
+            try:
+                data = parse_yaml(self.text, self.source)[0]
+            except InputError:
+                data = None
+        section = data.get("solver") if isinstance(data, dict) else None
+        try:
+            solver = Solver.model_validate(section if isinstance(section, dict) else {})
+        except ValidationError:
+            solver = Solver()
+        return overrides.over(PlanOptions(time_limit=solver.time_limit)).time_limit
 
     def _with_rows(self, message: str) -> str:
         """`grants[1].strike` also names the table row: `grants[1] (grants.csv row 14).strike`."""

@@ -44,6 +44,7 @@ from planner.api import compute_crossover, compute_tax
 from planner.book import Book
 from planner.errors import InputError, LawYearError
 from planner.law import law_for_years
+from planner.options import Overrides
 from planner.scenario import DEFAULT_EXERCISE_MONTH_DAY, PERIOD_MONTHS, Grant
 
 BOOK_CROSSOVER_COLUMNS = (
@@ -343,9 +344,10 @@ def inputs_from_scenarios(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The same inputs through the full validation of each client's scenario (exact, slower)."""
     houses, isos, errors = [], [], {}
+    overrides = Overrides(inflation=inflation, allow_projection=allow_projection)
     for c in book.clients:
         try:
-            s = c.scenario(allow_projection, inflation)
+            s = c.validated(overrides).scenario
         except InputError as exc:
             errors[c.client_id] = str(exc)
             continue

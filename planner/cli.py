@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import sys
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -34,14 +35,15 @@ from rich.text import Text
 from models.law import STATUSES
 from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
 from planner.compare import baseline_rows, compare_table, load_variants, plan_variant
-from planner.errors import InputError
+from planner.errors import EngineError, InputError
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import citations, default_inflation, law_for_years, published_years
+from planner.options import Overrides
 from planner.outputs import check_output_path, records, write_table
 from planner.plan import run_plan, summary_lines, tables
 from planner.robust import robust_lines, robust_tables, run_robust
 from planner.solve import SOLVERS
-from planner.variants import load_variant
+from planner.variants import Variant, load_variant
 
 try:
     __version__ = version("isoplan")
@@ -61,17 +63,26 @@ def _signed(x: float) -> str:
     return f"-${-x:,.2f}" if x < 0 else _money(x)
 
 
-def _provenance(out: pd.DataFrame, inflation: float | None) -> dict[str, str]:
-    years = sorted({int(y) for y in out["year"]})
-    projected = sorted({int(y) for y in out.loc[out["projected"], "year"]})
+def _provenance(
+    years: Iterable[int], projected: Iterable[int], inflation: float | None, **more: str
+) -> dict[str, str]:
+    """The metadata of every Parquet file isoplan writes: its version, the tax-law years used,
+    which of them are projected and at what assumed inflation, and what `more` adds."""
+    projected = sorted(set(projected))
     rate = default_inflation() if inflation is None else inflation
     return {
-        "version": __version__,
-        "tax_law_years": ",".join(map(str, years)),
+        "version": __version__, **more,
+        "tax_law_years": ",".join(map(str, sorted(set(years)))),
         "projected_years": ",".join(map(str, projected)),
         "inflation_assumed": str(rate) if projected else "",
         "published_years": ",".join(map(str, published_years())),
-    }
+    }  # fmt: skip
+
+
+def _table_provenance(out: pd.DataFrame, inflation: float | None) -> dict[str, str]:
+    """`_provenance` of a result table with `year` and `projected` columns."""
+    projected = out.loc[out["projected"], "year"]
+    return _provenance((int(y) for y in out["year"]), (int(y) for y in projected), inflation)
 
 
 def _projection_note(out: pd.DataFrame, inflation: float | None) -> str | None:
@@ -128,6 +139,17 @@ def _with_solver(gap: str, time_limit: str) -> Any:
         )(f)
 
     return decorate
+
+
+def _overrides(
+    solver: str | None,
+    gap: float | None,
+    time_limit: float | None,
+    inflation: float | None,
+    no_projection: bool,
+) -> Overrides:
+    """The planning options given on the command line, over each scenario file's own."""
+    return Overrides(solver, gap, time_limit, inflation, False if no_projection else None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -202,7 +224,7 @@ def tax(
         out = compute_tax(df, inflation, not no_projection, input_path)
     note = _projection_note(out, inflation)
     if output is not None:
-        write_table(out, output, _provenance(out, inflation))
+        write_table(out, output, _table_provenance(out, inflation))
     if as_json:
         click.echo(json.dumps(records(out)))
     elif output is not None:
@@ -353,7 +375,7 @@ def crossover(
     source = input_path or Path("<options>")
     out = compute_crossover(df, inflation, not no_projection, source)
     if output is not None:
-        write_table(out, output, _provenance(out, inflation))
+        write_table(out, output, _table_provenance(out, inflation))
     if as_json:
         rows = records(out)
         click.echo(json.dumps(rows if input_is_table else rows[0]))
@@ -563,15 +585,11 @@ def _with_sets(f: Any) -> Any:
     )(f)
 
 
-def _plan_meta(scenario: Any, laws: dict[int, Any], source: str) -> dict[str, str]:
+def _plan_meta(variant: Variant, source: str) -> dict[str, str]:
     """Provenance of a plan's Parquet files."""
-    projected = [y for y in scenario.year_numbers if laws[y].projected]
-    return {
-        "version": __version__, "scenario": source,
-        "tax_law_years": ",".join(map(str, scenario.year_numbers)),
-        "projected_years": ",".join(map(str, projected)),
-        "published_years": ",".join(map(str, published_years())),
-    }  # fmt: skip
+    laws = variant.laws
+    projected = (y for y in laws if laws[y].projected)
+    return _provenance(laws, projected, variant.options.inflation, scenario=source)
 
 
 def _write_tables(out: dict[str, pd.DataFrame], outdir: Path, meta: dict[str, str]) -> None:
@@ -654,22 +672,16 @@ def plan(
       isoplan schema > scenario.schema.json     the file format
     """
     _check_outdir(outdir)
-    variant = load_variant(
-        scenario_spec,
-        sets,
-        allow_projection=False if no_projection else None,
-        inflation=inflation,
-    )
-    scenario = variant.scenario
-    laws = law_for_years(scenario.year_numbers, scenario.inflation, not no_projection)
+    overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
+    variant = load_variant(scenario_spec, sets, overrides=overrides)
     if variant.robust:
-        _plan_robust(variant, laws, outdir, solver, gap, time_limit, as_json)
+        _plan_robust(variant, outdir, as_json)
         return
     with err_console.status("solving the plan...", spinner="dots"):
-        result = run_plan(scenario, laws, solver, gap, time_limit)
+        result = run_plan(variant.scenario, variant.laws, variant.options)
     out = tables(result)
     if outdir is not None:
-        _write_tables(out, outdir, _plan_meta(scenario, laws, scenario_spec))
+        _write_tables(out, outdir, _plan_meta(variant, scenario_spec))
     if as_json:
         click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
     else:
@@ -680,21 +692,13 @@ def plan(
         sys.exit(1)
 
 
-def _plan_robust(
-    variant: Any,
-    laws: dict[int, Any],
-    outdir: Path | None,
-    solver: str | None,
-    gap: float | None,
-    time_limit: float | None,
-    as_json: bool,
-) -> None:
+def _plan_robust(variant: Variant, outdir: Path | None, as_json: bool) -> None:
     """`isoplan plan` of a scenario with paths."""
     with err_console.status(f"solving the robust plan over {len(variant.paths)} paths..."):
-        result = run_robust(variant, laws, solver, gap, time_limit)
+        result = run_robust(variant)
     out = robust_tables(result)
     if outdir is not None:
-        _write_tables(out, outdir, _plan_meta(variant.scenario, laws, variant.spec))
+        _write_tables(out, outdir, _plan_meta(variant, variant.spec))
     if as_json:
         click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
     else:
@@ -865,18 +869,13 @@ def compare(
       isoplan compare scenarios/plan-seed-story.yaml --set liquidity.ipo_date=2029-03-01
     """
     _check_outdir(outdir)
-    variants = load_variants(
-        scenario_spec,
-        variant_specs,
-        sets,
-        allow_projection=False if no_projection else None,
-        inflation=inflation,
-    )
+    overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
+    variants = load_variants(scenario_spec, variant_specs, sets, overrides)
     done = []
     with err_console.status("planning...", spinner="dots") as status:
         for v in variants:
             status.update(f"planning {v.name} ({len(done) + 1} of {len(variants)})...")
-            done.append(plan_variant(v, solver, gap, time_limit, no_projection))
+            done.append(plan_variant(v))
     rows = []
     for c in done:
         rows.append(c.row)
@@ -884,17 +883,14 @@ def compare(
             rows.extend(baseline_rows(c))
     table = compare_table(rows)
     if outdir is not None:
-        laws = {y: law for c in done for y, law in c.laws.items()}
-        _write_tables({"compare": table}, outdir, {
-            "version": __version__, "scenario": scenario_spec,
-            "variants": ",".join(v.name for v in variants),
-            "tax_law_years": ",".join(map(str, sorted(laws))),
-            "projected_years": ",".join(str(y) for y in sorted(laws) if laws[y].projected),
-            "published_years": ",".join(map(str, published_years())),
-        })  # fmt: skip
+        laws = {y: law for v in variants for y, law in v.laws.items()}
+        projected = (y for y in laws if laws[y].projected)
+        names = ",".join(v.name for v in variants)
+        meta = _provenance(laws, projected, overrides.inflation, scenario=scenario_spec,
+                           variants=names)  # fmt: skip
+        _write_tables({"compare": table}, outdir, meta)
         for c in done:
-            meta = _plan_meta(c.variant.scenario, c.laws, c.variant.spec)
-            _write_tables(c.tables, outdir / c.variant.name, meta)
+            _write_tables(c.tables, outdir / c.variant.name, _plan_meta(c.variant, c.variant.spec))
     if as_json:
         click.echo(json.dumps({"compare": records(table)}))
     else:
@@ -1041,7 +1037,9 @@ def batch(
     \b
     Engines: a local process pool (default, one worker per core, --workers N), a local Dask
     cluster (--dask-workers N) or an existing Dask cluster (--scheduler ADDRESS). Each worker
-    runs the solver on one thread.
+    runs the solver on one thread. A worker that dies is that client's errors row (stage crash);
+    a cluster that returns no result for far longer than the time limit allows (4x each client's
+    limit plus 2 minutes) stops the batch with exit code 1 and one line, the chunks kept.
 
     \b
     Examples:
@@ -1052,7 +1050,7 @@ def batch(
       isoplan batch book/ -o results/ --scheduler tcp://10.0.0.5:8786
       isoplan crossover book/                             this year's AMT-free exercise, at once
     """
-    from planner.batch import Batch, DaskEngine, LocalPool, Options
+    from planner.batch import Batch, DaskEngine, LocalPool
     from planner.book import read_book
 
     if scheduler is not None and dask_workers is not None:
@@ -1060,14 +1058,8 @@ def batch(
     if workers is not None and (scheduler is not None or dask_workers is not None):
         raise InputError("--workers sets the local pool; with Dask use --dask-workers")
     book = read_book(book_path)
-    options = Options(
-        solver=solver,
-        gap=gap,
-        time_limit=time_limit,
-        inflation=inflation,
-        allow_projection=False if no_projection else None,
-    )
-    job = Batch(book, outdir, options, chunk_size)
+    job = Batch(book, outdir, _overrides(solver, gap, time_limit, inflation, no_projection),
+                chunk_size)  # fmt: skip
     engine: Any
     if scheduler is not None or dask_workers is not None:
         engine = DaskEngine(scheduler, dask_workers)
@@ -1151,6 +1143,9 @@ def main() -> None:
     except InputError as exc:
         err_console.print(f"isoplan: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
+    except EngineError as exc:
+        err_console.print(f"isoplan: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
     except click.exceptions.Abort:
         err_console.print("isoplan: aborted")
         sys.exit(130)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from models.law import YearLaw
 from planner.errors import InputError
-from planner.law import law_for_years
+from planner.options import NO_OVERRIDES, Overrides
 from planner.plan import PlanResult, run_plan, tables, totals
 from planner.robust import RobustResult, expected_totals, robust_tables, run_robust
 from planner.variants import Variant, load_variant, variant_name
@@ -34,15 +33,13 @@ class Compared:
     result: PlanResult | RobustResult
     tables: dict[str, pd.DataFrame]
     row: dict[str, object]
-    laws: dict[int, YearLaw]
 
 
 def load_variants(
     scenario: str,
     variants: tuple[str, ...],
     sets: tuple[str, ...] = (),
-    allow_projection: bool | None = None,
-    inflation: float | None = None,
+    overrides: Overrides = NO_OVERRIDES,
 ) -> list[Variant]:
     """The scenario and each variant layered over it (with `sets` applied to all), validated."""
     specs = [(variant_name(scenario), scenario)]
@@ -51,10 +48,7 @@ def load_variants(
     for n in names:
         if names.count(n) > 1:
             raise InputError(f"{n}: two variants have this name (rename one file)")
-    return [
-        load_variant(spec, sets, name=name, allow_projection=allow_projection, inflation=inflation)
-        for name, spec in specs
-    ]
+    return [load_variant(spec, sets, name=name, overrides=overrides) for name, spec in specs]
 
 
 def _years(numbers: tuple[int, ...]) -> str:
@@ -74,19 +68,12 @@ def _exercise_years(actions: pd.DataFrame) -> str:
     return ", ".join(_years(tuple(r)) for r in runs)
 
 
-def plan_variant(
-    v: Variant,
-    solver: str | None = None,
-    gap: float | None = None,
-    time_limit: float | None = None,
-    no_projection: bool = False,
-) -> Compared:
-    """Plan one variant as `isoplan plan` would, and sum it up."""
+def plan_variant(v: Variant) -> Compared:
+    """Plan one variant as `isoplan plan` would (with its options), and sum it up."""
     s = v.scenario
-    laws = law_for_years(s.year_numbers, s.inflation, not no_projection)
     row: dict[str, object] = {"variant": v.name, "spec": v.spec, "years": _years(s.year_numbers)}
     if v.robust:
-        rr = run_robust(v, laws, solver, gap, time_limit)
+        rr = run_robust(v)
         out = robust_tables(rr)
         evs = {n: p.evaluation for n, p in rr.paths.items() if p.evaluation is not None}
         if rr.has_plan:
@@ -95,7 +82,7 @@ def plan_variant(
         result: PlanResult | RobustResult = rr
         r = rr.solve
     else:
-        pr = run_plan(s, laws, solver, gap, time_limit)
+        pr = run_plan(s, v.laws, v.options)
         out = tables(pr)
         if pr.evaluation is not None:
             row.update(totals(pr.evaluation))
@@ -106,7 +93,7 @@ def plan_variant(
         gap=r.gap if r is not None else None,
         exercise_years=_exercise_years(out.get("actions", pd.DataFrame())),
     )
-    return Compared(v, result, out, row, laws)
+    return Compared(v, result, out, row)
 
 
 def baseline_rows(c: Compared) -> list[dict[str, object]]:

@@ -1,4 +1,5 @@
-"""Errors a user can fix. The CLI prints them as one line and exits with code 2."""
+"""Errors a user can fix (one line, exit code 2), and a batch engine that cannot go on (one
+line, exit code 1)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,8 @@ class LawDataError(InputError):
 class LawYearError(LawDataError):
     """No tax law for a year asked: before the published years, or after them with projection
     off. Callers that know where the year came from put that place in front of the message."""
+
+
+class EngineError(Exception):
+    """A batch's workers cannot start, or its cluster stopped returning results: nothing is wrong
+    with the input, and the chunks written so far are kept for a resume."""

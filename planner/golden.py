@@ -7,10 +7,9 @@ from typing import Any
 
 from planner.api import compute_crossover, compute_tax
 from planner.households import read_example, read_table
-from planner.law import law_for_years
 from planner.outputs import records
 from planner.plan import run_plan
-from planner.scenario import load_scenario
+from planner.scenario import load
 
 PLAN_PREFIX = "plan-"  # multi-year plan scenarios (planner.scenario), not crossover examples
 
@@ -30,8 +29,8 @@ def plan_result(path: Path) -> list[dict[str, Any]]:
 
     Only objectives are pinned: two plans can be equally optimal, and the optimized objective is
     compared within the proven gap (tests/test_golden.py)."""
-    scenario = load_scenario(path)
-    result = run_plan(scenario, law_for_years(scenario.year_numbers, scenario.inflation))
+    v = load(path)
+    result = run_plan(v.scenario, v.laws, v.options)
     rows = [
         {"approach": name, "objective_value": round(ev.objective_value, 2)}
         for name, (_, ev) in result.baselines.items()
@@ -42,7 +41,7 @@ def plan_result(path: Path) -> list[dict[str, Any]]:
             {
                 "approach": "optimized",
                 "objective_value": round(result.evaluation.objective_value, 2),
-                "gap": scenario.gap,
+                "gap": v.options.gap,
             },
         )
     return rows

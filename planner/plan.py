@@ -20,6 +20,7 @@ from models.pwl import value_of
 from models.scenario import Plan, Scenario, resolve_deductions
 from models.simulate import Evaluation, InfeasiblePlan, evaluate
 from planner.errors import InputError
+from planner.options import PlanOptions
 from planner.solve import SolveResult, build_tight, solve
 
 COMPARED_LINES = (
@@ -38,6 +39,7 @@ class PlanResult:
     plan: Plan | None
     evaluation: Evaluation | None
     baselines: dict[str, tuple[Plan, Evaluation]]
+    options: PlanOptions
     model_years: dict[int, dict[str, float]] = field(default_factory=dict)
     model_size: dict[str, int] = field(default_factory=dict)
     build_seconds: float = 0.0
@@ -84,13 +86,7 @@ def resolved(scenario: Scenario, laws: dict[int, YearLaw]) -> Scenario:
     return resolve_deductions(scenario, params)
 
 
-def run_plan(
-    scenario: Scenario,
-    laws: dict[int, YearLaw],
-    solver: str | None = None,
-    gap: float | None = None,
-    time_limit: float | None = None,
-) -> PlanResult:
+def run_plan(scenario: Scenario, laws: dict[int, YearLaw], options: PlanOptions) -> PlanResult:
     """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective."""
     scenario = resolved(scenario, laws)
     baselines = evaluate_baselines(scenario, laws)
@@ -108,17 +104,12 @@ def run_plan(
         plan=None,
         evaluation=None,
         baselines=baselines,
+        options=options,
         model_size=model.size,
         build_seconds=model.build_seconds,
     )
-    gap = scenario.gap if gap is None else gap
-    result.solve = solve(
-        model,
-        solver or scenario.solver,
-        gap,
-        scenario.time_limit if time_limit is None else time_limit,
-        scale,
-    )
+    gap = options.gap
+    result.solve = solve(model, options.solver, gap, options.time_limit, scale)
     r = result.solve
     if best_name is not None:
         best_plan, best = baselines[best_name]
@@ -201,7 +192,7 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         assert r is not None
         rows.append({
             "approach": "optimized", **totals(result.evaluation), "solver": r.solver,
-            "status": r.status, "gap": r.gap, "gap_requested": s.gap,
+            "status": r.status, "gap": r.gap, "gap_requested": result.options.gap,
             "build_seconds": result.build_seconds, "solve_seconds": r.solve_seconds,
             "plan_vs_exact": result.plan_vs_exact, **{f"model_{k}": v for k, v in
                                                       result.model_size.items()},
@@ -273,12 +264,13 @@ def summary_lines(result: PlanResult) -> list[str]:
             f"Optimized {what}: ${ev.objective_value:,.0f}; no baseline meets the "
             f"required exercises."
         )
+    asked = result.options.gap
     if r.gap is not None:
         gap = f"{r.gap:.1e}"
     else:
-        gap = f"<= {s.gap:.0e}" if r.status == "optimal" else "unknown"
+        gap = f"<= {asked:.0e}" if r.status == "optimal" else "unknown"
     lines.append(
-        f"Solver {r.solver}: {r.status}, gap {gap} (asked {s.gap:.0e}), build "
+        f"Solver {r.solver}: {r.status}, gap {gap} (asked {asked:.0e}), build "
         f"{result.build_seconds:.2f} s, solve {r.solve_seconds:.2f} s."
     )
     check = "agree" if result.exact else "DISAGREE (a bug: please report)"

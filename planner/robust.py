@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from models.baselines import best_baseline, evaluate_baselines
-from models.law import YearLaw
 from models.milp import ModelNotSupported, build, model_taxes, read_plan
 from models.pwl import value_of
 from models.scenario import Scenario
@@ -106,20 +105,10 @@ class RobustResult:
         )
 
 
-def run_robust(
-    variant: Variant,
-    laws: dict[int, YearLaw],
-    solver: str | None = None,
-    gap: float | None = None,
-    time_limit: float | None = None,
-    mean_value: bool = True,
-) -> RobustResult:
-    """Solve the robust program of a variant with paths, re-evaluate every path's plan exactly,
-    and (with `mean_value`) compute the EEV."""
-    first = variant.scenario
-    solver = solver or first.solver
-    gap = first.gap if gap is None else gap
-    time_limit = first.time_limit if time_limit is None else time_limit
+def run_robust(variant: Variant, mean_value: bool = True) -> RobustResult:
+    """Solve the robust program of a variant with paths (with its options and law), re-evaluate
+    every path's plan exactly, and (with `mean_value`) compute the EEV."""
+    laws, options = variant.laws, variant.options
     scenarios = {n: resolved(s, laws) for n, s in variant.paths.items()}
     baselines = {n: evaluate_baselines(s, laws) for n, s in scenarios.items()}
     scale = max(
@@ -134,7 +123,9 @@ def run_robust(
         )
     except ModelNotSupported as exc:
         raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
-    r = solve(sm, solver, gap, time_limit, scale, settle_with=settle_stochastic)
+    r = solve(
+        sm, options.solver, options.gap, options.time_limit, scale, settle_with=settle_stochastic
+    )
     result = RobustResult(
         variant=variant,
         solve=r,
@@ -150,6 +141,7 @@ def run_robust(
             plan=plans.get(name),
             evaluation=None,
             baselines=baselines[name],
+            options=options,
             model_size=sm.size,
             build_seconds=sm.build_seconds,
         )
@@ -173,7 +165,7 @@ def run_robust(
         )
         return result
     if mean_value:
-        _mean_value(result, scenarios, bounds, laws, solver, gap, time_limit)
+        _mean_value(result, scenarios, bounds)
     return result
 
 
@@ -181,16 +173,13 @@ def _mean_value(
     result: RobustResult,
     scenarios: dict[str, Scenario],
     bounds: dict[str, dict[str, tuple[float, float]]],
-    laws: dict[int, YearLaw],
-    solver: str,
-    gap: float,
-    time_limit: float,
 ) -> None:
     """The plan for the average path, its first years fixed on every path, the rest
     re-optimized there (module docstring); each path's model with the bounds the robust plan
     proved for it."""
+    laws, options = result.variant.laws, result.variant.options
     avg = average_scenario(scenarios, result.probabilities)
-    mv = run_plan(avg, laws, solver, gap, time_limit)
+    mv = run_plan(avg, laws, options)
     result.mean_value = mv
     if mv.plan is None:
         result.eev = dict.fromkeys(scenarios)
@@ -200,7 +189,8 @@ def _mean_value(
         m = build(s, laws, bounds[name])
         fix_first_stage(m, mv.plan, shared)
         ev = result.paths[name].evaluation
-        r = solve(m, solver, gap, time_limit, abs(ev.objective_value) if ev else 1.0)
+        scale = abs(ev.objective_value) if ev else 1.0
+        r = solve(m, options.solver, options.gap, options.time_limit, scale)
         result.eev[name] = evaluate(s, read_plan(m), laws) if r.has_plan else None
 
 
@@ -233,7 +223,7 @@ def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
         wealth = {n: ev.wealth for n, ev in evs.items()}
         rows.append({
             "approach": "robust", **expected_totals(evs, probs), "solver": r.solver,
-            "status": r.status, "gap": r.gap, "gap_requested": v.scenario.gap,
+            "status": r.status, "gap": r.gap, "gap_requested": v.options.gap,
             "build_seconds": result.build_seconds, "solve_seconds": r.solve_seconds,
             "plan_vs_exact": result.plan_vs_exact, "worst_path_wealth": min(wealth.values()),
             f"cvar_{v.risk.cvar_alpha or 0.25:g}": cvar(wealth, probs, v.risk.cvar_alpha or 0.25),
@@ -284,7 +274,7 @@ def robust_lines(result: RobustResult) -> list[str]:
     ]
     if result.vss is not None:
         # Both plans are optimal within the asked gap, so a VSS inside twice that is no value.
-        allowed = v.scenario.gap * abs(result.rp or 0.0)
+        allowed = v.options.gap * abs(result.rp or 0.0)
         noise = (
             f" (within the solvers' gaps of ${allowed:,.0f} each: no measurable value here)"
             if abs(result.vss) <= 2 * allowed
@@ -304,7 +294,7 @@ def robust_lines(result: RobustResult) -> list[str]:
         )
     gap = f"{r.gap:.1e}" if r.gap is not None else "unknown"
     lines.append(
-        f"Solver {r.solver}: {r.status}, gap {gap} (asked {v.scenario.gap:.0e}), build "
+        f"Solver {r.solver}: {r.status}, gap {gap} (asked {v.options.gap:.0e}), build "
         f"{result.build_seconds:.2f} s, solve {r.solve_seconds:.2f} s."
     )
     check = "agree" if result.exact else "DISAGREE (a bug: please report)"

@@ -26,9 +26,11 @@ from typing import Any
 
 import yaml
 
+from models.law import YearLaw
 from models.scenario import Scenario
 from models.stochastic import Risk
 from planner.errors import InputError
+from planner.options import NO_OVERRIDES, Overrides, PlanOptions
 from planner.scenario import (
     Loc,
     Where,
@@ -36,7 +38,7 @@ from planner.scenario import (
     field_path,
     fields_at,
     read_yaml,
-    scenario_from_data,
+    validate,
 )
 
 PATH_FIELDS = ("prices", "liquidity")  # what a price path may change, besides terminal_price
@@ -174,12 +176,15 @@ def _apply_set(data: dict[str, Any], text: str) -> Loc:
 
 @dataclass
 class Variant:
-    """A scenario as layered and overridden: the deterministic scenario, or its price paths."""
+    """A scenario as layered and overridden: the deterministic scenario, or its price paths; the
+    options it is planned with and the law of its years (the same on every path)."""
 
     spec: str
     name: str
     data: dict[str, Any]
     scenario: Scenario
+    options: PlanOptions
+    laws: dict[int, YearLaw]
     paths: dict[str, Scenario] = field(default_factory=dict)
     probabilities: dict[str, float] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
@@ -201,8 +206,7 @@ def load_variant(
     sets: tuple[str, ...] = (),
     *,
     name: str | None = None,
-    allow_projection: bool | None = None,
-    inflation: float | None = None,
+    overrides: Overrides = NO_OVERRIDES,
 ) -> Variant:
     """Read the layers of `spec`, merge them, apply `sets`, validate; with `paths`, also each
     path as a scenario of its own."""
@@ -218,15 +222,14 @@ def load_variant(
     for text in sets:
         layers.append(_Layer(f"--set {text}", None, override=_apply_set(merged, text)))
     where = _LayeredWhere(layers)
-    opts = {"allow_projection": allow_projection, "inflation": inflation}
-    base = scenario_from_data(merged, spec, _where=where, **opts)
-    v = Variant(spec=spec, name=name or variant_name(spec), data=merged, scenario=base)
+    base = validate(merged, spec, overrides=overrides, _where=where)
+    v = Variant(spec, name or variant_name(spec), merged, base.scenario, base.options, base.laws)
     if merged.get("paths"):
-        _paths(v, where, opts)
+        _paths(v, where, overrides)
     return v
 
 
-def _paths(v: Variant, where: Where, opts: dict[str, Any]) -> None:
+def _paths(v: Variant, where: Where, overrides: Overrides) -> None:
     """Each path as a scenario: the document without `paths`, its overrides merged over."""
     data = v.data
     docs = data["paths"]
@@ -260,9 +263,9 @@ def _paths(v: Variant, where: Where, opts: dict[str, Any]) -> None:
         if p.get("terminal_price") is not None:
             over["objective"] = {"terminal_price": p["terminal_price"]}
         source = f"{v.spec}: paths[{i}] ({name})"
-        v.paths[name] = scenario_from_data(
-            deep_merge(common, over), source, _where=Where(source, None), **opts
-        )
+        v.paths[name] = validate(
+            deep_merge(common, over), source, overrides=overrides, _where=Where(source, None)
+        ).scenario
         v.probabilities[name] = float(p["probability"])
         v.descriptions[name] = str(p.get("description") or "")
     _check_shared(v, where)

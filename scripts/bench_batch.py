@@ -38,9 +38,10 @@ from pathlib import Path
 
 import psutil
 
-from planner.batch import Batch, DaskEngine, LocalPool, Options, read_dataset, single_threaded
+from planner.batch import Batch, DaskEngine, LocalPool, read_dataset, single_threaded
 from planner.book import read_book
 from planner.book_crossover import book_crossover
+from planner.options import Overrides
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_book import make_book, write_book
@@ -97,7 +98,7 @@ class PeakMemory:
         self._thread.join()
 
 
-def run_once(book_dir: Path, engine_name: str, workers: int, options: Options) -> dict:
+def run_once(book_dir: Path, engine_name: str, workers: int, options: Overrides) -> dict:
     with tempfile.TemporaryDirectory() as tmp, PeakMemory() as mem:
         started = time.perf_counter()
         book = read_book(book_dir)
@@ -117,7 +118,7 @@ def run_once(book_dir: Path, engine_name: str, workers: int, options: Options) -
 
 
 def bench(label: str, book_dir: Path, args: argparse.Namespace, clients: int) -> None:
-    options = Options(time_limit=args.time_limit, gap=args.gap)
+    options = Overrides(time_limit=args.time_limit, gap=args.gap)
     print(f"\n{label}: {clients:,} clients", flush=True)
     print(
         f"{'engine':<7}{'workers':>8}{'clients/min':>13}{'speedup':>9}{'eff.':>7}{'peak MB':>9}"

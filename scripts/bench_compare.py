@@ -75,7 +75,7 @@ def main() -> None:
     args = ap.parse_args()
 
     base = synthetic_scenario(args.horizon, args.grants, args.seed)
-    laws = law_for_years(base.year_numbers, base.inflation)
+    laws = law_for_years(base.year_numbers)
     params = {y: params_for(laws[y], base.filing_status) for y in base.year_numbers}
     base = resolve_deductions(base, params)
     print(

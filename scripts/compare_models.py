@@ -99,7 +99,10 @@ def _households(args: argparse.Namespace) -> list[tuple[str, Any]]:
         return out
     with tempfile.TemporaryDirectory() as folder:
         write_book(*make_book(args.book, seed=1, horizon=6), Path(folder), csv=False)
-        out += [(f"book-{c.client_id}", c.scenario()) for c in read_book(Path(folder)).clients]
+        clients = read_book(Path(folder)).clients
+        # Client.scenario() of revisions before planner.options, Client.validated() since.
+        out += [(f"book-{c.client_id}", c.validated().scenario if hasattr(c, "validated")
+                 else c.scenario()) for c in clients]  # fmt: skip
     return out
 
 
@@ -119,14 +122,14 @@ def _builds(args: argparse.Namespace) -> Iterator[tuple[str, str, dict[str, Any]
         return {"status": s.filing_status, "objective": s.objective, "itemized_years": itemized}
 
     for i, (name, s) in enumerate(_households(args)):
-        laws = law_for_years(s.year_numbers, s.inflation)
+        laws = law_for_years(s.year_numbers)
         s = resolved(s, laws)
         yield name, "build", about(s), partial(build, s, laws)
         if name.startswith("synthetic") and i % 4 == 0:
             yield name, "build_tight", about(s), partial(build_tight, s, laws, None)
     for k in range(args.robust):
         base = synthetic_scenario(5, 2, seed=100 + k, status=STATUSES[k % len(STATUSES)])
-        laws = law_for_years(base.year_numbers, base.inflation)
+        laws = law_for_years(base.year_numbers)
         base = resolved(base, laws)
         paths, probabilities = make_paths(base, 3, seed=k)
         risk = Risk(worst_floor=0.0, cvar_alpha=0.5, cvar_floor=0.0) if k % 2 else None

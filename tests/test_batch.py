@@ -25,12 +25,13 @@ from planner.batch import (
     Batch,
     DaskEngine,
     LocalPool,
-    Options,
     plan_client,
     read_dataset,
 )
 from planner.book import Client, read_book
 from planner.cli import cli
+from planner.errors import EngineError
+from planner.options import Overrides
 
 # The installed console script (run as a user runs it: the working directory is not on its path).
 ISOPLAN = shutil.which("isoplan", path=str(Path(sys.executable).parent)) or shutil.which("isoplan")
@@ -41,7 +42,7 @@ GOOD = 16  # generated clients; four poisoned ones are added
 pytestmark = pytest.mark.timeout(120)
 
 
-def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
+def faulty_plan(client: Client, options: Overrides) -> dict[str, pd.DataFrame]:
     """plan_client, except that one client kills its worker and another raises past it."""
     if client.client_id == "crash":
         os._exit(3)
@@ -50,7 +51,7 @@ def faulty_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
     return plan_client(client, options)
 
 
-def quick_plan(client: Client, options: Options) -> dict[str, pd.DataFrame]:
+def quick_plan(client: Client, options: Overrides) -> dict[str, pd.DataFrame]:
     """A stand-in for plan_client without the solver: one client kills its worker, one hangs."""
     if client.client_id == "crash":
         os._exit(3)
@@ -119,7 +120,7 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def clean(book: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean run with the local pool, the reference the other runs are compared with."""
     out = tmp_path_factory.mktemp("clean") / "out"
-    Batch(read_book(book), out, Options(time_limit=30), chunk_size=4).run(LocalPool(2))
+    Batch(read_book(book), out, Overrides(time_limit=30), chunk_size=4).run(LocalPool(2))
     return out
 
 
@@ -146,7 +147,7 @@ def test_clean_run_plans_every_good_client_and_reports_the_poisoned(clean: Path)
 def test_worker_crash_and_exception_are_isolated(tmp_path: Path) -> None:
     folder = _poisoned_book(tmp_path / "book", extra=("crash", "raise"))
     out = tmp_path / "out"
-    summary = Batch(read_book(folder), out, Options(time_limit=30), chunk_size=4).run(
+    summary = Batch(read_book(folder), out, Overrides(time_limit=30), chunk_size=4).run(
         LocalPool(2), plan=faulty_plan
     )
     errors = read_dataset(out / "errors").set_index("client_id")
@@ -160,12 +161,12 @@ def test_worker_crash_and_exception_are_isolated(tmp_path: Path) -> None:
 
 
 def test_same_rows_with_other_chunks_and_one_worker(book: Path, clean: Path, tmp_path: Path):
-    Batch(read_book(book), tmp_path / "o", Options(time_limit=30), chunk_size=7).run(LocalPool(1))
+    Batch(read_book(book), tmp_path / "o", Overrides(time_limit=30), chunk_size=7).run(LocalPool(1))
     assert_same_rows(clean, tmp_path / "o")
 
 
 def test_dask_local_cluster_equals_local_pool(book: Path, clean: Path, tmp_path: Path) -> None:
-    summary = Batch(read_book(book), tmp_path / "dask", Options(time_limit=30), chunk_size=4).run(
+    summary = Batch(read_book(book), tmp_path / "dask", Overrides(time_limit=30), chunk_size=4).run(
         DaskEngine(workers=2)
     )
     assert summary.engine == "dask" and summary.workers == 2
@@ -179,7 +180,7 @@ def test_dask_isolates_a_client_that_kills_its_worker(tmp_path: Path) -> None:
     folder = _poisoned_book(tmp_path / "book", extra=("crash", "raise"))
     engine = DaskEngine(workers=2)
     engine.group_size = 4
-    summary = Batch(read_book(folder), tmp_path / "out", Options(time_limit=30)).run(
+    summary = Batch(read_book(folder), tmp_path / "out", Overrides(time_limit=30)).run(
         engine, plan=faulty_plan
     )
     errors = read_dataset(tmp_path / "out" / "errors").set_index("client_id")
@@ -200,7 +201,7 @@ def test_dask_keeps_its_workers_and_their_results_while_a_client_kills_them() ->
     engine = DaskEngine(workers=2)
     engine.group_size = 4
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "0s"}), engine:
-        engine.run(enumerate(clients), quick_plan, Options(), got.__setitem__)
+        engine.run(enumerate(clients), quick_plan, Overrides(), got.__setitem__)
     assert sorted(got) == list(range(len(ids)))
     crash = got.pop(13)["errors"].iloc[0]
     assert crash["stage"] == "crash" and "Dask worker died" in crash["reason"]
@@ -214,8 +215,8 @@ def test_dask_stops_the_batch_when_no_task_ends_in_time(monkeypatch: pytest.Monk
     monkeypatch.setattr(batch_module, "task_seconds", lambda clients, options: 3.0)
     engine = DaskEngine(workers=1)
     stall = r"no result in 3 s .* clients stuck; .* resume"
-    with pytest.raises(RuntimeError, match=stall), engine:
-        engine.run([(0, Client("stuck", "stuck"))], quick_plan, Options(), lambda k, f: None)
+    with pytest.raises(EngineError, match=stall), engine:
+        engine.run([(0, Client("stuck", "stuck"))], quick_plan, Overrides(), lambda k, f: None)
 
 
 def test_the_wait_follows_each_clients_time_limit() -> None:
@@ -223,11 +224,11 @@ def test_the_wait_follows_each_clients_time_limit() -> None:
     table = Client("t", "t", data={"solver": {"time_limit": 300}})
     text = Client("y", "y.yaml", text="solver:\n  time_limit: '900'\n")
     bad = [Client("b", "b", data={"solver": {"time_limit": v}}) for v in (True, "ten", -1, None)]
-    assert batch_module.task_seconds([table, text], Options(time_limit=10)) == 2 * (40 + 120)
-    assert batch_module.task_seconds([table], Options()) == 4 * 300 + 120
-    assert batch_module.task_seconds([text], Options()) == 4 * 900 + 120
-    assert batch_module.task_seconds([Client("n", "n", text="[: bad")], Options()) == 360
-    assert batch_module.task_seconds(bad, Options()) == 4 * 360
+    assert batch_module.task_seconds([table, text], Overrides(time_limit=10)) == 2 * (40 + 120)
+    assert batch_module.task_seconds([table], Overrides()) == 4 * 300 + 120
+    assert batch_module.task_seconds([text], Overrides()) == 4 * 900 + 120
+    assert batch_module.task_seconds([Client("n", "n", text="[: bad")], Overrides()) == 360
+    assert batch_module.task_seconds(bad, Overrides()) == 4 * 360
 
 
 def _markers(out: Path) -> int:
@@ -267,7 +268,7 @@ def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
 
 def test_resume_redoes_a_chunk_without_its_marker(book: Path, clean: Path, tmp_path: Path):
     out = tmp_path / "out"
-    job = Batch(read_book(book), out, Options(time_limit=30), chunk_size=4)
+    job = Batch(read_book(book), out, Overrides(time_limit=30), chunk_size=4)
     job.run(LocalPool(1))
     job.marker(1).unlink()  # as if killed after the chunk's tables, before its marker
     (out / "clients" / "part-000002.parquet").unlink()
@@ -289,7 +290,7 @@ def test_time_limit_is_a_result_not_an_error(monkeypatch: pytest.MonkeyPatch, bo
 
     monkeypatch.setattr(batch_module, "run_plan", stopped)
     client = next(c for c in read_book(book).clients if c.client_id == "c00")
-    frames = plan_client(client, Options(time_limit=5))
+    frames = plan_client(client, Overrides(time_limit=5))
     assert "errors" not in frames
     row = frames["clients"].iloc[0]
     assert row["status"] == "time_limit" and bool(row["time_limit_hit"])

@@ -47,10 +47,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_generated_book_validates_and_csv_equals_parquet(generated: Path, tmp_path: Path) -> None:
     book = read_book(generated)
     assert len(book) == 200 and book.kind == "tables"
-    scenarios = [c.scenario() for c in book.clients]  # every generated client is valid
+    scenarios = [c.validated().scenario for c in book.clients]  # every generated client is valid
     clients, grants = make_book.make_book(200, seed=3, horizon=3, grants=3)
     csv = read_book(write_book(tmp_path, clients, grants, csv=True))
-    assert [c.scenario() for c in csv.clients] == scenarios
+    assert [c.validated().scenario for c in csv.clients] == scenarios
     kinds = {o.kind for s in scenarios for o in s.options}
     assert kinds == {"iso", "nso"}
     assert any(s.lots for s in scenarios) and any(s.windows for s in scenarios)
@@ -90,7 +90,7 @@ def test_table_client_equals_its_scenario_file(tmp_path: Path) -> None:
     grants.to_csv(tmp_path / "grants.csv", index=False)
     years.to_csv(tmp_path / "years.csv", index=False)
     (client,) = read_book(tmp_path).clients
-    assert client.scenario() == expected
+    assert client.validated().scenario == expected
 
 
 def test_folder_of_scenario_files(tmp_path: Path) -> None:
@@ -100,11 +100,11 @@ def test_folder_of_scenario_files(tmp_path: Path) -> None:
     book = read_book(tmp_path)
     assert book.kind == "scenarios"
     assert [c.client_id for c in book.clients] == sorted(p.stem for p in tmp_path.glob("*.yaml"))
-    good = {c.client_id: c.scenario() for c in book.clients if c.client_id != "broken"}
+    good = {c.client_id: c.validated().scenario for c in book.clients if c.client_id != "broken"}
     assert good["plan-departure"] == load_scenario(ROOT / "scenarios" / "plan-departure.yaml")
     broken = next(c for c in book.clients if c.client_id == "broken")
     with pytest.raises(InputError, match=r"broken\.yaml: household\.start_cash: required"):
-        broken.scenario()
+        broken.validated()
 
 
 def _tiny(tmp_path: Path, clients: list[dict], grants: list[dict]) -> Path:
@@ -131,9 +131,9 @@ def test_per_client_errors_name_the_row(tmp_path: Path) -> None:
     ]))  # fmt: skip
     by_id = {c.client_id: c for c in book.clients}
     assert sorted(by_id) == ["bad-cell", "dup", "ghost", "lotcol", "ok", "rec"]
-    by_id["ok"].scenario()
+    by_id["ok"].validated()
     with pytest.raises(InputError) as exc:
-        by_id["bad-cell"].scenario()
+        by_id["bad-cell"].validated()
     assert "grants[1] (grants.csv row 3).strike: expected a number, got 'abc'" in str(exc.value)
     assert by_id["dup"].error == "clients.csv row 4: client_id 'dup' is also row 3 of clients.csv"
     assert by_id["lotcol"].error == "grants.csv row 4: column 'amt_basis' does not apply to a grant"
@@ -153,9 +153,9 @@ def test_a_malformed_csv_row_fails_its_client_only(tmp_path: Path) -> None:
     book = read_book(folder)
     by_id = {c.client_id: c for c in book.clients}
     assert by_id["b"].error == "grants.csv row 2: 10 fields where the header has 9 columns"
-    by_id["a"].scenario()
+    by_id["a"].validated()
     with pytest.raises(InputError, match=r"grants\[1\] \(grants.csv row 4\)\.strike"):
-        by_id["c"].scenario()  # rows after the malformed one keep their numbers
+        by_id["c"].validated()  # rows after the malformed one keep their numbers
     out = book_crossover(read_book(folder, documents=False)).set_index("client_id")
     assert out.loc["b", "error"] == by_id["b"].error and out.loc["a", "error"] == ""
 

@@ -43,9 +43,10 @@ from models.scenario import (
     resolve_deductions,
 )
 from models.simulate import Evaluation, Evaluator, InfeasiblePlan, evaluate
-from planner.batch import Options, plan_client
+from planner.batch import plan_client
 from planner.book import read_book
 from planner.law import law_for_years
+from planner.options import Overrides
 from planner.scenario import load_scenario
 from planner.solve import SolveResult, build_tight, make_solver, solve, tighten
 from planner.synthetic import synthetic_scenario
@@ -608,7 +609,7 @@ MISPROOF_OPTIMA = {"c135": 7_178_644.18, "c145": 8_506_369.69, "c212": 6_926_384
 def test_no_false_proof_on_badly_scaled_households(client_id: str) -> None:
     """The planned wealth is within the gap of the known optimum, never below it."""
     client = next(c for c in read_book(MISPROOF_BOOK).clients if c.client_id == client_id)
-    frames = plan_client(client, Options())
+    frames = plan_client(client, Overrides())
     row = frames["clients"].iloc[0]
     optimum = MISPROOF_OPTIMA[client_id]
     assert row.status == "optimal"

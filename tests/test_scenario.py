@@ -19,11 +19,13 @@ from models.law import STATUSES
 from models.scenario import ISO, NSO, STOCK, OptionClass, Scenario
 from planner.cli import cli
 from planner.errors import InputError
+from planner.options import Overrides, PlanOptions
 from planner.scenario import (
     Household,
     load_scenario,
     scenario_from_data,
     scenario_json_schema,
+    validate,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +55,8 @@ def base(**changes: Any) -> dict[str, Any]:
     return doc
 
 
-def load(doc: dict[str, Any], **kw: Any) -> Scenario:
-    return scenario_from_data(doc, "scenario.yaml", **kw)
+def load(doc: dict[str, Any], **overrides: Any) -> Scenario:
+    return scenario_from_data(doc, "scenario.yaml", overrides=Overrides(**overrides))
 
 
 def option(s: Scenario, option_id: str) -> OptionClass:
@@ -289,17 +291,21 @@ def test_household_objective_solver_and_tax_law() -> None:
         solver={"name": "highs", "gap": "1e-3", "time_limit": 5, "share_step": 10},
         tax_law={"inflation": 0.03},
     )  # fmt: skip
-    s = load(doc)
+    v = validate(doc, "scenario.yaml")
+    s, o = v.scenario, v.options
     assert (s.filing_status, s.start_cash, s.cash_floor, s.amt_credit_carryforward) == (
         "mfj", 1, 2, 3)  # fmt: skip
     assert (s.objective, s.required_exercise, s.discount_rate, s.terminal_price) == (
         "min_tax", {"g1": 400.0}, 0.05, 20)  # fmt: skip
-    assert (s.credit_value, s.inflation, s.solver, s.gap, s.time_limit, s.share_step) == (
-        0.8, 0.03, "highs", 1e-3, 5, 10)  # fmt: skip
-    assert load(doc, inflation=0.02).inflation == 0.02
-    d = load(base())  # the defaults are the Scenario dataclass's
-    assert (d.objective, d.solver, d.gap, d.terminal_tax_rate, d.inflation) == (
-        "wealth", "highs", 1e-4, 0.238, None)  # fmt: skip
+    assert (s.credit_value, s.share_step) == (0.8, 10)
+    assert o == PlanOptions("highs", 1e-3, 5, 0.03, True)
+    # the command line's settings replace the file's, one by one
+    over = validate(doc, "scenario.yaml", overrides=Overrides(inflation=0.02, solver="cbc"))
+    assert over.options == PlanOptions("cbc", 1e-3, 5, 0.02, True)
+    d = validate(base(), "scenario.yaml")  # the defaults are the domain types'
+    assert (d.scenario.objective, d.scenario.terminal_tax_rate) == ("wealth", 0.238)
+    assert d.options == PlanOptions()
+    assert (d.options.solver, d.options.gap, d.options.inflation) == ("highs", 1e-4, None)
     assert load(base(objective="wealth")).objective == "wealth"
     assert set(get_args(Household.model_fields["filing_status"].annotation)) == set(STATUSES)
 

@@ -25,10 +25,9 @@ from models.stochastic import (
     reprice,
     settle_stochastic,
 )
-from planner.law import law_for_years
 from planner.plan import resolved, run_plan
 from planner.robust import run_robust
-from planner.scenario import load_scenario
+from planner.scenario import load
 from planner.solve import build_tight, solve, tighten
 from planner.variants import load_variant
 
@@ -40,9 +39,8 @@ GAP = 1e-7
 
 @pytest.fixture(scope="module")
 def seed() -> tuple[Scenario, dict[int, YearLaw]]:
-    s = load_scenario(SEED)
-    laws = law_for_years(s.year_numbers, s.inflation)
-    return resolved(s, laws), laws
+    v = load(SEED)
+    return resolved(v.scenario, v.laws), v.laws
 
 
 def _deterministic(s: Scenario, laws: dict[int, YearLaw]) -> float:
@@ -149,9 +147,8 @@ def test_first_stage_is_shared_and_names_are_deterministic(
 def example() -> tuple[dict[str, Scenario], dict[str, float], dict[int, YearLaw]]:
     """The four paths of scenarios/whatif/paths-ipo.yaml, deductions resolved."""
     v = load_variant(str(PATHS))
-    laws = law_for_years(v.scenario.year_numbers, v.scenario.inflation)
-    scenarios = {n: resolved(s, laws) for n, s in v.paths.items()}
-    return scenarios, v.probabilities, laws
+    scenarios = {n: resolved(s, v.laws) for n, s in v.paths.items()}
+    return scenarios, v.probabilities, v.laws
 
 
 def test_worst_path_floor_and_cvar_hold_on_the_exact_figures(
@@ -203,14 +200,13 @@ def test_average_path(seed: tuple[Scenario, dict[int, YearLaw]]) -> None:
 
 def test_robust_example_agrees_with_the_exact_engine_and_beats_the_mean_value_plan() -> None:
     v = load_variant(str(PATHS))
-    laws = law_for_years(v.scenario.year_numbers, v.scenario.inflation)
-    r = run_robust(v, laws)
+    r = run_robust(v)
     assert r.solve.status == "optimal" and r.exact
     assert r.plan_vs_exact is not None and r.plan_vs_exact <= 1.0
     assert r.rp is not None and r.vss is not None
     scale = max(abs(p.evaluation.objective_value) for p in r.paths.values() if p.evaluation)
-    assert r.vss >= -2 * v.scenario.gap * scale - 1.0  # RP >= EEV up to the solvers' gaps
+    assert r.vss >= -2 * v.options.gap * scale - 1.0  # RP >= EEV up to the solvers' gaps
     mean_plan = run_plan(
-        replace(v.scenario, description="check"), laws
+        replace(v.scenario, description="check"), v.laws, v.options
     )  # the scenario's own path plans too
     assert mean_plan.exact

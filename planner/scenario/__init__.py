@@ -40,11 +40,22 @@ from __future__ import annotations
 
 from planner.scenario.convert import (
     DEFAULT_EXERCISE_MONTH_DAY,
+    Validated,
+    load,
     load_scenario,
     scenario_from_data,
-    scenario_from_text,
+    validate,
+    validate_text,
 )
-from planner.scenario.reading import Loc, Where, error_reason, field_path, fields_at, read_yaml
+from planner.scenario.reading import (
+    Loc,
+    Where,
+    error_reason,
+    field_path,
+    fields_at,
+    parse_yaml,
+    read_yaml,
+)
 from planner.scenario.schema import (
     PERIOD_MONTHS,
     Grant,
@@ -79,14 +90,18 @@ __all__ = [
     "Solver",
     "TaxLaw",
     "TenderOffer",
+    "Validated",
     "Vesting",
     "Where",
     "error_reason",
     "field_path",
     "fields_at",
+    "load",
     "load_scenario",
+    "parse_yaml",
     "read_yaml",
     "scenario_from_data",
-    "scenario_from_text",
     "scenario_json_schema",
+    "validate",
+    "validate_text",
 ]

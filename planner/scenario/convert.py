@@ -6,6 +6,7 @@ lots, sale windows and the objective.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from models.grants import (
 from models.law import Holding, IsoLaw, YearLaw, holding_for, iso_law_for
 from models.scenario import ISO, NSO, STOCK, Lot, OptionClass, SaleWindow, Scenario, TaxYear
 from planner.errors import LawYearError
-from planner.law import law_for_years
+from planner.options import NO_OVERRIDES, Overrides, PlanOptions
 from planner.scenario.reading import Loc, Where, parse_yaml, read_yaml
 from planner.scenario.schema import (
     MAX_HORIZON_YEARS,
@@ -75,13 +76,11 @@ def _check_years(doc: ScenarioFile, years: list[int], where: Where) -> None:
             raise where.error(("prices",), f"no price for {y} (every year of {span} needs one)")
 
 
-def _law(
-    years: list[int], projection: bool, inflation: float | None, where: Where, field: str
-) -> YearLaw:
-    """The law of the first year planned, whose figures the grant rules apply (statutory ones, the
-    same in every year); every year of the horizon must have law."""
+def _laws(years: list[int], options: PlanOptions, where: Where, field: str) -> dict[int, YearLaw]:
+    """The law of every year of the horizon (each must have law); the grant rules apply the first
+    year's figures (statutory ones, the same in every year)."""
     try:
-        return law_for_years(years, inflation, projection)[years[0]]
+        return options.laws(years)
     except LawYearError as exc:
         raise where.error((field,), str(exc)) from None
 
@@ -427,17 +426,26 @@ def _objective(
     return {k: float(v) for k, v in obj.required_exercise.items()}
 
 
-def scenario_from_data(
+@dataclass(frozen=True)
+class Validated:
+    """A scenario document, validated: the scenario, the options it is planned with (the file's
+    under the overrides) and the tax law of its years under those options."""
+
+    scenario: Scenario
+    options: PlanOptions
+    laws: dict[int, YearLaw]
+
+
+def validate(
     data: Any,
     source: str = "scenario",
     *,
-    allow_projection: bool | None = None,
-    inflation: float | None = None,
+    overrides: Overrides = NO_OVERRIDES,
     _root: yaml.Node | None = None,
     _where: Where | None = None,
-) -> Scenario:
-    """Validate a scenario given as plain data (as read from YAML) and convert it.
-    `allow_projection` and `inflation` override the file's `tax_law` when given; `_where`
+) -> Validated:
+    """Validate a scenario given as plain data (as read from YAML) and convert it; `overrides`
+    (the command line's) take precedence over the file's `solver` and `tax_law`. `_where`
     (instead of `source` and `_root`) places errors in layered files (`planner.variants`)."""
     where = Where(source, _root) if _where is None else _where
     if not isinstance(data, dict):
@@ -447,22 +455,25 @@ def scenario_from_data(
     except ValidationError as exc:
         raise where.from_validation(exc) from None
     years = _horizon(doc, where)
-    projection = doc.tax_law.projection if allow_projection is None else allow_projection
-    inflation = doc.tax_law.inflation if inflation is None else inflation
-    field = "horizon" if doc.horizon is not None else "years"
-    law = _law(years, projection, inflation, where, field)
+    solver, tax_law = doc.solver, doc.tax_law
+    options = overrides.over(
+        PlanOptions(solver.name, solver.gap, solver.time_limit, tax_law.inflation,
+                    tax_law.projection)
+    )  # fmt: skip
+    laws = _laws(years, options, where, "horizon" if doc.horizon is not None else "years")
+    law = laws[years[0]]
     _check_years(doc, years, where)
     taxyears = _tax_years(doc, years, where)
-    options = _options(doc, taxyears, law, where)
+    classes = _options(doc, taxyears, law, where)
     lots = _lots(doc, years[0], holding_for(law), where)
     windows = _windows(doc, taxyears, where)
-    required = _objective(doc, options, where)
-    obj, solver = doc.objective, doc.solver
-    return Scenario(
+    required = _objective(doc, classes, where)
+    obj = doc.objective
+    scenario = Scenario(
         description=doc.description,
         filing_status=doc.household.filing_status,
         years=tuple(taxyears),
-        options=options,
+        options=classes,
         lots=lots,
         windows=windows,
         start_cash=doc.household.start_cash,
@@ -475,36 +486,33 @@ def scenario_from_data(
         terminal_tax_rate=obj.terminal_tax_rate,
         terminal_ordinary_rate=obj.terminal_ordinary_rate,
         credit_value=obj.credit_value,
-        inflation=inflation,
-        solver=solver.name,
-        gap=solver.gap,
-        time_limit=solver.time_limit,
         share_step=solver.share_step,
     )
+    return Validated(scenario, options, laws)
 
 
-def load_scenario(
-    path: str | Path, *, allow_projection: bool | None = None, inflation: float | None = None
+def scenario_from_data(
+    data: Any, source: str = "scenario", *, overrides: Overrides = NO_OVERRIDES
 ) -> Scenario:
+    """The scenario of `validate` alone (for code that plans with the defaults of its own)."""
+    return validate(data, source, overrides=overrides).scenario
+
+
+def load(path: str | Path, *, overrides: Overrides = NO_OVERRIDES) -> Validated:
     """Read, validate and convert a scenario file. Raises `InputError` (one line: file, field
     path, why, line) on any problem."""
     path = Path(path)
     data, root = read_yaml(path)
-    return scenario_from_data(
-        data, str(path), allow_projection=allow_projection, inflation=inflation, _root=root
-    )
+    return validate(data, str(path), overrides=overrides, _root=root)
 
 
-def scenario_from_text(
-    text: str,
-    source: str,
-    *,
-    allow_projection: bool | None = None,
-    inflation: float | None = None,
-) -> Scenario:
-    """`load_scenario` for a file's text already read (`source` names it in messages, which
-    keep their line numbers): a batch reads the files once and validates them in its workers."""
+def load_scenario(path: str | Path, *, overrides: Overrides = NO_OVERRIDES) -> Scenario:
+    """The scenario of `load` alone."""
+    return load(path, overrides=overrides).scenario
+
+
+def validate_text(text: str, source: str, *, overrides: Overrides = NO_OVERRIDES) -> Validated:
+    """`load` for a file's text already read (`source` names it in messages, which keep their
+    line numbers): a batch reads the files once and validates them in its workers."""
     data, root = parse_yaml(text, source)
-    return scenario_from_data(
-        data, source, allow_projection=allow_projection, inflation=inflation, _root=root
-    )
+    return validate(data, source, overrides=overrides, _root=root)

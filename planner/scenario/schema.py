@@ -14,8 +14,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from pydantic_core import PydanticCustomError
 
 from models.scenario import Scenario
+from planner.options import PlanOptions
 
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Scenario)}
+# The file's defaults are the domain types' own, so the two cannot drift.
+_DEFAULTS = {
+    f.name: f.default for f in (*dataclasses.fields(Scenario), *dataclasses.fields(PlanOptions))
+}
 MAX_HORIZON_YEARS = 40
 PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 
@@ -349,7 +353,7 @@ class Solver(_Model):
 class TaxLaw(_Model):
     """Tax law of years after the last published one."""
 
-    projection: bool = True
+    projection: bool = _DEFAULTS["allow_projection"]
     """Project later years by each figure's statutory indexing rule (false: refuse them)."""
     inflation: Growth | None = _DEFAULTS["inflation"]
     """Assumed annual chained-CPI inflation of projected years (default: data/projection.yaml)."""
