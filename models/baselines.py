@@ -4,7 +4,7 @@ Each policy turns a Scenario into a `Plan` that is feasible by construction: it 
 year, in date order, and takes each action (one option class's exercise, or one lot's sale in one
 window) for as many shares as it wants, in multiples of `scenario.share_step`, **as far as cash
 allows**: an action is cut down (by a search over share steps, each probe evaluated exactly
-over the whole horizon with `models.simulate`) to the most shares that keep the end-of-year cash of
+over the whole horizon with `models.exact`) to the most shares that keep the end-of-year cash of
 every year at or above the cash floor, taking into account the extra tax paid the April after.
 (A year already below the floor before the action, which happens only if the scenario itself runs
 out of cash with no action, must not fall further; the final `evaluate` then says why.)
@@ -12,7 +12,7 @@ out of cash with no action, must not fall further; the final `evaluate` then say
 Option classes are taken cheapest strike first, then by grant date, then by id. No policy exercises
 an option whose strike is above the FMV of the exercise date (under water; at FMV = strike an
 exercise costs no tax and is taken), nor exercises-and-sells at a window price not above the
-strike. Every policy's plan is evaluated with `models.simulate.evaluate`, so all are comparable on
+strike. Every policy's plan is evaluated with `models.exact.evaluate`, so all are comparable on
 the scenario's objective (`evaluate_baselines`).
 
 `scenario.required_exercise` (shares that must be exercised over the horizon, per option class):
@@ -29,6 +29,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from models.crossover import crossover
+from models.exact import (
+    CASH_TOLERANCE,
+    HOUSEHOLD_FIELDS,
+    Evaluation,
+    Evaluator,
+    InfeasiblePlan,
+)
 from models.forms import Household
 from models.law import YearLaw
 from models.scenario import (
@@ -40,13 +47,6 @@ from models.scenario import (
     Scenario,
     TaxYear,
     exercise_lot,
-)
-from models.simulate import (
-    CASH_TOLERANCE,
-    HOUSEHOLD_FIELDS,
-    Evaluation,
-    Evaluator,
-    InfeasiblePlan,
 )
 
 _EPS = 1e-9

@@ -21,7 +21,6 @@ import numpy as np
 from models.forms import SCALAR, Household, form_1040, form_6251, tentative_minimum_tax
 from models.law import Params
 
-RULE_OF_THUMB_RATE = 0.28
 # Money is reported in whole cents: an AMT under half a cent is no AMT, and AMT(N + 1) is at least
 # a cent over the budget, so the printed figures show the crossover.
 _TOLERANCE = 0.005 - 1e-9
@@ -70,7 +69,8 @@ def crossover(
       shares             largest N with AMT(N) <= amt_budget
       shares_keep_credit largest N that leaves this year's minimum tax credit fully usable,
                          i.e. TMT(N) <= regular tax - credit allowed at N = 0
-      rule_shares        the rule of thumb: floor((regular - TMT + budget) / 28% / spread)
+      rule_shares        the rule of thumb: floor((regular - TMT + budget) / 28% / spread),
+                         28% being the top AMT rate of the year's law
     """
     per_share = ops.maximum(fmv - strike, 0.0)
     f1040 = form_1040(h, p, ops)
@@ -91,7 +91,8 @@ def crossover(
         regular - credit0, shares_available, per_share, f1040, f6251, p, ops, iterations
     )
     gap = regular - tmt0
-    rule_room = ops.maximum(gap + amt_budget, 0.0) / RULE_OF_THUMB_RATE
+    # The rule of thumb divides by the AMT's top rate (28%), whatever band the exercise is in.
+    rule_room = ops.maximum(gap + amt_budget, 0.0) / p.amt_rates[-1]
     safe_per_share = ops.where(per_share > 0.0, per_share, 1.0)
     rule_shares = ops.where(
         per_share > 0.0,

@@ -24,7 +24,7 @@ bounded from above only, y >= f(x), and a relief from below only, so a convex co
 relief needs no binary; binaries appear only where the function bends the other way inside the
 range the year can reach. The model is exact at the optimum because raising a cost above its
 function, or a relief below, never helps the objective or the cash; `settle` puts every amount
-on its function after a solve, and the exact re-evaluation (`models.simulate`) must then agree
+on its function after a solve, and the exact re-evaluation (`models.exact`) must then agree
 to the dollar.
 
 The identities that keep it so (T the income tax after credits, reg the regular tax, TMT the

@@ -1,7 +1,7 @@
 """A validated multi-year scenario as plain data, and the tax effect of each action per share.
 
 `planner.scenario` reads and validates scenario files into these types; everything downstream (the
-exact year-by-year evaluation in `models.simulate`, the MILP in `models.milp`, the baselines) reads
+exact year-by-year evaluation in `models.exact`, the MILP in `models.milp`, the baselines) reads
 only these types. The per-share effects of an exercise or a sale (`exercise_effect`,
 `sale_effect`) are the single definition of how an action enters the tax forms: the optimizer and
 the exact evaluator both add them up, so they cannot disagree about what an action means.

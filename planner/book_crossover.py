@@ -5,9 +5,9 @@ the ISO shares vested and exercisable on that year's exercise date, and the most
 exercise and hold without AMT (within `amt_budget`). With several ISO grants, the shares with the
 smallest spread go first (that exercises the most shares for the spread the AMT leaves room for).
 
-The search is the exact one of `planner.api.compute_crossover`, run on the spread in cents (the
-largest spread whose AMT is within budget), then split over the grants; the AMT of the chosen
-exercise is computed exactly again.
+The search is the exact one of `planner.household_taxes.compute_crossover`, run on the spread in
+cents (the largest spread whose AMT is within budget), then split over the grants; the AMT of the
+chosen exercise is computed exactly again.
 
 A table book is read vectorized: the vesting schedule, the $100,000 ISO limit (§422(d)) and the
 shares exercised before are the rules of `models.grants` run on all grants together
@@ -40,9 +40,9 @@ from models.grants import (
 )
 from models.law import STATUSES, IsoLaw, iso_law_for
 from models.scenario import ISO, OWN_FIELDS
-from planner.api import compute_crossover, compute_tax
 from planner.book import Book
 from planner.errors import InputError, LawYearError
+from planner.household_taxes import compute_crossover, compute_tax
 from planner.law import law_for_years
 from planner.options import Overrides
 from planner.scenario import DEFAULT_EXERCISE_MONTH_DAY, PERIOD_MONTHS, Grant

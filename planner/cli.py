@@ -33,9 +33,9 @@ from rich.table import Table
 from rich.text import Text
 
 from models.law import STATUSES
-from planner.api import CHUNK_ROWS, compute_crossover, compute_tax
 from planner.compare import baseline_rows, compare_table, load_variants, plan_variant
 from planner.errors import EngineError, InputError
+from planner.household_taxes import CHUNK_ROWS, compute_crossover, compute_tax
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import citations, default_inflation, law_for_years, published_years
 from planner.options import Overrides

@@ -1,7 +1,7 @@
 """The multi-year plan, end to end: validated scenario -> model -> solve -> plan -> exact
 re-evaluation -> tables.
 
-Every optimized plan is re-evaluated year by year by the exact engine (`models.simulate`); the
+Every optimized plan is re-evaluated year by year by the exact engine (`models.exact`); the
 tables show the exact figures beside the model's, and `plan_vs_exact` is the largest difference
 over every year and tax line. A difference above $1 is a bug, reported as such, never rounded.
 """
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from models.baselines import best_baseline, evaluate_baselines
+from models.exact import Evaluation, InfeasiblePlan, evaluate
 from models.law import YearLaw, params_for
 from models.milp import ModelNotSupported, model_taxes, read_plan, settle
 from models.pwl import value_of
 from models.scenario import Plan, Scenario, resolve_deductions
-from models.simulate import Evaluation, InfeasiblePlan, evaluate
 from planner.errors import InputError
 from planner.options import PlanOptions
 from planner.solve import SolveResult, build_tight, solve

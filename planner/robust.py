@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from models.baselines import best_baseline, evaluate_baselines
+from models.exact import Evaluation, InfeasiblePlan, evaluate
 from models.milp import ModelNotSupported, build, model_taxes, read_plan
 from models.pwl import value_of
 from models.scenario import Scenario
-from models.simulate import Evaluation, InfeasiblePlan, evaluate
 from models.stochastic import (
     average_scenario,
     build_stochastic,

@@ -4,7 +4,7 @@
                                     [--seed 0] [--solver highs|cbc] [--time-limit 20]
                                     [--gap 1e-4]
 
-One generated household (`planner.synthetic`, --horizon years x --grants grants, seed --seed)
+One generated household (`scripts/synthetic.py`, --horizon years x --grants grants, seed --seed)
 is turned into N price paths: the first year as generated (decided now, shared by all paths),
 each later year's FMV and market price scaled by the path's own random walk, one path in three
 without its IPO (no market window), the terminal price the last FMV, probabilities drawn at
@@ -37,7 +37,6 @@ from models.scenario import Scenario, resolve_deductions  # noqa: E402
 from models.stochastic import build_stochastic, reprice, settle_stochastic  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 from planner.solve import SOLVERS, solve, tighten  # noqa: E402
-from planner.synthetic import synthetic_scenario  # noqa: E402
 
 SIZE_KEYS = ("variables", "integers", "binaries", "constraints")
 
@@ -73,6 +72,10 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=20.0)
     ap.add_argument("--gap", type=float, default=1e-4)
     args = ap.parse_args()
+
+    # Imported here, not at the top: scripts/compare_models.py imports make_paths into other
+    # revisions' trees, whose models the generator of this one may not fit.
+    from synthetic import synthetic_scenario
 
     base = synthetic_scenario(args.horizon, args.grants, args.seed)
     laws = law_for_years(base.year_numbers)

@@ -4,7 +4,7 @@
                                  [--solvers cbc,highs] [--time-limit 60] [--gap 1e-4]
                                  [--share-step 1] [--quick]
 
-For every horizon x grants cell, --seeds generated households (`planner.synthetic`, seeds
+For every horizon x grants cell, --seeds generated households (`scripts/synthetic.py`, seeds
 0..N-1) are built (`models.milp.build`, deductions resolved first) and solved by each solver
 (`planner.solve`, single-threaded, within --gap of the best baseline's objective, at most
 --time-limit seconds per solve). The model is rebuilt for every solver (a solve works in place).
@@ -18,7 +18,7 @@ One row per cell and solver (medians over the seeds):
   size               variables / general integers / binaries / constraints
   vs best baseline   the plan's exact objective over the best of the four baselines
                      (`models.baselines`), in dollars and percent
-  |milp-exact|       largest |MILP objective - exact evaluation (`models.simulate`)| in dollars
+  |milp-exact|       largest |MILP objective - exact evaluation (`models.exact`)| in dollars
 A progress line per solve goes to stderr. The run is pinned to one CPU and numpy to one thread;
 Ctrl-C prints the table of what has finished. Finally the 10-year and 15-year 6-grant CBC cells
 are compared with the targets, and any suspicious results are listed (a solver proving a plan
@@ -41,14 +41,15 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
+from synthetic import synthetic_scenario  # noqa: E402
+
 from models.baselines import evaluate_baselines  # noqa: E402
+from models.exact import InfeasiblePlan, evaluate  # noqa: E402
 from models.law import params_for  # noqa: E402
 from models.milp import ModelNotSupported, read_plan  # noqa: E402
 from models.scenario import Plan, Scenario, resolve_deductions  # noqa: E402
-from models.simulate import InfeasiblePlan, evaluate  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 from planner.solve import SOLVERS, build_tight, solve  # noqa: E402
-from planner.synthetic import synthetic_scenario  # noqa: E402
 
 # (horizon, grants): seconds to prove the target gap, median over households, CBC, one core.
 TARGETS = {(10, 6): 2.0, (15, 6): 10.0}

@@ -33,7 +33,7 @@ from models.crossover import crossover  # noqa: E402
 from models.engine import tax_many, tax_one  # noqa: E402
 from models.forms import VECTOR, Household  # noqa: E402
 from models.law import STATUSES, LawTable, params_for  # noqa: E402
-from planner.api import compute_crossover, compute_tax  # noqa: E402
+from planner.household_taxes import compute_crossover, compute_tax  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 
 YEARS = (2024, 2025, 2026)

@@ -5,7 +5,7 @@
 The revision is exported (`git archive`) into a temporary folder; that code and the working tree
 each build, in a process of their own with PYTHONPATH at the tree, the models of the same
 households (deductions resolved first, as `isoplan plan` does):
-  - --synthetic generated households (`planner.synthetic`), every filing status in turn, one in
+  - --synthetic generated households (`scripts/synthetic.py`), every filing status in turn, one in
     five minimizing the tax (with a required exercise), one in three with a share step of 100;
     every fourth is also built with the bounds `planner.solve.tighten` proves (`build_tight`, as
     `isoplan plan` builds it);
@@ -47,7 +47,11 @@ from planner.book import read_book
 from planner.law import data_dir, law_for_years
 from planner.plan import resolved
 from planner.solve import build_tight, tighten
-from planner.synthetic import synthetic_scenario
+
+try:  # the generator of the tree compared: planner/synthetic.py before it moved to scripts/
+    from planner.synthetic import synthetic_scenario  # type: ignore[import-not-found]
+except ImportError:
+    from synthetic import synthetic_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

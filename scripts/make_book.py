@@ -20,7 +20,7 @@ grants; the mix is what a wealth firm's book of tech employees looks like:
 - lots already held: ISO shares exercised one or two years before for 30% of clients (AMT basis
   the 409A value then), RSU shares (stock) for 15%.
 
-The solver's share step is K shares (default 1, as in a scenario file and planner.synthetic).
+The solver's share step is K shares (default 1, as in a scenario file and synthetic).
 """
 
 from __future__ import annotations

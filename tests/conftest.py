@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# Test and benchmark support lives in scripts/ (the generated households of synthetic.py, the
+# golden results of golden.py), outside the product package; the tests import it from there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from models.law import YearLaw
 from planner.law import law_for_years

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from planner.api import compute_crossover
 from planner.book import read_book
 from planner.book_crossover import book_crossover, inputs_from_scenarios, inputs_from_tables
 from planner.cli import cli
 from planner.errors import InputError
+from planner.household_taxes import compute_crossover
 from planner.scenario import load_scenario, scenario_json_schema
 
 ROOT = Path(__file__).resolve().parents[1]

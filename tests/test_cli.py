@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from planner.api import compute_crossover, compute_tax
+from planner.household_taxes import compute_crossover, compute_tax
 from planner.households import read_table
 
 # Many tests here run isoplan as a subprocess: a hang fails instead of hanging CI.

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from planner.golden import crossover_examples, golden_results, plan_examples, plan_result
+from golden import crossover_examples, golden_results, plan_examples, plan_result
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

@@ -2,7 +2,7 @@
 
 1. Exactness: on the example scenarios and on synthetic households, the solved model's own tax
    lines (`model_taxes`), cash and objective equal the exact re-evaluation of its plan
-   (`models.simulate.evaluate`) to the dollar.
+   (`models.exact.evaluate`) to the dollar.
 2. Brute force: on tiny instances every feasible plan is enumerated and evaluated exactly; none
    beats the MILP by more than the solver's gap, and the MILP's plan is one of them.
 3. CBC and HiGHS agree (a case where CBC's preprocessing once proved a worse plan optimal).
@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic import synthetic_scenario
 
 from models.baselines import evaluate_baselines
+from models.exact import Evaluation, Evaluator, InfeasiblePlan, evaluate
 from models.law import YearLaw, holding_for, params_for
 from models.milp import LadderModel, ModelNotSupported, build, model_taxes, read_plan, settle
 from models.pwl import value_of
@@ -42,14 +44,12 @@ from models.scenario import (
     TaxYear,
     resolve_deductions,
 )
-from models.simulate import Evaluation, Evaluator, InfeasiblePlan, evaluate
 from planner.batch import plan_client
 from planner.book import read_book
 from planner.law import law_for_years
 from planner.options import Overrides
 from planner.scenario import load_scenario
 from planner.solve import SolveResult, build_tight, make_solver, solve, tighten
-from planner.synthetic import synthetic_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 PLAN_FILES = sorted(SCENARIOS.glob("plan-*.yaml"))

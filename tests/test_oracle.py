@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.api import compute_tax
+from planner.household_taxes import compute_tax
 
 pytestmark = pytest.mark.oracle
 

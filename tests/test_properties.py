@@ -14,7 +14,7 @@ from models.crossover import crossover
 from models.engine import tax_one
 from models.forms import VECTOR, Household
 from models.law import STATUSES, YearLaw, params_for
-from planner.api import compute_crossover, compute_tax
+from planner.household_taxes import compute_crossover, compute_tax
 
 YEARS = [2024, 2025, 2026, 2027]
 money = st.floats(min_value=0, max_value=3_000_000, allow_nan=False).map(lambda x: round(x, 2))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from models.exact import evaluate
 from models.law import YearLaw
 from models.milp import build, read_plan
 from models.scenario import Scenario
-from models.simulate import evaluate
 from models.stochastic import (
     Risk,
     average_scenario,

@@ -1,4 +1,4 @@
-"""The exact year-by-year evaluation of a plan (models.simulate) and the baselines
+"""The exact year-by-year evaluation of a plan (models.exact) and the baselines
 (models.baselines), on scenarios built directly in Python.
 
 The seed story: single, $200,000 of wages in 2026-2029, 10,000 ISOs at a $1 strike granted
@@ -27,10 +27,10 @@ from models.baselines import (
 )
 from models.crossover import crossover
 from models.engine import tax_one
+from models.exact import InfeasiblePlan, evaluate, fica
 from models.forms import Household
 from models.law import YearLaw, holding_for, params_for
 from models.scenario import ISO, NSO, Lot, OptionClass, Plan, SaleWindow, Scenario, TaxYear
-from models.simulate import InfeasiblePlan, evaluate, fica
 from planner.law import law_for_years
 
 YEARS = (2026, 2027, 2028, 2029)

@@ -1,4 +1,4 @@
-"""The application's calls on the engine: household-year tables in, result tables out.
+"""The exact tax and AMT crossover of household-year tables (`isoplan tax`, `isoplan crossover`).
 
 `compute_tax` and `compute_crossover` take a pandas DataFrame with the columns of
 `planner.households` (as read from a file, or built in code) and return one result row per input

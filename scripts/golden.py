@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from planner.api import compute_crossover, compute_tax
+from planner.household_taxes import compute_crossover, compute_tax
 from planner.households import read_example, read_table
 from planner.outputs import records
 from planner.plan import run_plan
