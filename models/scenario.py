@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from models.engine import tax_one
 from models.forms import SCALAR, Household
 from models.grants import add_years, day_of
 from models.law import Holding
@@ -324,8 +325,6 @@ def resolve_deductions(scenario: Scenario, params: dict[int, Any]) -> Scenario:
     lower total tax without option actions (following the base credit chain). The optimizer and
     the exact evaluation then use the same deduction, so their taxes can be compared line by line;
     a plan's actions do not switch it. `params[year]` is that year's `models.law.Params`."""
-    from models.engine import tax_one
-
     years = []
     credit = scenario.amt_credit_carryforward
     for ty in scenario.years:

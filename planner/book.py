@@ -36,6 +36,7 @@ from planner.households import read_table
 from planner.options import NO_OVERRIDES, Overrides, PlanOptions
 from planner.scenario import (
     Grant,
+    Horizon,
     Household,
     Income,
     Liquidity,
@@ -179,8 +180,6 @@ def _field_help(path: tuple[str, ...]) -> str:
         return ""
     name = path[-1]
     if path[0] == "horizon":
-        from planner.scenario import Horizon
-
         model: type[BaseModel] = Horizon
     elif path[0] == "liquidity" and "tender_offers" in path:
         model = TenderOffer
@@ -374,7 +373,8 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     ] if names else [{} for _ in range(len(df))]  # fmt: skip
 
 
-def _client_key(v: Any) -> str | None:
+def client_key(v: Any) -> str | None:
+    """A client_id cell as the book keys it: text, a whole number without its ".0", or None."""
     v = _cell(v)
     if v is None:
         return None
@@ -427,7 +427,7 @@ def _read_tables(folder: Path, files: dict[str, Path], documents: bool = True) -
     rows_of: dict[str, dict[str, str]] = defaultdict(dict)
     first_row: dict[str, int] = {}
 
-    ids = [_client_key(v) for v in tables["clients"]["client_id"]]
+    ids = [client_key(v) for v in tables["clients"]["client_id"]]
     rows = zip(ids, numbers["clients"], _records(tables["clients"]), strict=True)
     for i, (cid, number, row) in enumerate(rows):
         where = f"{names['clients']} row {number}"
@@ -500,7 +500,7 @@ def _client_rows(
 ) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
     """(index, client, 'file row N', cells) of the rows of a client of the clients table; a row
     of another client is that client's problem."""
-    ids = [_client_key(v) for v in df["client_id"]] if len(df) else []
+    ids = [client_key(v) for v in df["client_id"]] if len(df) else []
     for i, (cid, row) in enumerate(zip(ids, _records(df), strict=True)):
         where = f"{name} row {numbers[i]}"
         if cid is None or cid not in docs:

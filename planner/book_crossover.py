@@ -40,7 +40,7 @@ from models.grants import (
 )
 from models.law import STATUSES, IsoLaw, iso_law_for
 from models.scenario import ISO, OWN_FIELDS
-from planner.book import Book
+from planner.book import Book, client_key
 from planner.errors import InputError, LawYearError
 from planner.household_taxes import compute_crossover, compute_tax
 from planner.law import law_for_years
@@ -220,7 +220,7 @@ def inputs_from_tables(
         if c.error is not None:
             errors.reasons[c.client_id] = c.error
     clients = book.tables["clients"].copy()
-    clients["client_id"] = clients["client_id"].map(_key)
+    clients["client_id"] = clients["client_id"].map(client_key)
     clients = clients[clients["client_id"].notna()]
     clients = clients[~clients["client_id"].duplicated(keep=False)].reset_index(drop=True)
     ids = clients["client_id"].to_numpy(dtype=object)
@@ -274,7 +274,9 @@ def inputs_from_tables(
     g = book.tables["grants"]
     iso = pd.DataFrame(columns=["client_id", "grant_id", "strike", "fmv", "shares"])
     if len(g):
-        g = g.assign(client_id=g["client_id"].map(_key), record=g["record"].astype(str).str.lower())
+        g = g.assign(
+            client_id=g["client_id"].map(client_key), record=g["record"].astype(str).str.lower()
+        )
         position = pd.Series(np.arange(n), index=ids)
         held = _exercised_before(g)
         grants = g[(g["record"] == "grant") & g["client_id"].isin(position.index)]
@@ -291,12 +293,6 @@ def inputs_from_tables(
                             "strike": strike, "fmv": fmv[of], "shares": shares})  # fmt: skip
         iso = iso[iso["shares"] > 0]
     return house, iso.reset_index(drop=True), errors.reasons
-
-
-def _key(v: object) -> str | None:
-    from planner.book import _client_key
-
-    return _client_key(v)
 
 
 def _exercised_before(g: pd.DataFrame) -> dict[tuple[str, str], int]:
@@ -316,7 +312,9 @@ def _year_overrides(
     y = book.tables["years"]
     if not len(y):
         return {}
-    y = y.assign(client_id=y["client_id"].map(_key), year=pd.to_numeric(y["year"], errors="coerce"))
+    y = y.assign(
+        client_id=y["client_id"].map(client_key), year=pd.to_numeric(y["year"], errors="coerce")
+    )
     y = y.drop_duplicates(["client_id", "year"])
     want = pd.DataFrame({"client_id": clients["client_id"], "year": the_year})
     merged = want.merge(y, on=["client_id", "year"], how="left")

@@ -42,6 +42,7 @@ from planner.options import Overrides
 from planner.outputs import check_output_path, records, write_table
 from planner.plan import run_plan, summary_lines, tables
 from planner.robust import robust_lines, robust_tables, run_robust
+from planner.scenario import scenario_json_schema
 from planner.solve import SOLVERS
 from planner.variants import Variant, load_variant
 
@@ -557,7 +558,6 @@ def schema(book_format: bool) -> None:
 
         click.echo(json.dumps(book_schema(), indent=2))
         return
-    from planner.scenario import scenario_json_schema  # pydantic only when needed
 
     click.echo(json.dumps(scenario_json_schema(), indent=2))
 
