@@ -255,6 +255,8 @@ class Evaluator:
         return result
 
     def _base(self) -> list[dict[str, float]]:
+        """Each year with no action, on its own credit chain: what a plan's extra tax is measured
+        against (computed once per Evaluator)."""
         out = []
         carry = self.scenario.amt_credit_carryforward
         for ty in self.scenario.years:
@@ -275,6 +277,8 @@ class Evaluator:
     # Feasibility (everything but cash)
 
     def _snap(self, what: str, x: Any, problems: list[str]) -> float | None:
+        """A plan's share count snapped to the share step (solver noise), or None with the
+        problem listed if it is not a number, negative or off the step."""
         try:
             x = float(x)
         except (TypeError, ValueError):
@@ -618,6 +622,8 @@ class Evaluator:
         }
 
     def _check_floor(self, years: list[dict[str, Any]]) -> None:
+        """The cash floor, checked after the year loop: the first year below it is refused, with
+        the cash movements that brought it there."""
         floor = self.scenario.cash_floor
         for row in years:
             if row["cash"] < floor - CASH_TOLERANCE:
