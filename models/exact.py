@@ -189,6 +189,19 @@ class _Checked:
     plan_lot_ids: set[str]
 
 
+@dataclass
+class _Deltas:
+    """A plan's actions summed per tax year: all the year loop needs of them, so the forms of a
+    year (federal, or a state's beside them) see one Household change, not the actions."""
+
+    fields: dict[int, defaultdict[str, float]]  # year -> Household field -> change
+    sold: dict[str, dict[int, float]]  # lot id -> year -> shares sold (every year of the horizon)
+    fica_wages: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    cost: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    proceeds: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    actions: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)  # (sort key, row)
+
+
 class Evaluator:
     """Evaluates plans of one scenario under given tax law; the no-action base (its taxes and
     credit chain) is computed once. `evaluate(scenario, plan, laws)` is the one-call form."""
@@ -242,6 +255,8 @@ class Evaluator:
         return result
 
     def _base(self) -> list[dict[str, float]]:
+        """Each year with no action, on its own credit chain: what a plan's extra tax is measured
+        against (computed once per Evaluator)."""
         out = []
         carry = self.scenario.amt_credit_carryforward
         for ty in self.scenario.years:
@@ -262,6 +277,8 @@ class Evaluator:
     # Feasibility (everything but cash)
 
     def _snap(self, what: str, x: Any, problems: list[str]) -> float | None:
+        """A plan's share count snapped to the share step (solver noise), or None with the
+        problem listed if it is not a number, negative or off the step."""
         try:
             x = float(x)
         except (TypeError, ValueError):
@@ -283,9 +300,21 @@ class Evaluator:
         return float(round(k) * step)
 
     def check(self, plan: Plan) -> _Checked:
-        """Every feasibility rule but the cash floor; raises InfeasiblePlan listing all broken."""
+        """Every feasibility rule but the cash floor; raises InfeasiblePlan listing all broken, in
+        the order of the rules: exercises, vesting, the lots they create, sales, lots and caps."""
         problems: list[str] = []
-        sc = self.scenario
+        exercises = self._check_exercises(plan, problems)
+        self._check_vested(exercises, problems)
+        lots, plan_lot_ids = self._plan_lots(exercises, problems)
+        sales = self._check_sales(plan, lots, plan_lot_ids, problems)
+        self._check_caps(sales, lots, problems)
+        if problems:
+            raise InfeasiblePlan(problems)
+        return _Checked(exercises, sales, lots, plan_lot_ids)
+
+    def _check_exercises(self, plan: Plan, problems: list[str]) -> dict[tuple[str, int], float]:
+        """The plan's exercises with snapped share counts (zeros dropped); an exercise of an
+        unknown option class or outside the horizon is a problem, not an exercise."""
         exercises: dict[tuple[str, int], float] = {}
         for key, x in plan.exercises.items():
             option_id, year = key
@@ -299,13 +328,15 @@ class Evaluator:
             shares = self._snap(what, x, problems)
             if shares:
                 exercises[(option_id, year)] = shares
+        return exercises
 
-        # Cumulative exercises never above the vested-and-unexpired count of the year (checked in
-        # every year where something is exercisable; once expired, nothing more can be done).
-        for option in sc.options:
+    def _check_vested(self, exercises: dict[tuple[str, int], float], problems: list[str]) -> None:
+        """Cumulative exercises never above the vested-and-unexpired count of the year (checked in
+        every year where something is exercisable; once expired, nothing more can be done)."""
+        for option in self.scenario.options:
             done = 0.0
             over = False
-            for ty in sc.years:
+            for ty in self.scenario.years:
                 x = exercises.get((option.id, ty.year), 0.0)
                 done += x
                 available = float(option.exercisable.get(ty.year, 0.0))
@@ -327,7 +358,11 @@ class Evaluator:
                         f"unexpired by {ty.exercise_date.isoformat()}"
                     )
 
-        # Lots: the scenario's, and one per (option, year) the plan exercises.
+    def _plan_lots(
+        self, exercises: dict[tuple[str, int], float], problems: list[str]
+    ) -> tuple[dict[str, Lot], set[str]]:
+        """Every lot a sale may come from: the scenario's, then one per (option, year) the plan
+        exercises (a plan's lot whose id the scenario already uses is a problem)."""
         lots: dict[str, Lot] = dict(self.scenario_lots)
         plan_lot_ids: set[str] = set()
         for (option_id, year), shares in exercises.items():
@@ -340,7 +375,13 @@ class Evaluator:
                 continue
             lots[lot.id] = lot
             plan_lot_ids.add(lot.id)
+        return lots, plan_lot_ids
 
+    def _check_sales(
+        self, plan: Plan, lots: dict[str, Lot], plan_lot_ids: set[str], problems: list[str]
+    ) -> dict[tuple[str, str], float]:
+        """The plan's sales with snapped share counts (zeros dropped); a sale in a window that is
+        not in the horizon, or from a lot that does not exist by the window, is a problem."""
         sales: dict[tuple[str, str], float] = {}
         for key, x in plan.sales.items():
             lot_id, window_id = key
@@ -355,33 +396,47 @@ class Evaluator:
             shares = self._snap(what, x, problems)
             if not shares:
                 continue
-            lot = lots.get(lot_id)
-            if lot is None:
-                option_id, _, year = lot_id.rpartition("@")
-                hint = ""
-                if option_id in self.options and year.isdigit():
-                    hint = f" (the plan exercises no share of option {option_id!r} in {year})"
-                problems.append(f"{what}: no such lot{hint}")
-                continue
-            if lot_id in plan_lot_ids:
-                ty = self.year_of[lot.exercise_year]
-                too_early = window.year < lot.exercise_year or (
-                    window.year == lot.exercise_year and window.date < ty.exercise_date
-                )
-                if too_early:
-                    problems.append(
-                        f"{what}: the window ({window.date.isoformat()}) comes before the "
-                        f"exercise that creates the lot ({ty.exercise_date.isoformat()})"
-                    )
-                    continue
-            elif window.date < lot.exercise_date:
-                problems.append(
-                    f"{what}: the window ({window.date.isoformat()}) comes before the lot's "
-                    f"exercise date ({lot.exercise_date.isoformat()})"
-                )
+            problem = self._lot_problem(what, lot_id, lots.get(lot_id), window, plan_lot_ids)
+            if problem is not None:
+                problems.append(problem)
                 continue
             sales[(lot_id, window_id)] = shares
+        return sales
 
+    def _lot_problem(
+        self, what: str, lot_id: str, lot: Lot | None, window: SaleWindow, plan_lot_ids: set[str]
+    ) -> str | None:
+        """Why the lot cannot be sold in the window, if it cannot: it does not exist (with a hint
+        when it names an option the plan does not exercise that year), or not yet: a plan's lot
+        exists from its year's exercise date, a scenario's from its own exercise date."""
+        if lot is None:
+            option_id, _, year = lot_id.rpartition("@")
+            hint = ""
+            if option_id in self.options and year.isdigit():
+                hint = f" (the plan exercises no share of option {option_id!r} in {year})"
+            return f"{what}: no such lot{hint}"
+        if lot_id in plan_lot_ids:
+            ty = self.year_of[lot.exercise_year]
+            too_early = window.year < lot.exercise_year or (
+                window.year == lot.exercise_year and window.date < ty.exercise_date
+            )
+            if too_early:
+                return (
+                    f"{what}: the window ({window.date.isoformat()}) comes before the "
+                    f"exercise that creates the lot ({ty.exercise_date.isoformat()})"
+                )
+        elif window.date < lot.exercise_date:
+            return (
+                f"{what}: the window ({window.date.isoformat()}) comes before the lot's "
+                f"exercise date ({lot.exercise_date.isoformat()})"
+            )
+        return None
+
+    def _check_caps(
+        self, sales: dict[tuple[str, str], float], lots: dict[str, Lot], problems: list[str]
+    ) -> None:
+        """The sales summed: never more shares from a lot than it holds, nor more in a window
+        than its offer buys."""
         sold: dict[str, float] = defaultdict(float)
         per_window: dict[str, float] = defaultdict(float)
         for (lot_id, window_id), shares in sales.items():
@@ -400,9 +455,6 @@ class Evaluator:
                     f"window {window_id!r}: {_shares(total)} shares sold in all but the offer "
                     f"buys at most {_shares(cap)}"
                 )
-        if problems:
-            raise InfeasiblePlan(problems)
-        return _Checked(exercises, sales, lots, plan_lot_ids)
 
     # ------------------------------------------------------------------------------------------
     # Evaluation
@@ -411,175 +463,118 @@ class Evaluator:
         """The exact evaluation of `plan`; raises InfeasiblePlan if it breaks a rule (the cash
         floor only if `check_cash`). Without `detail`, `actions` and `lots` are left empty: a
         baseline's probes read only the years and the totals."""
-        sc = self.scenario
         checked = self.check(plan)
-        numbers = sc.year_numbers
+        deltas = self._deltas(checked, detail)
+        years = self._years(deltas)
+        if check_cash:
+            self._check_floor(years)
+        return self._end(checked, deltas, years, detail)
 
-        deltas: dict[int, dict[str, float]] = {y: defaultdict(float) for y in numbers}
-        fica_wages: dict[int, float] = defaultdict(float)
-        cost: dict[int, float] = defaultdict(float)
-        proceeds: dict[int, float] = defaultdict(float)
-        actions: list[tuple[tuple, dict[str, Any]]] = []
+    def _deltas(self, checked: _Checked, detail: bool) -> _Deltas:
+        """The actions summed per year, the year loop's only view of them (and, if `detail`,
+        their rows)."""
+        numbers = self.scenario.year_numbers
+        deltas = _Deltas(
+            fields={y: defaultdict(float) for y in numbers},
+            sold={lot_id: dict.fromkeys(numbers, 0.0) for lot_id in checked.lots},
+        )
+        self._add_exercises(checked, deltas, detail)
+        self._add_sales(checked, deltas, detail)
+        return deltas
 
+    def _add_exercises(self, checked: _Checked, deltas: _Deltas, detail: bool) -> None:
+        """Each exercise's effect on its year: the forms, the FICA wages of an NSO spread, the
+        cost of the shares."""
         for (option_id, year), shares in checked.exercises.items():
             option, ty = self.options[option_id], self.year_of[year]
             effect = exercise_effect(option, ty)
-            totals = {f: shares * v for f, v in effect.fields.items()}
-            for f, v in totals.items():
-                deltas[year][f] += v
-            fica_wages[year] += shares * effect.fica_wages
-            cost[year] += -shares * effect.cash
-            if not detail:
-                continue
-            row = {
-                "year": year,
-                "date": ty.exercise_date,
-                "kind": "exercise",
-                "option_id": option_id,
-                "lot_id": f"{option_id}@{year}",
-                "window_id": None,
-                "shares": shares,
-                "price": option.strike,
-                "fmv": ty.fmv,
-                "treatment": option.treatment(ty.exercise_date),
-                "qualifying": None,
-                "long_term": None,
-                "cost": -shares * effect.cash,
-                "proceeds": 0.0,
-                "cash": shares * effect.cash,
-                **{f: totals.get(f, 0.0) for f in EFFECT_FIELDS},
-            }
-            actions.append(((ty.exercise_date, 0, option_id), row))
+            totals = _add_effect(deltas.fields[year], shares, effect.fields)
+            deltas.fica_wages[year] += shares * effect.fica_wages
+            deltas.cost[year] += -shares * effect.cash
+            if detail:
+                row = _exercise_row(option, ty, shares, effect.cash, totals)
+                deltas.actions.append(((ty.exercise_date, 0, option_id), row))
 
-        sold: dict[str, dict[int, float]] = {
-            lot_id: dict.fromkeys(numbers, 0.0) for lot_id in checked.lots
-        }
+    def _add_sales(self, checked: _Checked, deltas: _Deltas, detail: bool) -> None:
+        """Each sale's effect on its window's year: the forms, the proceeds, the lot's shares
+        sold that year."""
         for (lot_id, window_id), shares in checked.sales.items():
             lot, window = checked.lots[lot_id], self.windows[window_id]
             effect = sale_effect(lot, window)
-            totals = {f: shares * v for f, v in effect.fields.items()}
-            for f, v in totals.items():
-                deltas[window.year][f] += v
-            proceeds[window.year] += shares * effect.cash
-            sold[lot_id][window.year] += shares
-            if not detail:
-                continue
-            row = {
-                "year": window.year,
-                "date": window.date,
-                "kind": "sale",
-                "option_id": None,
-                "lot_id": lot_id,
-                "window_id": window_id,
-                "shares": shares,
-                "price": window.price,
-                "fmv": None,
-                "treatment": lot.kind,
-                "qualifying": is_qualifying(lot, window.date) if lot.kind == ISO else None,
-                "long_term": is_long_term(lot, window.date),
-                "cost": 0.0,
-                "proceeds": shares * effect.cash,
-                "cash": shares * effect.cash,
-                **{f: totals.get(f, 0.0) for f in EFFECT_FIELDS},
-            }
-            actions.append(((window.date, 1, lot_id, window_id), row))
+            totals = _add_effect(deltas.fields[window.year], shares, effect.fields)
+            deltas.proceeds[window.year] += shares * effect.cash
+            deltas.sold[lot_id][window.year] += shares
+            if detail:
+                row = _sale_row(lot_id, lot, window, shares, effect.cash, totals)
+                deltas.actions.append(((window.date, 1, lot_id, window_id), row))
 
-        # Year by year: the exact tax with the plan, on the plan's own credit chain.
+    def _years(self, deltas: _Deltas) -> list[dict[str, Any]]:
+        """The year rows in order, passing from each year to the next what links them: the credit
+        carried out on the plan's chain, the cash, and the extra tax (paid the next April)."""
         years: list[dict[str, Any]] = []
-        carry = sc.amt_credit_carryforward
-        cash = sc.start_cash
+        carry = self.scenario.amt_credit_carryforward
+        cash = self.scenario.start_cash
         tax_due = 0.0  # the extra tax of the previous year, paid in April
-        for i, ty in enumerate(sc.years):
-            y = ty.year
-            inputs = self.own_income(ty)
-            for f, v in deltas[y].items():
-                inputs[f] += v
-            result = self._tax(ty, inputs, carry)
-            base = self.base[i]
-            law = self.laws[y]
-            wages_fica = ty.wages + fica_wages[y]
-            plan_fica = fica(wages_fica, law)
-            extra_fica = plan_fica - base["fica"]
-            extra_tax = float(result["total_tax"]) - base["total_tax"] + extra_fica
-            cash_start = cash
-            cash_in = ty.savings + proceeds[y]
-            cash_out = cost[y] + tax_due
-            cash = cash_start + cash_in - cash_out
-            row: dict[str, Any] = {
-                "year": y,
-                "projected": bool(law.projected),
-                "exercise_date": ty.exercise_date,
-                "fmv": ty.fmv,
-                **inputs,
-                "amt_credit_carryforward": carry,
-                "itemize": ty.itemize,
-            }
-            for f in TAX_FIELDS:
-                row[f] = bool(result[f]) if f == "itemized" else float(result[f])
-            row.update(
-                {
-                    "base_total_tax": base["total_tax"],
-                    "base_mtc_carryforward_out": base["mtc_carryforward_out"],
-                    "fica_wages": wages_fica,
-                    "base_fica": base["fica"],
-                    "fica": plan_fica,
-                    "extra_fica": extra_fica,
-                    "extra_tax": extra_tax,
-                    "cash_start": cash_start,
-                    "savings": ty.savings,
-                    "proceeds": proceeds[y],
-                    "exercise_cost": cost[y],
-                    "tax_paid": tax_due,
-                    "cash_in": cash_in,
-                    "cash_out": cash_out,
-                    "cash": cash,
-                }
-            )
+        for i, ty in enumerate(self.scenario.years):
+            row = self._year_tax(i, ty, deltas, carry)
+            cash = _add_cash(row, ty, deltas, cash, tax_due)
             years.append(row)
-            carry = float(result["mtc_carryforward_out"])
-            tax_due = extra_tax
+            carry = row["mtc_carryforward_out"]
+            tax_due = row["extra_tax"]
+        return years
 
-        if check_cash:
-            self._check_floor(years)
+    def _year_tax(self, i: int, ty: TaxYear, deltas: _Deltas, carry: float) -> dict[str, Any]:
+        """One year's row up to its extra tax: the exact tax with the plan (own income plus the
+        actions' deltas, `carry` in on the plan's credit chain) against the same year with no
+        action (`self.base`, on its own chain), and the employee FICA the plan adds."""
+        y = ty.year
+        inputs = self.own_income(ty)
+        for f, v in deltas.fields[y].items():
+            inputs[f] += v
+        result = self._tax(ty, inputs, carry)
+        base = self.base[i]
+        law = self.laws[y]
+        wages_fica = ty.wages + deltas.fica_wages[y]
+        plan_fica = fica(wages_fica, law)
+        extra_fica = plan_fica - base["fica"]
+        extra_tax = float(result["total_tax"]) - base["total_tax"] + extra_fica
+        row: dict[str, Any] = {
+            "year": y,
+            "projected": bool(law.projected),
+            "exercise_date": ty.exercise_date,
+            "fmv": ty.fmv,
+            **inputs,
+            "amt_credit_carryforward": carry,
+            "itemize": ty.itemize,
+        }
+        for f in TAX_FIELDS:
+            row[f] = bool(result[f]) if f == "itemized" else float(result[f])
+        row.update(
+            {
+                "base_total_tax": base["total_tax"],
+                "base_mtc_carryforward_out": base["mtc_carryforward_out"],
+                "fica_wages": wages_fica,
+                "base_fica": base["fica"],
+                "fica": plan_fica,
+                "extra_fica": extra_fica,
+                "extra_tax": extra_tax,
+            }
+        )
+        return row
 
-        # What is left at the end.
-        last = sc.years[-1]
-        held: dict[str, float] = {}
-        lot_rows = []
-        for lot_id, lot in checked.lots.items():
-            total_sold = sum(sold[lot_id].values())
-            held_end = max(lot.shares - total_sold, 0.0)
-            if held_end > 0:
-                held[lot_id] = held_end
-            if not detail:
-                continue
-            lot_rows.append(
-                {
-                    "lot_id": lot_id,
-                    "source": "plan" if lot_id in checked.plan_lot_ids else "scenario",
-                    "grant_id": lot.grant_id,
-                    "kind": lot.kind,
-                    "exercise_year": lot.exercise_year,
-                    "exercise_date": lot.exercise_date,
-                    "shares": lot.shares,
-                    "regular_basis": lot.regular_basis,
-                    "amt_basis": lot.amt_basis,
-                    "sold": sold[lot_id],
-                    "held_end": held_end,
-                }
-            )
-        exercised: dict[str, float] = defaultdict(float)
-        for (option_id, _), shares in checked.exercises.items():
-            exercised[option_id] += shares
-        unexercised: dict[str, float] = {}
-        for option in sc.options:
-            left = float(option.exercisable.get(last.year, 0.0)) - exercised[option.id]
-            if left > _SHARE_TOLERANCE:
-                unexercised[option.id] = left
+    def _end(
+        self, checked: _Checked, deltas: _Deltas, years: list[dict[str, Any]], detail: bool
+    ) -> Evaluation:
+        """What is left at the end (the shares held, the options unexercised, the credit carried
+        out) and its value, and both objectives: the final wealth and the extra taxes' PV."""
+        sc = self.scenario
+        held, lot_rows = _held(checked, deltas.sold, detail)
+        exercised = _exercised(checked)
+        unexercised = self._unexercised(exercised)
         terminal = terminal_value(
             sc, {k: (checked.lots[k], v) for k, v in held.items()}, unexercised
         )
-        credit_left = carry
+        credit_left = years[-1]["mtc_carryforward_out"]
         base_credit_left = self.base[-1]["mtc_carryforward_out"]
         credit_left_value = sc.credit_value * (credit_left - base_credit_left)
         final_cash = years[-1]["cash"]
@@ -587,11 +582,6 @@ class Evaluator:
         wealth = final_cash - last_tax + terminal + credit_left_value
         rate = sc.discount_rate
         pv = sum(row["extra_tax"] / (1.0 + rate) ** i for i, row in enumerate(years))
-        shortfall = {
-            option_id: required - exercised[option_id]
-            for option_id, required in sc.required_exercise.items()
-            if exercised[option_id] < required - _SHARE_TOLERANCE
-        }
         return Evaluation(
             objective=sc.objective,
             objective_value=wealth if sc.objective == "wealth" else pv,
@@ -605,14 +595,35 @@ class Evaluator:
             base_credit_left=base_credit_left,
             credit_left_value=credit_left_value,
             years=years,
-            actions=[row for _, row in sorted(actions, key=lambda a: a[0])],
+            actions=[row for _, row in sorted(deltas.actions, key=lambda a: a[0])],
             lots=lot_rows,
             held=held,
             unexercised=unexercised,
-            required_shortfall=shortfall,
+            required_shortfall=self._shortfall(exercised),
         )
 
+    def _unexercised(self, exercised: defaultdict[str, float]) -> dict[str, float]:
+        """The options still vested and unexpired in the last year but not exercised: they keep a
+        terminal value."""
+        last = self.scenario.years[-1]
+        unexercised: dict[str, float] = {}
+        for option in self.scenario.options:
+            left = float(option.exercisable.get(last.year, 0.0)) - exercised[option.id]
+            if left > _SHARE_TOLERANCE:
+                unexercised[option.id] = left
+        return unexercised
+
+    def _shortfall(self, exercised: defaultdict[str, float]) -> dict[str, float]:
+        """The shares of `required_exercise` left unexercised, reported (not a feasibility rule)."""
+        return {
+            option_id: required - exercised[option_id]
+            for option_id, required in self.scenario.required_exercise.items()
+            if exercised[option_id] < required - _SHARE_TOLERANCE
+        }
+
     def _check_floor(self, years: list[dict[str, Any]]) -> None:
+        """The cash floor, checked after the year loop: the first year below it is refused, with
+        the cash movements that brought it there."""
         floor = self.scenario.cash_floor
         for row in years:
             if row["cash"] < floor - CASH_TOLERANCE:
@@ -633,6 +644,140 @@ class Evaluator:
                         f"{_money(row['cash'])} < {_money(floor)} ({', '.join(parts)})"
                     ]
                 )
+
+
+# ----------------------------------------------------------------------------------------------
+# The pieces of an evaluation that need no Evaluator
+
+
+def _add_effect(
+    year_fields: defaultdict[str, float], shares: float, per_share: dict[str, float]
+) -> dict[str, float]:
+    """Adds an action's effect on the forms (per share, times its shares) to its year's deltas;
+    returns the action's totals, which its row reports."""
+    totals = {f: shares * v for f, v in per_share.items()}
+    for f, v in totals.items():
+        year_fields[f] += v
+    return totals
+
+
+def _exercise_row(
+    option: OptionClass, ty: TaxYear, shares: float, cash: float, totals: dict[str, float]
+) -> dict[str, Any]:
+    """The action row of an exercise (`cash`: per share, negative: the strike paid)."""
+    return {
+        "year": ty.year,
+        "date": ty.exercise_date,
+        "kind": "exercise",
+        "option_id": option.id,
+        "lot_id": f"{option.id}@{ty.year}",
+        "window_id": None,
+        "shares": shares,
+        "price": option.strike,
+        "fmv": ty.fmv,
+        "treatment": option.treatment(ty.exercise_date),
+        "qualifying": None,
+        "long_term": None,
+        "cost": -shares * cash,
+        "proceeds": 0.0,
+        "cash": shares * cash,
+        **{f: totals.get(f, 0.0) for f in EFFECT_FIELDS},
+    }
+
+
+def _sale_row(
+    lot_id: str,
+    lot: Lot,
+    window: SaleWindow,
+    shares: float,
+    cash: float,
+    totals: dict[str, float],
+) -> dict[str, Any]:
+    """The action row of a sale (`cash`: per share, the proceeds)."""
+    return {
+        "year": window.year,
+        "date": window.date,
+        "kind": "sale",
+        "option_id": None,
+        "lot_id": lot_id,
+        "window_id": window.id,
+        "shares": shares,
+        "price": window.price,
+        "fmv": None,
+        "treatment": lot.kind,
+        "qualifying": is_qualifying(lot, window.date) if lot.kind == ISO else None,
+        "long_term": is_long_term(lot, window.date),
+        "cost": 0.0,
+        "proceeds": shares * cash,
+        "cash": shares * cash,
+        **{f: totals.get(f, 0.0) for f in EFFECT_FIELDS},
+    }
+
+
+def _add_cash(
+    row: dict[str, Any], ty: TaxYear, deltas: _Deltas, cash_start: float, tax_due: float
+) -> float:
+    """Adds the year's cash to its row and returns the end-of-year balance: savings and sale
+    proceeds in; exercise cost and last year's extra tax (`tax_due`, paid in April) out."""
+    y = ty.year
+    cash_in = ty.savings + deltas.proceeds[y]
+    cash_out = deltas.cost[y] + tax_due
+    cash = cash_start + cash_in - cash_out
+    row.update(
+        {
+            "cash_start": cash_start,
+            "savings": ty.savings,
+            "proceeds": deltas.proceeds[y],
+            "exercise_cost": deltas.cost[y],
+            "tax_paid": tax_due,
+            "cash_in": cash_in,
+            "cash_out": cash_out,
+            "cash": cash,
+        }
+    )
+    return cash
+
+
+def _held(
+    checked: _Checked, sold: dict[str, dict[int, float]], detail: bool
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """The shares of each lot still held at the end (the terminal value counts them) and, if
+    `detail`, one row per lot."""
+    held: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    for lot_id, lot in checked.lots.items():
+        held_end = max(lot.shares - sum(sold[lot_id].values()), 0.0)
+        if held_end > 0:
+            held[lot_id] = held_end
+        if detail:
+            source = "plan" if lot_id in checked.plan_lot_ids else "scenario"
+            rows.append(_lot_row(lot, source, sold[lot_id], held_end))
+    return held, rows
+
+
+def _lot_row(lot: Lot, source: str, sold: dict[int, float], held_end: float) -> dict[str, Any]:
+    """The row of one lot: where it comes from, its bases, its sales by year, what is left."""
+    return {
+        "lot_id": lot.id,
+        "source": source,
+        "grant_id": lot.grant_id,
+        "kind": lot.kind,
+        "exercise_year": lot.exercise_year,
+        "exercise_date": lot.exercise_date,
+        "shares": lot.shares,
+        "regular_basis": lot.regular_basis,
+        "amt_basis": lot.amt_basis,
+        "sold": sold,
+        "held_end": held_end,
+    }
+
+
+def _exercised(checked: _Checked) -> defaultdict[str, float]:
+    """Shares exercised over the horizon, by option class (0 for those never exercised)."""
+    exercised: defaultdict[str, float] = defaultdict(float)
+    for (option_id, _), shares in checked.exercises.items():
+        exercised[option_id] += shares
+    return exercised
 
 
 def evaluate(
