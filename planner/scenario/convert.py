@@ -194,9 +194,8 @@ def _vesting(g: Grant, law: IsoLaw) -> Vesting:
 
 
 def _options(
-    doc: ScenarioFile, taxyears: list[TaxYear], law: YearLaw, where: Where
+    doc: ScenarioFile, taxyears: list[TaxYear], iso_law: IsoLaw, holding: Holding, where: Where
 ) -> tuple[OptionClass, ...]:
-    iso_law, holding = iso_law_for(law), holding_for(law)
     seen: dict[str, int] = {}
     for i, g in enumerate(doc.grants):
         if g.id in seen:
@@ -462,10 +461,11 @@ def validate(
     )  # fmt: skip
     laws = _laws(years, options, where, "horizon" if doc.horizon is not None else "years")
     law = laws[years[0]]
+    holding = holding_for(law)
     _check_years(doc, years, where)
     taxyears = _tax_years(doc, years, where)
-    classes = _options(doc, taxyears, law, where)
-    lots = _lots(doc, years[0], holding_for(law), where)
+    classes = _options(doc, taxyears, iso_law_for(law), holding, where)
+    lots = _lots(doc, years[0], holding, where)
     windows = _windows(doc, taxyears, where)
     required = _objective(doc, classes, where)
     obj = doc.objective
