@@ -65,17 +65,21 @@ def _signed(x: float) -> str:
 
 
 def _provenance(
-    years: Iterable[int], projected: Iterable[int], inflation: float | None, **more: str
+    years: Iterable[int],
+    projected: Iterable[int],
+    inflation: Iterable[float | None],
+    **more: str,
 ) -> dict[str, str]:
     """The metadata of every Parquet file isoplan writes: its version, the tax-law years used,
-    which of them are projected and at what assumed inflation, and what `more` adds."""
+    which of them are projected and at what assumed inflation (each rate the results used, None
+    for data/projection.yaml's; compared variants may differ), and what `more` adds."""
     projected = sorted(set(projected))
-    rate = default_inflation() if inflation is None else inflation
+    rates = sorted({default_inflation() if r is None else r for r in inflation})
     return {
         "version": __version__, **more,
         "tax_law_years": ",".join(map(str, sorted(set(years)))),
         "projected_years": ",".join(map(str, projected)),
-        "inflation_assumed": str(rate) if projected else "",
+        "inflation_assumed": ",".join(map(str, rates)) if projected else "",
         "published_years": ",".join(map(str, published_years())),
     }  # fmt: skip
 
@@ -83,7 +87,7 @@ def _provenance(
 def _table_provenance(out: pd.DataFrame, inflation: float | None) -> dict[str, str]:
     """`_provenance` of a result table with `year` and `projected` columns."""
     projected = out.loc[out["projected"], "year"]
-    return _provenance((int(y) for y in out["year"]), (int(y) for y in projected), inflation)
+    return _provenance((int(y) for y in out["year"]), (int(y) for y in projected), [inflation])
 
 
 def _projection_note(out: pd.DataFrame, inflation: float | None) -> str | None:
@@ -589,7 +593,7 @@ def _plan_meta(variant: Variant, source: str) -> dict[str, str]:
     """Provenance of a plan's Parquet files."""
     laws = variant.laws
     projected = (y for y in laws if laws[y].projected)
-    return _provenance(laws, projected, variant.options.inflation, scenario=source)
+    return _provenance(laws, projected, [variant.options.inflation], scenario=source)
 
 
 def _write_tables(out: dict[str, pd.DataFrame], outdir: Path, meta: dict[str, str]) -> None:
@@ -886,8 +890,8 @@ def compare(
         laws = {y: law for v in variants for y, law in v.laws.items()}
         projected = (y for y in laws if laws[y].projected)
         names = ",".join(v.name for v in variants)
-        meta = _provenance(laws, projected, overrides.inflation, scenario=scenario_spec,
-                           variants=names)  # fmt: skip
+        rates = [v.options.inflation for v in variants]
+        meta = _provenance(laws, projected, rates, scenario=scenario_spec, variants=names)
         _write_tables({"compare": table}, outdir, meta)
         for c in done:
             _write_tables(c.tables, outdir / c.variant.name, _plan_meta(c.variant, c.variant.spec))

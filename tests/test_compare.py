@@ -12,6 +12,7 @@ import pytest
 from test_cli import files_under, isoplan, ok
 
 from planner.errors import InputError
+from planner.law import default_inflation
 from planner.variants import deep_merge, load_variant
 
 # Many tests here run isoplan as a subprocess: a hang fails instead of hanging CI.
@@ -152,6 +153,22 @@ def test_every_example_compares(tmp_path: Path, name: str) -> None:
     assert meta[b"isoplan.schema_version"] == b"1" and b"isoplan.version" in meta
     if "--baselines" in variants:
         assert "exercise_all_now" in proc.stdout and "crossover_each_year" in proc.stdout
+
+
+def test_parquet_files_name_the_inflation_each_variant_assumed(tmp_path: Path) -> None:
+    """The seed plan projects 2027-2029: at data/projection.yaml's rate, and in a variant at the
+    rate its file sets; compare.parquet names both, each variant's files their own."""
+    (tmp_path / "faster.yaml").write_text("tax_law: {inflation: 0.031}\n")
+    out = tmp_path / "out"
+    ok(isoplan("compare", SEED, tmp_path / "faster.yaml", "-o", out, cwd=tmp_path))
+
+    def assumed(path: Path) -> bytes:
+        return pq.read_schema(path).metadata[b"isoplan.inflation_assumed"]
+
+    default = str(default_inflation()).encode()
+    assert assumed(out / "compare.parquet") == default + b",0.031"
+    assert assumed(out / "plan-seed-story" / "summary.parquet") == default
+    assert assumed(out / "faster" / "summary.parquet") == b"0.031"
 
 
 def test_amt_then_drop_shows_the_stranded_credit(tmp_path: Path) -> None:
