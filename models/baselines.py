@@ -7,7 +7,8 @@ allows**: an action is cut down (by a search over share steps, each probe evalua
 over the whole horizon with `models.exact`) to the most shares that keep the end-of-year cash of
 every year at or above the cash floor, taking into account the extra tax paid the April after.
 (A year already below the floor before the action, which happens only if the scenario itself runs
-out of cash with no action, must not fall further; the final `evaluate` then says why.)
+out of cash with no action, must not fall further; such a policy's plan fails the final
+`evaluate`, and `evaluate_baselines` leaves it out.)
 
 Option classes are taken cheapest strike first, then by grant date, then by id. No policy exercises
 an option whose strike is above the FMV of the exercise date (under water; at FMV = strike an
@@ -20,13 +21,18 @@ with the "min_tax" objective a policy exercises no more of a class than required
 not listed), since the goal is the least tax for those exercises; with either objective, whatever
 a policy leaves short of the requirement at the end is then exercised in the latest years where
 it is exercisable (last year first), as far as cash allows.
+
+A plan's time limit covers its baselines too: given a `Cutoff`, a policy takes no new action once
+it has passed, and an action under way keeps the most shares found to fit so far. A plan cut short
+is still feasible, but it is not the policy's own, so `evaluate_baselines_by` names it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import replace
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 from models.crossover import crossover
 from models.exact import (
@@ -60,13 +66,40 @@ def _option_order(scenario: Scenario) -> list[OptionClass]:
     return sorted(scenario.options, key=lambda o: (o.strike, o.grant_date, o.id))
 
 
+@dataclass
+class Cutoff:
+    """The instant (`time.monotonic()`) after which a policy takes no new action, and whether
+    it has had to cut one."""
+
+    at: float
+    cut: bool = False
+
+    def passed(self) -> bool:
+        """Whether the instant has passed; the caller then cuts its action, so it is recorded."""
+        self.cut = self.cut or time.monotonic() >= self.at
+        return self.cut
+
+
+def stagger(deadline: float, n: int) -> Iterator[float]:
+    """The instants k/n of the way from now to `deadline` (k = 1..n): the deadlines of n tasks
+    run one after the other, so that a slow one leaves the others their share, and a quick one
+    hands the time it did not use to the next."""
+    start = time.monotonic()
+    return (start + (deadline - start) * k / n for k in range(1, n + 1))
+
+
 class _Builder:
-    """A plan built action by action, each cut to what cash allows."""
+    """A plan built action by action, each cut to what cash allows (and time: `Cutoff`)."""
 
     def __init__(
-        self, scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None
+        self,
+        scenario: Scenario,
+        laws: dict[int, YearLaw],
+        evaluator: Evaluator | None,
+        cutoff: Cutoff | None,
     ) -> None:
         self.scenario = scenario
+        self.cutoff = Cutoff(math.inf) if cutoff is None else cutoff
         self.step = scenario.share_step
         self.evaluator = Evaluator(scenario, laws) if evaluator is None else evaluator
         # The most each class may be exercised in all: the requirement under min_tax.
@@ -150,8 +183,9 @@ class _Builder:
         the bracket shrinks to the probe's side until it is one step wide, halving it instead
         after the same end has moved twice running (a chord stalls at one end of a curve that
         bends). With a slack that falls with k, the answer is the binary search's; only the
-        number of probes differs."""
-        if max_steps <= 0:
+        number of probes differs. Past the cutoff no probe is made: the action keeps the most steps
+        found to fit so far (none before the first probe)."""
+        if max_steps <= 0 or self.cutoff.passed():
             return 0.0
         years = [] if exercise is None else [exercise[1]]
         if sale is not None:
@@ -166,7 +200,7 @@ class _Builder:
             return self._take(max_steps, exercise, sale, best)
         lo, hi, s_lo, best = 0, max_steps, self._slack(self.evaluation, since), None
         moved, times = 0, 0  # the end the last probes moved (-1 low, 1 high), how many in a row
-        while hi - lo > 1:
+        while hi - lo > 1 and not self.cutoff.passed():
             chord = math.isfinite(s_hi) and s_lo > s_hi and times < 2
             k = (lo + hi) // 2
             if chord:
@@ -220,7 +254,10 @@ class _Builder:
 
 
 def do_nothing_until_liquidity(
-    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    evaluator: Evaluator | None = None,
+    cutoff: Cutoff | None = None,
 ) -> Plan:
     """Hold everything until shares can be sold, then cash out at every sale window.
 
@@ -236,7 +273,7 @@ def do_nothing_until_liquidity(
     year's exercise date sells held shares only. Each action is cut to what cash allows; then
     `required_exercise` is made up (see the module docstring).
     """
-    b = _Builder(scenario, laws, evaluator)
+    b = _Builder(scenario, laws, evaluator, cutoff)
     years: dict[int, TaxYear] = {y.year: y for y in scenario.years}
     windows = sorted((w for w in scenario.windows if w.year in years), key=lambda w: (w.date, w.id))
 
@@ -270,7 +307,10 @@ def do_nothing_until_liquidity(
 
 
 def exercise_all_now(
-    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    evaluator: Evaluator | None = None,
+    cutoff: Cutoff | None = None,
 ) -> Plan:
     """Exercise everything as soon as it vests, and hold.
 
@@ -278,7 +318,7 @@ def exercise_all_now(
     NSO); in each later year, every share vested since (and any share cash did not allow
     before). Nothing is sold; the terminal value counts the held shares. Each exercise is cut to
     what cash allows; then `required_exercise` is made up (see the module docstring)."""
-    b = _Builder(scenario, laws, evaluator)
+    b = _Builder(scenario, laws, evaluator, cutoff)
     for ty in scenario.years:
         for option in _option_order(scenario):
             if ty.fmv < option.strike:
@@ -288,7 +328,10 @@ def exercise_all_now(
 
 
 def crossover_each_year(
-    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    evaluator: Evaluator | None = None,
+    cutoff: Cutoff | None = None,
 ) -> Plan:
     """Each year, exercise and hold ISO shares up to the exact AMT crossover.
 
@@ -299,7 +342,7 @@ def crossover_each_year(
     chose), capped by the vested, unexercised shares and by cash. NSO classes (and ISOs past
     their ISO deadline) are never exercised; nothing is sold. Then `required_exercise` is made up
     (see the module docstring), the one case where this policy may create AMT."""
-    b = _Builder(scenario, laws, evaluator)
+    b = _Builder(scenario, laws, evaluator, cutoff)
     for ty in scenario.years:
         params = b.evaluator.params[ty.year]
         for option in _option_order(scenario):
@@ -315,7 +358,10 @@ def crossover_each_year(
 
 
 def even_split(
-    scenario: Scenario, laws: dict[int, YearLaw], evaluator: Evaluator | None = None
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    evaluator: Evaluator | None = None,
+    cutoff: Cutoff | None = None,
 ) -> Plan:
     """Exercise each option class's shares evenly over the horizon, and hold.
 
@@ -326,7 +372,7 @@ def even_split(
     and cash allow (a shortfall is made up in later years if it can be). Nothing is sold. Then
     `required_exercise` is made up (see the module docstring); under "min_tax" the total is the
     required number of shares."""
-    b = _Builder(scenario, laws, evaluator)
+    b = _Builder(scenario, laws, evaluator, cutoff)
     n = len(scenario.years)
     for k, ty in enumerate(scenario.years, start=1):
         for option in _option_order(scenario):
@@ -340,7 +386,8 @@ def even_split(
     return b.make_up_required()
 
 
-BASELINES: dict[str, Callable[[Scenario, dict[int, YearLaw], Evaluator | None], Plan]] = {
+Policy = Callable[[Scenario, dict[int, YearLaw], Evaluator | None, Cutoff | None], Plan]
+BASELINES: dict[str, Policy] = {
     "do_nothing_until_liquidity": do_nothing_until_liquidity,
     "exercise_all_now": exercise_all_now,
     "crossover_each_year": crossover_each_year,
@@ -351,16 +398,37 @@ BASELINES: dict[str, Callable[[Scenario, dict[int, YearLaw], Evaluator | None], 
 def evaluate_baselines(
     scenario: Scenario, laws: dict[int, YearLaw]
 ) -> dict[str, tuple[Plan, Evaluation]]:
-    """Every baseline's plan and its exact evaluation, by name (in the order of BASELINES).
+    """Every baseline's plan and its exact evaluation, with no time limit
+    (`evaluate_baselines_by`)."""
+    return evaluate_baselines_by(scenario, laws, math.inf)[0]
+
+
+def evaluate_baselines_by(
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    deadline: float,
+    names: tuple[str, ...] = tuple(BASELINES),
+) -> tuple[dict[str, tuple[Plan, Evaluation]], list[str]]:
+    """Each baseline's plan (of `names`, in their order) and its exact evaluation, except those
+    whose plan breaks the cash floor: a scenario whose cash falls below its floor even with no
+    action leaves such policies nothing to cut down to, and no plan is measured against them.
+    Then the names of the policies cut short by `deadline` (a `time.monotonic()` instant), each
+    policy by its share (`stagger`).
 
     One `Evaluator` for all: it remembers each year's tax by its inputs, and the policies probe
     many of the same years (the no-action years, every policy's first steps)."""
     evaluator = Evaluator(scenario, laws)
-    out = {}
-    for name, policy in BASELINES.items():
-        plan = policy(scenario, laws, evaluator)
-        out[name] = (plan, evaluator.evaluate(plan))
-    return out
+    out, cut = {}, []
+    for name, at in zip(names, stagger(deadline, len(names)), strict=True):
+        cutoff = Cutoff(at)
+        plan = BASELINES[name](scenario, laws, evaluator, cutoff)
+        try:
+            out[name] = (plan, evaluator.evaluate(plan))
+        except InfeasiblePlan:
+            continue
+        if cutoff.cut:
+            cut.append(name)
+    return out, cut
 
 
 def best_baseline(baselines: dict[str, tuple[Plan, Evaluation]], objective: str) -> str | None:

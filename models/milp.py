@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import defaultdict
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
@@ -718,18 +719,24 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
         if m.sets_objective:
             m.prob += m.objective.expr
         return
+    # Each lot's sales and each class's exercises gathered in one pass (a scan per lot would
+    # make the build quadratic in the grants), in the order of the variables.
+    sold: dict[str, list[Any]] = defaultdict(list)
+    for (lot_id, _), v in m.sell.items():
+        sold[lot_id].append(_shares(v))
+    taken: dict[str, list[Any]] = defaultdict(list)
+    for (option_id, _), v in m.exercise.items():
+        taken[option_id].append(_shares(v))
     terminal = []
     for lot_id, lot in m.lots.items():
         per_share = terminal_share_value(scenario, lot.regular_basis)
-        sold = [_shares(v) for (lid, _), v in m.sell.items() if lid == lot_id]
-        terminal.append(per_share * (_lot_shares(m, lot_id).expr - pulp.lpSum(sold)))
+        terminal.append(per_share * (_lot_shares(m, lot_id).expr - pulp.lpSum(sold[lot_id])))
     for option in scenario.options:
         left = option.exercisable.get(last, 0.0)
         if left <= 0:
             continue
         per_share = terminal_option_value(scenario, option.strike)
-        taken = [_shares(v) for (oid, _), v in m.exercise.items() if oid == option.id]
-        terminal.append(per_share * (left - pulp.lpSum(taken)))
+        terminal.append(per_share * (left - pulp.lpSum(taken[option.id])))
     credit_left = m.years[last]["mtc_carryforward_out"].expr - m.base[last]["credit_out"]
     wealth = (
         m.cash[last].expr

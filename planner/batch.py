@@ -48,6 +48,7 @@ from planner.errors import EngineError, InputError
 from planner.options import Overrides
 from planner.outputs import write_table
 from planner.plan import run_plan, tables
+from planner.solve import Budget
 
 FORMAT_VERSION = "1"
 RESULT_TABLES = ("actions", "years", "lots", "summary")
@@ -99,7 +100,9 @@ def error_frames(client_id: str, stage: str, reason: str) -> Frames:
 
 def plan_client(client: Client, options: Overrides) -> Frames:
     """Plan one client: its tables (each row with client_id) and a clients row, or an errors row.
-    Deterministic and picklable; never raises for a bad client."""
+    Deterministic and picklable; never raises for a bad client. Its time limit counts from here,
+    so that it bounds the whole client, its validation included."""
+    started = time.monotonic()
     cid = client.client_id
     if client.error is not None:
         return error_frames(cid, "read", client.error)
@@ -110,7 +113,8 @@ def plan_client(client: Client, options: Overrides) -> Frames:
     except Exception as exc:  # a bug in the conversion: this client only
         return error_frames(cid, "crash", f"{type(exc).__name__}: {exc}")
     try:
-        result = run_plan(v.scenario, v.laws, v.options)
+        limit = v.options.time_limit
+        result = run_plan(v.scenario, v.laws, v.options, Budget(started + limit, limit))
         if result.solve is None or not result.solve.has_plan:
             timed_out = result.solve is not None and result.solve.status == "no_solution"
             stage = "time_limit" if timed_out else "plan"
@@ -127,7 +131,7 @@ def plan_client(client: Client, options: Overrides) -> Frames:
         lots["shares_sold"] = lots[sold].sum(axis=1) if sold else 0.0
         frames["lots"] = lots.drop(columns=sold)
     best = best_baseline(result.baselines, v.scenario.objective)
-    row = _client_row(cid, v.scenario.objective, best, out["summary"], v.options.time_limit)
+    row = _client_row(cid, v.scenario.objective, best, out["summary"], result.time_limit_hit)
     frames["clients"] = pd.DataFrame([row])
     return frames
 
@@ -139,15 +143,12 @@ def _with_client(cid: str, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _client_row(
-    cid: str, goal: str, best: str | None, summary: pd.DataFrame, time_limit: float
+    cid: str, goal: str, best: str | None, summary: pd.DataFrame, hit: bool
 ) -> dict[str, Any]:
     rows = {r["approach"]: r for r in summary.to_dict("records")}
     opt = rows["optimized"]
     sign = 1.0 if goal == "wealth" else -1.0
     status = str(opt["status"])
-    hit = status in ("time_limit", "no_solution") or (
-        status.startswith("baseline:") and opt["solve_seconds"] >= 0.95 * time_limit
-    )
     row: dict[str, Any] = {
         "client_id": cid, "goal": goal, "status": status, "time_limit_hit": hit,
         "gap": opt["gap"], "objective_value": opt["objective_value"], "best_baseline": best,
@@ -456,9 +457,10 @@ class DaskEngine:
 def task_seconds(clients: list[Client], options: Overrides) -> float:
     """The most a task of these clients may take: 4 times each one's solver time limit plus 2
     minutes. The Dask engine waits that long (for the longest task in flight) for the next task
-    to end, then stops the batch. The solver's three phases end near the time limit, but the
-    model's build, the baselines, the exact evaluation, a worker's restart and a busy machine
-    come on top, and a task whose worker died runs again: the bound is a safety net against a
+    to end, then stops the batch. A client ends near its time limit, which bounds its
+    validation, build, baselines and solve together (`planner.solve.Budget`), but a model whose
+    build alone takes longer, the exact evaluation, a worker's restart and a busy machine come
+    on top, and a task whose worker died runs again: the bound is a safety net against a
     cluster that runs nothing, far above what a client that plans within its limit takes."""
     return sum(4 * c.time_limit(options) + 120 for c in clients)
 
@@ -549,13 +551,17 @@ class Batch:
             return
         if self.outdir.exists() and any(self.outdir.iterdir()):
             raise InputError(f"{self.outdir}: not empty and not a batch folder (no manifest.json)")
-        for sub in ("_chunks", *TABLES):
-            (self.outdir / sub).mkdir(parents=True, exist_ok=True)
-        _write_json(manifest, {
-            "format": FORMAT_VERSION, "fingerprint": self.fingerprint, "book": str(self.book.path),
-            "book_fingerprint": self.book.fingerprint, "options": asdict(self.options),
-            "clients": len(self.book), "chunk_size": self.chunk_size, "chunks": len(self.chunks),
-        })  # fmt: skip
+        try:
+            for sub in ("_chunks", *TABLES):
+                (self.outdir / sub).mkdir(parents=True, exist_ok=True)
+            _write_json(manifest, {
+                "format": FORMAT_VERSION, "fingerprint": self.fingerprint,
+                "book": str(self.book.path), "book_fingerprint": self.book.fingerprint,
+                "options": asdict(self.options), "clients": len(self.book),
+                "chunk_size": self.chunk_size, "chunks": len(self.chunks),
+            })  # fmt: skip
+        except OSError as exc:  # before any client is planned
+            raise InputError(f"{self.outdir}: cannot write: {exc.strerror or exc}") from None
 
     def todo(self) -> list[int]:
         return [k for k in range(len(self.chunks)) if not self.marker(k).exists()]

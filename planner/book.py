@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -49,7 +50,10 @@ from planner.scenario import (
     TenderOffer,
     Validated,
     Vesting,
+    bound_text,
+    bounds_of,
     parse_yaml,
+    read_yaml_text,
     validate,
     validate_text,
 )
@@ -69,6 +73,7 @@ class BookColumn:
     help: str = ""  # default: the scenario field's own description
     required: bool = False
     record: str = ""  # grants table: the column applies to "grant" or "lot" rows only
+    like: tuple[str, ...] = ()  # a column with no path: the field whose bounds it has
 
     @property
     def description(self) -> str:
@@ -99,9 +104,9 @@ CLIENT_COLUMNS: tuple[BookColumn, ...] = (
     BookColumn("wage_growth", "number", ("wage_growth",)),
     BookColumn("fmv", "number", help="FMV per share in the first year (409A value while private, "
                "market price once public); later years grow by fmv_growth unless the years table "
-               "gives them."),
+               "gives them.", like=("prices", "fmv")),
     BookColumn("fmv_growth", "number", help="Annual growth of the FMV after the first year "
-               "(default 0); each year's price is rounded to the cent."),
+               "(default 0); each year's price is rounded to the cent.", like=("wage_growth",)),
     BookColumn("ipo_date", "date", ("liquidity", "ipo_date")),
     BookColumn("lockup_days", "integer", ("liquidity", "lockup_days")),
     BookColumn("tender_date", "date", ("liquidity", "tender_offers", "0", "date"),
@@ -146,7 +151,7 @@ GRANT_COLUMNS: tuple[BookColumn, ...] = (
     BookColumn("employer", "text", ("employer",), record="grant"),
     BookColumn("required_exercise", "integer", help="Shares of this grant that must be "
                "exercised over the horizon (objective.required_exercise of the ISO class "
-               "<id>).", record="grant"),
+               "<id>).", record="grant", like=("shares",)),
     BookColumn("grant_id", "text", ("grant_id",), record="lot"),
     BookColumn("exercise_date", "date", ("exercise_date",), record="lot"),
     BookColumn("regular_basis", "number", ("regular_basis",), record="lot"),
@@ -155,7 +160,8 @@ GRANT_COLUMNS: tuple[BookColumn, ...] = (
 
 YEAR_COLUMNS: tuple[BookColumn, ...] = (
     CLIENT_ID,
-    BookColumn("year", "integer", help="A year of the client's horizon.", required=True),
+    BookColumn("year", "integer", help="A year of the client's horizon.", required=True,
+               like=("horizon", "first_year")),
     BookColumn("fmv", "number", ("prices", "fmv"), "FMV per share that year (overrides the "
                "client's fmv and fmv_growth)."),
     BookColumn("exercise_date", "date", ("prices", "exercise_date")),
@@ -174,10 +180,10 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 }  # fmt: skip
 
 
-def _field_help(path: tuple[str, ...]) -> str:
-    """The description of the scenario field at `path` (its docstring in planner.scenario)."""
+def _scenario_field(path: tuple[str, ...]) -> tuple[type[BaseModel], str] | None:
+    """The model and field name of the scenario field at `path` (planner.scenario)."""
     if not path:
-        return ""
+        return None
     name = path[-1]
     if path[0] == "horizon":
         model: type[BaseModel] = Horizon
@@ -189,11 +195,22 @@ def _field_help(path: tuple[str, ...]) -> str:
             model = ScenarioFile
     else:
         model = _SECTIONS[path[0]]
-    info = model.model_fields.get(name)
-    if info is None and name in LotIn.model_fields:
-        info = LotIn.model_fields[name]
-    text = (info.description or "") if info is not None else ""
+    if name not in model.model_fields and name in LotIn.model_fields:
+        model = LotIn
+    return (model, name) if name in model.model_fields else None
+
+
+def _field_help(path: tuple[str, ...]) -> str:
+    """The description of the scenario field at `path` (its docstring in planner.scenario)."""
+    found = _scenario_field(path)
+    text = (found[0].model_fields[found[1]].description or "") if found is not None else ""
     return " ".join(text.split())
+
+
+def column_bounds(column: BookColumn) -> tuple[float, float]:
+    """The bounds of a number column: those of the scenario field it fills (or is `like`)."""
+    found = _scenario_field(column.path or column.like)
+    return bounds_of(*found) if found is not None else (-math.inf, math.inf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,7 +242,7 @@ class Client:
             raise InputError(self._with_rows(str(exc))) from None
 
     def time_limit(self, overrides: Overrides = NO_OVERRIDES) -> float:
-        """The solver time limit this client plans with (`Overrides.over` its document's), read
+        """The time limit this client plans with (`Overrides.over` its document's), read
         from its `solver` section alone: the batch engine bounds its waits by it without
         validating every client in its own process. A section that does not validate counts as
         the default: such a client fails validation before any solver runs."""
@@ -300,7 +317,8 @@ def _fingerprint(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for p in sorted(paths):
         digest.update(p.name.encode() + b"\0")
-        digest.update(hashlib.sha256(p.read_bytes()).digest())
+        with p.open("rb") as fh:  # streamed: a client file may be far over its size budget
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
     return digest.hexdigest()
 
 
@@ -312,9 +330,9 @@ def _read_scenarios(folder: Path, paths: list[Path]) -> Book:
             clients[cid] = Client(cid, str(p), error=f"{p.name}: {cid!r} is also another file")
             continue
         try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            clients[cid] = Client(cid, str(p), error=f"{p}: cannot read file: {exc}")
+            text = read_yaml_text(p)
+        except InputError as exc:  # this client fails; the others are planned
+            clients[cid] = Client(cid, str(p), error=str(exc))
             continue
         clients[cid] = Client(cid, p.name, text=text)
     ordered = [clients[k] for k in sorted(clients)]
@@ -442,7 +460,9 @@ def _read_tables(folder: Path, files: dict[str, Path], documents: bool = True) -
             )
             continue
         first_row[cid] = i
-        docs[cid] = _client_doc(cid, row)
+        docs[cid], bad = _client_doc(cid, row)
+        if bad:
+            problems[cid].append(f"{where}: {bad}")
 
     _add_years(tables["years"], names.get("years", ""), numbers["years"], docs, problems)
     _add_grants(
@@ -467,28 +487,41 @@ def _field_of(line: str, index: int) -> str:
     return fields[index].strip() if index < len(fields) else ""
 
 
-def _client_doc(cid: str, row: dict[str, Any]) -> dict[str, Any]:
-    """The scenario document of a clients row (prices from fmv and fmv_growth)."""
+def _client_doc(cid: str, row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The scenario document of a clients row (prices from fmv and fmv_growth), and what is
+    wrong with its fmv_growth, which fills no scenario field (the prices it makes do), so the
+    scenario's validation cannot say: it has the bounds of wage_growth."""
     doc: dict[str, Any] = {"description": f"client {cid}"}
     for col in CLIENT_COLUMNS:
         if col.path and col.name in row:
             _put(doc, col.path, row[col.name])
     doc.setdefault("prices", {})
+    given = row.get("fmv_growth", 0.0)
+    lo, hi = column_bounds(next(c for c in CLIENT_COLUMNS if c.name == "fmv_growth"))
+    ok = _number(given) and lo <= given <= hi  # NaN fails too
+    growth = float(given) if ok else 0.0
+    bad = None if ok else (
+        f"fmv_growth: must be a number between {bound_text(lo)} and {bound_text(hi)}, "
+        f"got {given!r}"
+    )  # fmt: skip
     horizon = doc.get("horizon", {})
     first, years, fmv = horizon.get("first_year"), horizon.get("years"), row.get("fmv")
     if _whole(first) and _whole(years) and 0 < years <= 100 and fmv is not None:
-        growth = row.get("fmv_growth", 0.0)
         for k in range(int(years)):
             try:
-                price: Any = round(float(fmv) * (1.0 + float(growth)) ** k, 2)
-            except (TypeError, ValueError):
+                price: Any = round(float(fmv) * (1.0 + growth) ** k, 2)
+            except (TypeError, ValueError, OverflowError):
                 price = fmv  # not a number: the scenario's validation says so
             doc["prices"][int(first) + k] = price
-    return doc
+    return doc, bad
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _whole(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
+    return _number(v) and float(v).is_integer()
 
 
 def _client_rows(

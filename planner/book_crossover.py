@@ -18,6 +18,8 @@ files goes through the full validation, one client at a time.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -40,12 +42,13 @@ from models.grants import (
 )
 from models.law import STATUSES, IsoLaw, iso_law_for
 from models.scenario import ISO, OWN_FIELDS
-from planner.book import Book, client_key
+from planner.book import BOOK_COLUMNS, Book, client_key, column_bounds
 from planner.errors import InputError, LawYearError
 from planner.household_taxes import compute_crossover, compute_tax
+from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, number_problems
 from planner.law import law_for_years
 from planner.options import Overrides
-from planner.scenario import DEFAULT_EXERCISE_MONTH_DAY, PERIOD_MONTHS, Grant
+from planner.scenario import DEFAULT_EXERCISE_MONTH_DAY, PERIOD_MONTHS, Grant, bound_text
 
 BOOK_CROSSOVER_COLUMNS = (
     "client_id", "year", "filing_status", "iso_shares", "shares", "spread", "amt",
@@ -54,7 +57,17 @@ BOOK_CROSSOVER_COLUMNS = (
 )  # fmt: skip
 HOUSEHOLD_FIELDS = (*OWN_FIELDS, "amt_credit_carryforward")
 POST_TERMINATION_DAYS = Grant.model_fields["post_termination_days"].default
-_NO_GRANT_DAY = day_of(date(2000, 1, 1))  # stands in for a grant_date that is not a date (an error)
+# The probe of `book_crossover` counts cents of spread as its "shares": a client's whole room,
+# unbounded by the share count of any one grant.
+_PROBE_COLUMNS = tuple(
+    replace(c, maximum=math.inf) if c.name == "shares" else c for c in GRANT_COLUMNS
+)
+_NO_GRANT_DAY = day_of(date(2000, 1, 1))
+# The bounds of every number column, as the scenario schema bounds the field it fills.
+_BOUNDS = {
+    table: {c.name: column_bounds(c) for c in columns if c.type in ("number", "integer")}
+    for table, columns in BOOK_COLUMNS.items()
+}  # stands in for a grant_date that is not a date (an error)
 
 
 class ClientErrors:
@@ -66,6 +79,29 @@ class ClientErrors:
     def add(self, ids: np.ndarray, mask: np.ndarray, why: str) -> None:
         for cid in ids[mask]:
             self.reasons.setdefault(str(cid), why)
+
+
+def _number(
+    values: pd.Series | None,
+    default: float,
+    ids: np.ndarray,
+    errors: ClientErrors,
+    what: str,
+    bounds: tuple[float, float],
+) -> np.ndarray:
+    """A column as floats, `default` where a cell is empty; a cell that is not a finite number
+    within `bounds` (planner.limits, as the scenario schema bounds the field) is its client's
+    error, never a silent 0 or infinity."""
+    if values is None:
+        return np.full(len(ids), default)
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    empty = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+    lo, hi = bounds
+    errors.add(ids, ~empty & ~np.isfinite(v), f"{what} must be a finite number")
+    inside = np.isfinite(v) & (v >= lo) & (v <= hi)
+    span = f"between {bound_text(lo)} and {bound_text(hi)}"
+    errors.add(ids, np.isfinite(v) & ~inside, f"{what} must be {span}")
+    return np.where(inside, v, default)
 
 
 def _days(values: pd.Series | None, n: int) -> np.ndarray:
@@ -125,14 +161,23 @@ def exercisable_iso(
     if not n:
         return np.zeros(0, dtype=np.int64)
     ids = grants["client_id"].to_numpy(dtype=object)
-    num = {c: pd.to_numeric(grants[c], errors="coerce") if c in grants else None for c in
-           ("strike", "shares", "fmv_at_grant", "cliff_months", "vest_months",
-            "post_termination_days")}  # fmt: skip
+
+    def number(name: str, default: float = np.nan) -> np.ndarray:
+        bounds = _BOUNDS["grants"][name]
+        return _number(grants.get(name), default, ids, errors, f"grants: '{name}'", bounds)
+
+    num = {
+        "strike": number("strike"),
+        "shares": number("shares"),
+        "fmv_at_grant": number("fmv_at_grant"),
+        "cliff_months": number("cliff_months", 0.0),
+        "vest_months": number("vest_months"),
+        "post_termination_days": number("post_termination_days", POST_TERMINATION_DAYS),
+    }
     for name in ("strike", "shares", "vest_months"):
-        values = num[name] if num[name] is not None else pd.Series(np.nan, index=grants.index)
-        errors.add(ids, values.isna().to_numpy(), f"grants: '{name}' must be a number")
-    strike = _col(num["strike"], n, 0.0)
-    fmv_grant = _col(num["fmv_at_grant"], n, np.nan)
+        errors.add(ids, np.isnan(num[name]), f"grants: '{name}' must be a number")
+    strike = np.nan_to_num(num["strike"])
+    fmv_grant = num["fmv_at_grant"]
     fmv_grant = np.where(np.isnan(fmv_grant), strike, fmv_grant)
     every = grants.get("vest_every", pd.Series("monthly", index=grants.index))
     every = every.fillna("monthly").astype(str).str.strip().str.lower()
@@ -143,15 +188,15 @@ def exercisable_iso(
     errors.add(ids, ~grant_ok, "grants: grant_date must be a date")
     grant_day = _day_numbers(grant_date, _NO_GRANT_DAY)
     termination = _day_numbers(_days(grants.get("termination_date"), n), NEVER)
-    post = _col(num["post_termination_days"], n, POST_TERMINATION_DAYS).astype(np.int64)
+    post = num["post_termination_days"].astype(np.int64)
     given = _days(grants.get("expiry"), n)
     v = Vesting(
         grant_date=grant_day,
         start=_day_numbers(_days(grants.get("vest_start"), n), grant_day),
-        cliff_months=_col(num["cliff_months"], n, 0.0).astype(np.int64),
-        months=_col(num["vest_months"], n, 0.0).astype(np.int64),
+        cliff_months=num["cliff_months"].astype(np.int64),
+        months=np.nan_to_num(num["vest_months"]).astype(np.int64),
         period_months=np.nan_to_num(period, nan=1.0).astype(np.int64),
-        shares=_col(num["shares"], n, 0.0).astype(np.int64),
+        shares=np.nan_to_num(num["shares"]).astype(np.int64),
         termination=termination,
         expiry=expiry(
             _day_numbers(given, latest_expiry(grant_day, law, VECTOR)), termination, post, VECTOR
@@ -198,12 +243,6 @@ def exercisable_iso(
     return np.where(is_iso & taxed_as_iso & grant_ok, shares, 0)
 
 
-def _col(values: pd.Series | None, n: int, default: float) -> np.ndarray:
-    if values is None:
-        return np.full(n, default)
-    return values.fillna(default).to_numpy(dtype=np.float64)
-
-
 # ----------------------------------------------------------------------------------------------
 # Per-client inputs
 # ----------------------------------------------------------------------------------------------
@@ -227,13 +266,8 @@ def inputs_from_tables(
     n = len(clients)
 
     def number(name: str, default: float = 0.0) -> np.ndarray:
-        if name not in clients.columns:
-            return np.full(n, default)
-        raw = clients[name]
-        v = pd.to_numeric(raw, errors="coerce")
-        errors.add(ids, (v.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy(),
-                   f"clients: '{name}' must be a number")  # fmt: skip
-        return v.fillna(default).to_numpy(dtype=np.float64)
+        bounds = _BOUNDS["clients"][name]
+        return _number(clients.get(name), default, ids, errors, f"clients: '{name}'", bounds)
 
     first = number("first_year", np.nan)
     span = number("years", np.nan)
@@ -244,7 +278,7 @@ def inputs_from_tables(
     k = the_year - first
     errors.add(ids, (k < 0) | (k >= span), f"year {year} is outside the client's horizon")
 
-    overrides = _year_overrides(book, clients, the_year)
+    overrides = _year_overrides(book, clients, the_year, errors)
     house = pd.DataFrame({"id": ids, "year": the_year})
     status = clients["filing_status"].astype(str).str.strip().str.lower()
     errors.add(ids, ~status.isin(STATUSES).to_numpy(), "clients: unknown filing_status")
@@ -271,6 +305,9 @@ def inputs_from_tables(
     if "exercise_date" in overrides:
         day = _day_numbers(overrides["exercise_date"], day)
 
+    for i, why in number_problems(house, HOUSEHOLD_COLUMNS).items():
+        errors.reasons.setdefault(str(ids[i]), f"clients: {why}")
+
     g = book.tables["grants"]
     iso = pd.DataFrame(columns=["client_id", "grant_id", "strike", "fmv", "shares"])
     if len(g):
@@ -278,14 +315,14 @@ def inputs_from_tables(
             client_id=g["client_id"].map(client_key), record=g["record"].astype(str).str.lower()
         )
         position = pd.Series(np.arange(n), index=ids)
-        held = _exercised_before(g)
+        held = _exercised_before(g, errors)
         grants = g[(g["record"] == "grant") & g["client_id"].isin(position.index)]
         grants = grants.reset_index(drop=True)
         of = position[grants["client_id"]].to_numpy()
         key = list(zip(grants["client_id"], grants["id"].astype(str), strict=True))
-        given = pd.to_numeric(grants.get("exercised"), errors="coerce") if \
-            "exercised" in grants else pd.Series(np.nan, index=grants.index)  # fmt: skip
-        exercised = np.where(given.isna(), [held.get(x, 0) for x in key], given.fillna(0))
+        given = _number(grants.get("exercised"), np.nan, grants["client_id"].to_numpy(), errors,
+                        "grants: 'exercised'", _BOUNDS["grants"]["exercised"])  # fmt: skip
+        exercised = np.where(np.isnan(given), [held.get(x, 0) for x in key], given)
         law = iso_law_of_years(the_year[of], inflation, allow_projection)
         shares = exercisable_iso(grants, of, day, first, exercised.astype(np.int64), law, errors)
         strike = pd.to_numeric(grants["strike"], errors="coerce").fillna(0).to_numpy()
@@ -295,18 +332,20 @@ def inputs_from_tables(
     return house, iso.reset_index(drop=True), errors.reasons
 
 
-def _exercised_before(g: pd.DataFrame) -> dict[tuple[str, str], int]:
+def _exercised_before(g: pd.DataFrame, errors: ClientErrors) -> dict[tuple[str, str], int]:
     """Shares of each (client, grant) in lots of ISO or NSO shares."""
     lots = g[(g["record"] == "lot") & g["type"].astype(str).str.lower().isin(["iso", "nso"])]
     if lots.empty or "grant_id" not in lots:
         return {}
-    shares = pd.to_numeric(lots["shares"], errors="coerce").fillna(0)
+    ids = lots["client_id"].to_numpy()
+    shares = pd.Series(_number(lots["shares"], 0.0, ids, errors, "grants: lot 'shares'",
+                               _BOUNDS["grants"]["shares"]), index=lots.index)  # fmt: skip
     sums = shares.groupby([lots["client_id"], lots["grant_id"].astype(str)]).sum()
     return {k: int(v) for k, v in sums.items()}
 
 
 def _year_overrides(
-    book: Book, clients: pd.DataFrame, the_year: np.ndarray
+    book: Book, clients: pd.DataFrame, the_year: np.ndarray, errors: ClientErrors
 ) -> dict[str, np.ndarray]:
     """Columns of the years table for each client's year (NaN where not given)."""
     y = book.tables["years"]
@@ -327,7 +366,9 @@ def _year_overrides(
         elif c == "itemize":
             out[c] = merged[c].to_numpy()
         else:
-            given = pd.to_numeric(merged[c], errors="coerce").to_numpy(dtype=np.float64)
+            bounds = _BOUNDS["years"].get(c, (-math.inf, math.inf))
+            ids = merged["client_id"].to_numpy(dtype=object)
+            given = _number(merged[c], np.nan, ids, errors, f"years: '{c}'", bounds)
             if c == "fmv":
                 out[c] = given
             else:
@@ -405,7 +446,7 @@ def book_crossover(
             strike=0.0, fmv=0.01, amt_budget=amt_budget,
             shares=np.round(capacity_cents.reindex(house["id"]).fillna(0).to_numpy()),
         )  # fmt: skip
-        cross = compute_crossover(probe, inflation, allow_projection, source)
+        cross = compute_crossover(probe, inflation, allow_projection, source, _PROBE_COLUMNS)
         room = cross["spread"].to_numpy()  # dollars: the largest spread within budget
         chosen, spent, by_grant = _allocate(iso, house["id"], room)
         taxed = compute_tax(house.assign(iso_spread=spent, itemize=cross["itemized"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import sys
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
@@ -38,8 +39,15 @@ from planner.errors import EngineError, InputError
 from planner.household_taxes import CHUNK_ROWS, compute_crossover, compute_tax
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import citations, default_inflation, law_for_years, published_years
+from planner.limits import GROWTH, MAX_TIME_LIMIT, MAX_WORKERS
 from planner.options import Overrides
-from planner.outputs import check_output_path, records, write_table
+from planner.outputs import (
+    check_output_folder,
+    check_output_path,
+    records,
+    write_folder,
+    write_table,
+)
 from planner.plan import run_plan, summary_lines, tables
 from planner.robust import robust_lines, robust_tables, run_robust
 from planner.scenario import scenario_json_schema
@@ -51,9 +59,23 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-# Piped output is not cut to 80 columns: tables stay readable in files and CI logs.
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, soft_wrap=True)
+# Piped output is not cut to 80 columns: tables stay readable in files and CI logs. No console
+# markup: descriptions, ids and names are the user's text, and "[/b]" in one is not a style.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+class _Number(click.FloatRange):
+    """A finite number within the range: click's FloatRange lets NaN through (every comparison
+    with it is false) and infinity past an open end."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def _money(x: float) -> str:
@@ -121,7 +143,7 @@ def _with_projection(f: Any) -> Any:
     )(f)
     return click.option(
         "--inflation",
-        type=click.FloatRange(-0.5, 1.0),
+        type=_Number(*GROWTH),
         default=None,
         help="Assumed annual chained-CPI inflation for years after the last published tax law "
         "(default from data/projection.yaml).",
@@ -133,9 +155,9 @@ def _with_solver(gap: str, time_limit: str) -> Any:
 
     def decorate(f: Any) -> Any:
         f = click.option(
-            "--time-limit", type=click.FloatRange(min=0.1), default=None, help=time_limit
+            "--time-limit", type=_Number(0.1, MAX_TIME_LIMIT), default=None, help=time_limit
         )(f)
-        f = click.option("--gap", type=click.FloatRange(0, 1), default=None, help=gap)(f)
+        f = click.option("--gap", type=_Number(0, 1, max_open=True), default=None, help=gap)(f)
         return click.option(
             "--solver",
             type=click.Choice(SOLVERS),
@@ -274,7 +296,8 @@ def _print_rows(out: pd.DataFrame, columns: tuple[str, ...], limit: int = 40) ->
 
 def _household_options(f: Any) -> Any:
     for col in reversed(HOUSEHOLD_COLUMNS + GRANT_COLUMNS):
-        kind = click.INT if col.integer else click.FLOAT
+        low = -col.maximum if col.signed else 0
+        kind = click.IntRange(low, col.maximum) if col.integer else _Number(low, col.maximum)
         f = click.option(
             f"--{col.name.replace('_', '-')}",
             col.name,
@@ -420,7 +443,8 @@ def _crossover_book(
         for c in columns:
             table.add_column(c, justify="right" if c not in ("client_id", "by_grant") else "left")
         for _, r in ok.head(40).iterrows():
-            table.add_row(*[_cell(c, int(r[c]) if c.endswith("shares") else r[c]) for c in columns])
+            whole = ("year", "shares", "iso_shares")  # a client that failed makes the column float
+            table.add_row(*[_cell(c, int(r[c]) if c in whole else r[c]) for c in columns])
         console.print(table)
         if len(ok) > 40:
             console.print(f"... {len(ok) - 40:,} more clients; use -o FILE or --json for all")
@@ -441,12 +465,17 @@ def _print_crossover(r: pd.Series, description: str) -> None:
     budget = r["amt_budget"]
     target = "no AMT" if budget == 0 else f"AMT within {_money(budget)}"
     console.print(
-        f"[bold]AMT crossover, {r['year']} ({r['filing_status']}"
-        f"{', itemized' if r['itemized'] else ', standard deduction'})[/bold]"
+        f"AMT crossover, {r['year']} ({r['filing_status']}"
+        f"{', itemized' if r['itemized'] else ', standard deduction'})",
+        style="bold",
     )
     console.print(
-        f"  Exercise [bold]{r['shares']:,}[/bold] shares with {target}: spread "
-        f"{_money(r['spread'])} at {_money(r['spread_per_share'])} a share"
+        Text.assemble(
+            "  Exercise ",
+            (f"{r['shares']:,}", "bold"),
+            f" shares with {target}: spread "
+            f"{_money(r['spread'])} at {_money(r['spread_per_share'])} a share",
+        )
     )
     console.print(
         f"  Regular tax {_money(r['regular_tax'])}, tentative minimum tax {_money(r['tmt'])}, "
@@ -461,7 +490,7 @@ def _print_crossover(r: pd.Series, description: str) -> None:
         )
     if r["amt_before"] > budget:
         console.print(
-            f"  [red]Already over budget before exercising: AMT {_money(r['amt_before'])}[/red]"
+            f"  Already over budget before exercising: AMT {_money(r['amt_before'])}", style="red"
         )
     console.print(
         f"  Rule of thumb (gap {_money(r['gap'])} / 28%): {r['rule_of_thumb_shares']:,} shares, "
@@ -596,16 +625,14 @@ def _plan_meta(variant: Variant, source: str) -> dict[str, str]:
     return _provenance(laws, projected, [variant.options.inflation], scenario=source)
 
 
-def _write_tables(out: dict[str, pd.DataFrame], outdir: Path, meta: dict[str, str]) -> None:
-    """One Parquet file per table (each written whole: `planner.outputs.write_table`)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    for name, frame in out.items():
-        write_table(frame, outdir / f"{name}.parquet", meta)
+def _write_plan(out: dict[str, pd.DataFrame], outdir: Path, variant: Variant, spec: str) -> None:
+    meta = _plan_meta(variant, spec)
+    write_folder(outdir, {f"{name}.parquet": (frame, meta) for name, frame in out.items()})
 
 
 def _check_outdir(outdir: Path | None) -> None:
-    if outdir is not None and outdir.exists() and not outdir.is_dir():
-        raise InputError(f"{outdir}: exists and is not a folder")
+    if outdir is not None:
+        check_output_folder(outdir)
 
 
 @cli.command()
@@ -621,7 +648,12 @@ def _check_outdir(outdir: Path | None) -> None:
 @_with_sets
 @_with_solver(
     gap="Relative optimality gap to prove (default: the scenario's, else 1e-4).",
-    time_limit="Seconds for the solver; on time-out the best plan found is kept, with its gap.",
+    time_limit="Seconds for the whole plan (default: the scenario's, else 60): the model's "
+    "build, the baselines, the bound tightening and the solver together (with paths, the plan "
+    "for the average path too). On time-out the best plan found is kept, with its gap, and a "
+    "baseline cut short says so. Not counted: reading the file, the exact re-evaluation and "
+    "the tables, any part of a build beyond the limit (a build cannot stop midway) and the "
+    "second each solver phase always gets.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
 @_with_projection
@@ -667,6 +699,11 @@ def plan(
     and actions, years and lots a `path` column.
 
     \b
+    Exit code 0 with a plan; 1 when there is none: an infeasible scenario (the reason is said in
+    words, e.g. cash below the floor even with no exercise) or no plan found within the time
+    limit; 2 for bad input (one line naming the file, field and line, nothing written).
+
+    \b
     Examples:
       isoplan plan scenarios/plan-seed-story.yaml
       isoplan plan scenarios/plan-multi-grant.yaml -o out/ --solver highs
@@ -685,14 +722,14 @@ def plan(
         result = run_plan(variant.scenario, variant.laws, variant.options)
     out = tables(result)
     if outdir is not None:
-        _write_tables(out, outdir, _plan_meta(variant, scenario_spec))
+        _write_plan(out, outdir, variant, scenario_spec)
     if as_json:
         click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
     else:
         _print_plan(result, out)
     if result.solve is None or not result.solve.has_plan:
         if as_json:  # the human output already said why
-            err_console.print(f"isoplan: no plan: {result.explanation}", markup=False)
+            err_console.print(f"isoplan: no plan: {result.explanation}")
         sys.exit(1)
 
 
@@ -702,14 +739,14 @@ def _plan_robust(variant: Variant, outdir: Path | None, as_json: bool) -> None:
         result = run_robust(variant)
     out = robust_tables(result)
     if outdir is not None:
-        _write_tables(out, outdir, _plan_meta(variant, variant.spec))
+        _write_plan(out, outdir, variant, variant.spec)
     if as_json:
         click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
     else:
         _print_robust(result, out)
     if not result.has_plan:
         if as_json:
-            err_console.print(f"isoplan: no plan: {result.explanation}", markup=False)
+            err_console.print(f"isoplan: no plan: {result.explanation}")
         sys.exit(1)
 
 
@@ -748,7 +785,7 @@ def _print_robust(result: Any, out: dict[str, pd.DataFrame]) -> None:
             )  # fmt: skip
         console.print(t if not now.empty else "Decided now: no exercise or sale this year.")
     for line in robust_lines(result):
-        console.print(line, markup=False)
+        console.print(line)
 
 
 def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
@@ -779,7 +816,8 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
             _money(r["credit_left"]),
             _money(r["lowest_cash"]),
         )
-    console.print(table)
+    if table.row_count:
+        console.print(table)
     actions = out.get("actions")
     if actions is not None and not actions.empty:
         t = Table(title="Optimized plan", header_style="bold")
@@ -812,7 +850,7 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
                 )
         console.print(t)
     for line in summary_lines(result):
-        console.print(line, markup=False)
+        console.print(line)
 
 
 @cli.command()
@@ -834,7 +872,9 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
 @_with_sets
 @_with_solver(
     gap="Relative optimality gap to prove (default: each scenario's, else 1e-4).",
-    time_limit="Seconds for the solver, per variant.",
+    time_limit="Seconds per variant for its whole plan (default: each scenario's, else 60): "
+    "the model's build, the baselines, the bound tightening and the solver together, as in "
+    "`isoplan plan`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @_with_projection
@@ -892,16 +932,19 @@ def compare(
         names = ",".join(v.name for v in variants)
         rates = [v.options.inflation for v in variants]
         meta = _provenance(laws, projected, rates, scenario=scenario_spec, variants=names)
-        _write_tables({"compare": table}, outdir, meta)
+        files = {"compare.parquet": (table, meta)}
         for c in done:
-            _write_tables(c.tables, outdir / c.variant.name, _plan_meta(c.variant, c.variant.spec))
+            variant_meta = _plan_meta(c.variant, c.variant.spec)
+            for name, frame in c.tables.items():
+                files[f"{c.variant.name}/{name}.parquet"] = (frame, variant_meta)
+        write_folder(outdir, files)
     if as_json:
         click.echo(json.dumps({"compare": records(table)}))
     else:
         _print_compare(table)
     failed = [c.variant.name for c in done if c.row.get("after_tax_wealth") is None]
     if failed:
-        err_console.print(f"isoplan: no plan for {', '.join(failed)}", markup=False)
+        err_console.print(f"isoplan: no plan for {', '.join(failed)}")
         sys.exit(1)
 
 
@@ -937,7 +980,6 @@ def _print_compare(table: pd.DataFrame) -> None:
         console.print(
             f"Exact re-evaluation and model {ok}: largest difference ${worst.max():,.2f} over "
             "every variant, year and tax line.",
-            markup=False,
         )
 
 
@@ -970,9 +1012,9 @@ class _RateColumn(ProgressColumn):
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=None,
-    help="Local worker processes (default: one per core).",
+    help=f"Local worker processes (default: one per core; at most {MAX_WORKERS}).",
 )
 @click.option(
     "--scheduler",
@@ -983,14 +1025,18 @@ class _RateColumn(ProgressColumn):
 )
 @click.option(
     "--dask-workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=None,
-    help="Start a local Dask cluster of N single-threaded workers and plan on it.",
+    help=f"Start a local Dask cluster of N single-threaded workers and plan on it (at most "
+    f"{MAX_WORKERS}).",
 )
 @_with_solver(
     gap="Relative optimality gap for every client (default: each client's, else 1e-4).",
-    time_limit="Seconds per client for the solver (default: each client's, else 60); a client "
-    "that hits it keeps the best plan found, with its gap.",
+    time_limit="Seconds per client for its whole plan (default: each client's, else 60): its "
+    "validation, the model's build, the baselines, the bound tightening and the solver "
+    "together; a client that hits it keeps the best plan found, with its gap. Not counted: the "
+    "exact re-evaluation and the tables, any part of a build beyond the limit (a build cannot "
+    "stop midway) and the second each solver phase always gets.",
 )
 @click.option(
     "--chunk-size",
@@ -1061,6 +1107,7 @@ def batch(
         raise InputError("give --scheduler (an existing cluster) or --dask-workers, not both")
     if workers is not None and (scheduler is not None or dask_workers is not None):
         raise InputError("--workers sets the local pool; with Dask use --dask-workers")
+    check_output_folder(outdir)
     book = read_book(book_path)
     job = Batch(book, outdir, _overrides(solver, gap, time_limit, inflation, no_projection),
                 chunk_size)  # fmt: skip
@@ -1101,14 +1148,13 @@ def batch(
             err_console.print(
                 f"isoplan: interrupted with {done:,} of {len(job.chunks):,} chunks written; run "
                 "the same command again to finish the book",
-                markup=False,
             )
             sys.exit(130)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
         return
     for line in _batch_lines(summary):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, highlight=False)
 
 
 def _batch_lines(s: Any) -> list[str]:
@@ -1140,21 +1186,21 @@ def _batch_lines(s: Any) -> list[str]:
     return lines
 
 
+def _fail(message: str, code: int) -> None:
+    """One line on stderr, whatever the message quotes (a cell or a --set may hold a newline)."""
+    err_console.print(" ".join(message.split()), highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 for anything the user can fix."""
     try:
         cli.main(prog_name="isoplan", standalone_mode=False)
     except InputError as exc:
-        err_console.print(f"isoplan: error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(f"isoplan: error: {exc}", 2)
     except EngineError as exc:
-        err_console.print(f"isoplan: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _fail(f"isoplan: {exc}", 1)
     except click.exceptions.Abort:
-        err_console.print("isoplan: aborted")
-        sys.exit(130)
+        _fail("isoplan: aborted", 130)
     except click.ClickException as exc:  # usage errors too: one line, not click's usage block
-        err_console.print(
-            f"isoplan: error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True
-        )
-        sys.exit(exc.exit_code)
+        _fail(f"isoplan: error: {exc.format_message()}", exc.exit_code)

@@ -18,7 +18,13 @@ from models.engine import tax_many
 from models.forms import VECTOR, Household
 from models.law import STATUSES, LawTable
 from planner.errors import InputError, LawYearError
-from planner.households import GRANT_COLUMNS, HouseholdTable, parse_households, row_of_year
+from planner.households import (
+    GRANT_COLUMNS,
+    Column,
+    HouseholdTable,
+    parse_households,
+    row_of_year,
+)
 from planner.law import law_for_years
 
 TAX_OUTPUT_COLUMNS = (
@@ -101,14 +107,16 @@ def compute_crossover(
     inflation: float | None = None,
     allow_projection: bool = True,
     source: Path = Path("<input>"),
+    grant_columns: tuple[Column, ...] = GRANT_COLUMNS,
 ) -> pd.DataFrame:
     """The exact AMT crossover of every row: household-year columns plus strike, fmv, shares and
     (optionally) amt_budget. Where itemize is empty, the deduction is the one with the lower total
-    tax before the exercise, and it is kept for the search."""
+    tax before the exercise, and it is kept for the search. `grant_columns` may bound those
+    columns otherwise (a book's probe counts cents of spread as shares)."""
     for name in ("strike", "fmv", "shares"):
         if name not in df.columns:
             raise InputError(f"{source}: missing column '{name}' (the grant to exercise)")
-    table, grant = parse_households(source, df, GRANT_COLUMNS)
+    table, grant = parse_households(source, df, grant_columns)
     law, projected = _law_table(source, df, table, inflation, allow_projection)
     p = law.gather(law.cell_index(table.years, table.statuses))
     h = _household(table, slice(None))

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import yaml
 
 from models.law import STATUS_INDEX, STATUSES
 from planner.errors import InputError
+from planner.limits import MAX_MONEY, MAX_PRICE, MAX_SHARES
+from planner.scenario.reading import read_yaml
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Column:
     help: str
     signed: bool = False  # may be negative
     integer: bool = False
-    maximum: float | None = None
+    maximum: float = MAX_MONEY  # in absolute value (planner.limits)
 
 
 # Money columns: a missing column means 0 for every row; an empty cell means 0 for that row.
@@ -63,9 +65,11 @@ HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
 )
 
 GRANT_COLUMNS: tuple[Column, ...] = (
-    Column("strike", "exercise price per share"),
-    Column("fmv", "fair market value per share at exercise"),
-    Column("shares", "ISO shares vested and available to exercise", integer=True),
+    Column("strike", "exercise price per share", maximum=MAX_PRICE),
+    Column("fmv", "fair market value per share at exercise", maximum=MAX_PRICE),
+    Column(
+        "shares", "ISO shares vested and available to exercise", integer=True, maximum=MAX_SHARES
+    ),
     Column("amt_budget", "AMT you accept paying this year (default 0)"),
 )
 
@@ -96,7 +100,12 @@ def read_table(
     """Read CSV, JSONL (or JSON array) or Parquet by extension, every cell as text or number.
     `text_columns` of a CSV stay text (ids like 007 keep their zeros). Given a `malformed` list,
     CSV rows with the wrong number of fields are left out and listed there as (row, text, why)
-    instead of failing the whole file."""
+    instead of failing the whole file.
+
+    An empty cell (a CSV's empty field, a null) is missing; a NaN or an infinity written in the
+    file (`nan`, `inf`, `1e999`, JSON's `NaN`) is not: such a cell is handed on as its text
+    (`_non_finite_as_text`), which every number field then refuses with its row and name. Pandas
+    alone would make both NaN, and a NaN in a money column would be read as $0."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
@@ -107,9 +116,9 @@ def read_table(
             rows = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise InputError(f"{path}: expected a JSON array of objects")
-            df = pd.DataFrame(rows)
+            df = pd.DataFrame([_json_row(r, f"{path}: row {i}") for i, r in enumerate(rows, 1)])
         elif suffix == ".parquet":
-            df = pq.read_table(path).to_pandas()
+            df = _non_finite_as_text(pq.read_table(path), path)
         else:
             raise InputError(
                 f"{path}: unknown file type {suffix!r} (use .csv, .jsonl, .json or .parquet)"
@@ -118,6 +127,8 @@ def read_table(
         raise
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise InputError(f"{path}: cannot read {suffix[1:]} file: nested too deeply") from None
     except (
         pd.errors.ParserError,
         pd.errors.EmptyDataError,
@@ -154,6 +165,7 @@ def _read_csv(
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(text_columns, pa.string()),
+            null_values=[""],  # Arrow's default also nulls 'nan', 'NA', 'null': read as $0
             strings_can_be_null=False,
         ),
     )
@@ -163,15 +175,42 @@ def _read_csv(
         raise InputError(f"{path}: row {line - 1}: {why.format(actual, expected)}")
     for line, expected, actual, text in invalid:
         malformed.append((line - 1, text, why.format(actual, expected)))  # type: ignore[union-attr]
-    return table.to_pandas()
+    return _non_finite_as_text(table, path)
+
+
+def _non_finite_as_text(table: pa.Table, path: Path) -> pd.DataFrame:
+    """The table as pandas, with every NaN or infinity of a float column as its text ('nan',
+    'inf', '-inf') in an object column, so it stays apart from an empty cell (null). A column
+    of lists or records holds no cell isoplan reads."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_nested(column.type):
+            raise InputError(
+                f"{path}: column '{name}': expected numbers or text, not {column.type}"
+            )
+    df = table.to_pandas()
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not pa.types.is_floating(column.type):
+            continue
+        bad = pc.fill_null(pc.invert(pc.is_finite(column)), False).to_numpy(zero_copy_only=False)
+        if bad.any():
+            cells = df[name].astype(object)
+            cells[bad] = [str(v) for v in df[name].to_numpy()[bad]]
+            df[name] = cells
+    return df
+
+
+def _json_row(row: dict[str, object], where: str) -> dict[str, object]:
+    """A JSON object's NaN or infinity (`NaN`, `Infinity`, `1e999`) as its text (see
+    `_non_finite_as_text`); a list or an object as a cell is refused at `where`."""
+    for k, v in row.items():
+        if isinstance(v, list | dict):
+            raise InputError(f"{where}: field '{k}': expected a number or text, got {_shown(v)}")
+    return {k: str(v) if isinstance(v, float) and not np.isfinite(v) else v for k, v in row.items()}
 
 
 def read_example(path: Path) -> tuple[pd.DataFrame, str]:
     """A self-describing crossover example: `description`, `household` and `grant` mappings."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read YAML: {str(exc).splitlines()[0]}") from None
+    doc = read_yaml(path)[0]
     if not (
         isinstance(doc, dict)
         and isinstance(doc.get("household"), dict)
@@ -194,7 +233,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
             raise InputError(f"{path}: line {lineno}: malformed JSON ({exc.msg})") from None
         if not isinstance(row, dict):
             raise InputError(f"{path}: line {lineno}: expected a JSON object")
-        rows.append(row)
+        rows.append(_json_row(row, f"{path}: line {lineno}"))
     return pd.DataFrame(rows)
 
 
@@ -211,6 +250,14 @@ def _shown(value: object) -> str:
     return repr(value)
 
 
+def _text_is_number(cell: object) -> float | None:
+    """The number a text cell spells, NaN and infinity included (None if it spells none)."""
+    try:
+        return float(str(cell))
+    except ValueError:
+        return None
+
+
 def _blank(series: pd.Series) -> np.ndarray:
     """Missing or whitespace-only cells (these mean 0 in money columns)."""
     missing = series.isna().to_numpy().copy()
@@ -220,9 +267,10 @@ def _blank(series: pd.Series) -> np.ndarray:
     return missing
 
 
-def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
+def _checked(df: pd.DataFrame, col: Column) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+    """A number column's values (missing: 0) and its failed checks, in order: (rows, why)."""
     if col.name not in df.columns:
-        return np.zeros(len(df))
+        return np.zeros(len(df)), []
     raw = df[col.name]
     if pd.api.types.is_bool_dtype(raw):
         values = np.full(len(raw), np.nan)  # true/false is not an amount
@@ -231,23 +279,42 @@ def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
     else:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
         values[_blank(raw) & np.isnan(values)] = 0.0
-    bad = ~np.isfinite(values)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        got = _shown(raw.iloc[i])
-        raise InputError(f"{_where(path, df, i)}: field '{col.name}': expected a number, got {got}")
+    finite = np.isfinite(values)
+    spelled = np.array([_text_is_number(v) is not None for v in raw[~finite]], dtype=bool)
+    number = np.zeros(len(raw), dtype=bool)
+    number[np.flatnonzero(~finite)[spelled]] = True  # 'nan', 'inf': a number, but not finite
+    clean = np.where(finite, values, 0.0)
+    most = f"{col.maximum:,.0f}"
     checks = [
-        (not col.signed, values < 0, "must not be negative"),
-        (col.integer, values != np.floor(values), "must be a whole number"),
-        (col.maximum is not None, values > (col.maximum or 0), f"must be at most {col.maximum}"),
-    ]
-    for active, failed, why in checks:
-        if active and failed.any():
-            i = int(np.flatnonzero(failed)[0])
-            raise InputError(
-                f"{_where(path, df, i)}: field '{col.name}': {why}, got {_shown(raw.iloc[i])}"
-            )
+        (~finite & ~number, "expected a number"),
+        (number, "expected a finite number"),
+        (~col.signed & (clean < 0), "must not be negative"),
+        (col.integer & (clean != np.floor(clean)), "must be a whole number"),
+        (np.abs(clean) > col.maximum,
+         f"must be at most {most}" if not col.signed else f"must be between -{most} and {most}"),
+    ]  # fmt: skip
+    return clean, [(rows, why) for rows, why in checks if rows.any()]
+
+
+def _numbers(path: Path, df: pd.DataFrame, col: Column) -> np.ndarray:
+    values, failed = _checked(df, col)
+    if failed:
+        rows, why = failed[0]
+        i = int(np.flatnonzero(rows)[0])
+        got = _shown(df[col.name].iloc[i])
+        raise InputError(f"{_where(path, df, i)}: field '{col.name}': {why}, got {got}")
     return values
+
+
+def number_problems(df: pd.DataFrame, columns: tuple[Column, ...]) -> dict[int, str]:
+    """The first problem of each row's number columns (the checks `parse_households` raises on),
+    for a caller that answers row by row: a book's crossover, one answer per client."""
+    out: dict[int, str] = {}
+    for col in columns:
+        for rows, why in _checked(df, col)[1]:
+            for i in np.flatnonzero(rows).tolist():
+                out.setdefault(i, f"field '{col.name}': {why}, got {_shown(df[col.name].iloc[i])}")
+    return out
 
 
 _ITEMIZE_WORDS = {

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from models.law import PARAMETER_NAMES, STATUSES, YearLaw
 from planner.errors import LawDataError, LawYearError
+from planner.limits import GROWTH
 
 _RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates")
 _EDGE_LISTS = ("tax_table.first_row_edges",)
@@ -191,8 +192,15 @@ def project_year(last: YearLaw, year: int, rules: dict[str, Any], rate: float) -
     return YearLaw(year=year, values=values, projected=True)
 
 
+class _Data(NamedTuple):
+    laws: dict[int, YearLaw]  # the published years
+    rules: dict[str, Any]  # each parameter's projection rule
+    default_inflation: float
+    max_years_projected: int
+
+
 @lru_cache(maxsize=1)
-def _published() -> tuple[dict[int, YearLaw], dict[str, Any], float]:
+def _published() -> _Data:
     root = data_dir()
     files = sorted((root / "federal").glob("*.yaml"))
     if not files:
@@ -204,21 +212,33 @@ def _published() -> tuple[dict[int, YearLaw], dict[str, Any], float]:
         raise LawDataError(
             f"{root / 'federal'}: tax year {gaps[0]} missing between published years"
         )
-    proj = _load_yaml(root / "projection.yaml")
+    path = root / "projection.yaml"
+    proj = _load_yaml(path)
     rules = proj.get("rules")
     if not isinstance(rules, dict) or any(n not in rules for n in PARAMETER_NAMES):
         missing = [n for n in PARAMETER_NAMES if not isinstance(rules, dict) or n not in rules]
-        raise LawDataError(f"{root / 'projection.yaml'}: no projection rule for {missing[0]!r}")
-    return laws, rules, float(proj.get("default_inflation_rate", 0.025))
+        raise LawDataError(f"{path}: no projection rule for {missing[0]!r}")
+    rate, ahead = proj.get("default_inflation_rate"), proj.get("max_years_projected")
+    if not isinstance(rate, float) or not GROWTH[0] <= rate <= GROWTH[1]:
+        raise LawDataError(f"{path}: default_inflation_rate: expected a rate, got {rate!r}")
+    if not isinstance(ahead, int) or isinstance(ahead, bool) or ahead < 0:
+        raise LawDataError(f"{path}: max_years_projected: expected a whole number of years")
+    return _Data(laws, rules, rate, ahead)
 
 
 def default_inflation() -> float:
     """The assumed chained-CPI inflation rate for projected years, from `data/projection.yaml`."""
-    return _published()[2]
+    return _published().default_inflation
 
 
 def published_years() -> list[int]:
-    return sorted(_published()[0])
+    return sorted(_published().laws)
+
+
+def last_projected_year() -> int:
+    """The last tax year isoplan projects (`max_years_projected` after the last published)."""
+    data = _published()
+    return max(data.laws) + data.max_years_projected
 
 
 def law_for_years(
@@ -226,8 +246,9 @@ def law_for_years(
 ) -> dict[int, YearLaw]:
     """The law of every requested year; later years are projected (or refused). The one check
     of whether a year has law, and its wording: `LawYearError`."""
-    laws, rules, default_rate = _published()
-    rate = default_rate if inflation is None else inflation
+    data = _published()
+    laws = data.laws
+    rate = data.default_inflation if inflation is None else inflation
     first, last = min(laws), max(laws)
     out: dict[int, YearLaw] = {}
     for year in sorted(set(years)):
@@ -239,8 +260,13 @@ def law_for_years(
             raise LawYearError(
                 f"tax year {year}: no published tax-law data (last is {last}) and projection is off"
             )
+        elif year > last + data.max_years_projected:
+            raise LawYearError(
+                f"tax year {year}: isoplan projects tax law only to {last_projected_year()}, "
+                f"{data.max_years_projected} years after the last published year ({last})"
+            )
         else:
-            out[year] = project_year(laws[last], year, rules, rate)
+            out[year] = project_year(laws[last], year, data.rules, rate)
     return out
 
 
@@ -249,7 +275,7 @@ def citations(year: int) -> dict[str, str]:
     indexing rule of a projected year."""
     path = data_dir() / "federal" / f"{year}.yaml"
     if not path.exists():
-        rules = _published()[1]
+        rules = _published().rules
         return {
             name: f"projected by {rule['reference']['section']}" for name, rule in rules.items()
         }

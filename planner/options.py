@@ -23,7 +23,7 @@ class PlanOptions:
 
     solver: str = "highs"  # in-process: no solver process or files per solve, as CBC needs
     gap: float = 1e-4  # relative optimality gap at which the solver stops
-    time_limit: float = 60.0  # seconds for the solver (its three phases together)
+    time_limit: float = 60.0  # seconds for the whole plan (planner.solve.Budget)
     inflation: float | None = None  # assumed chained-CPI rate of projected years (None: data's)
     allow_projection: bool = True  # project years after the last published one (False: refuse)
 

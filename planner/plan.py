@@ -13,21 +13,22 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from models.baselines import best_baseline, evaluate_baselines
+from models.baselines import best_baseline, evaluate_baselines_by
 from models.exact import Evaluation, InfeasiblePlan, evaluate
 from models.law import YearLaw, params_for
-from models.milp import ModelNotSupported, model_taxes, read_plan, settle
+from models.milp import ModelNotSupported, build, model_taxes, read_plan, settle
 from models.pwl import value_of
 from models.scenario import Plan, Scenario, resolve_deductions
 from planner.errors import InputError
 from planner.options import PlanOptions
-from planner.solve import SolveResult, build_tight, solve
+from planner.solve import MIN_SECONDS, Budget, SolveResult, retightened, solve
 
 COMPARED_LINES = (
     "regular_tax", "tmt", "amt", "niit", "mtc_allowed", "mtc_generated", "mtc_carryforward_out",
     "total_tax", "extra_tax",
 )  # fmt: skip
 EXACT_TOLERANCE = 1.0  # dollars per year and line
+CUT_SHORT = "cut short by the time limit"  # a baseline's note: its later actions were left out
 
 
 @dataclass
@@ -45,19 +46,27 @@ class PlanResult:
     build_seconds: float = 0.0
     plan_vs_exact: float | None = None
     explanation: str | None = None
+    cut_short: list[str] = field(default_factory=list)  # baselines the time limit cut short
+    # The time limit cut something short: a baseline, or the solver (whose plan may then be the
+    # best baseline's: its status alone cannot say why).
+    time_limit_hit: bool = False
 
     @property
     def exact(self) -> bool:
         return self.plan_vs_exact is not None and self.plan_vs_exact <= EXACT_TOLERANCE
 
 
-def explain_infeasible(scenario: Scenario) -> str:
+def explain_infeasible(scenario: Scenario, laws: dict[int, YearLaw]) -> str:
     """Why no plan can meet the scenario's requirements, in words (the first reason found)."""
     if scenario.start_cash < scenario.cash_floor:
         return (
             f"the starting cash ${scenario.start_cash:,.0f} is already below the cash floor "
             f"${scenario.cash_floor:,.0f}"
         )
+    try:
+        evaluate(scenario, Plan(), laws)
+    except InfeasiblePlan as exc:
+        return f"even with no exercise or sale, {'; '.join(exc.problems)}"
     spare = scenario.start_cash + sum(ty.savings for ty in scenario.years) - scenario.cash_floor
     for key, shares in scenario.required_exercise.items():
         options = [o for o in scenario.options if o.id == key]
@@ -86,18 +95,28 @@ def resolved(scenario: Scenario, laws: dict[int, YearLaw]) -> Scenario:
     return resolve_deductions(scenario, params)
 
 
-def run_plan(scenario: Scenario, laws: dict[int, YearLaw], options: PlanOptions) -> PlanResult:
-    """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective."""
+def run_plan(
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    options: PlanOptions,
+    budget: Budget | None = None,
+) -> PlanResult:
+    """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective.
+    The model's build, the baselines, the bound tightening and the solver run within `budget`
+    (`planner.solve.Budget`, in that order; by default the options' time limit from now), and
+    the baselines cut short have the time the solver leaves to finish."""
+    budget = budget or Budget.of(options.time_limit)
     scenario = resolved(scenario, laws)
-    baselines = evaluate_baselines(scenario, laws)
+    try:
+        model = build(scenario, laws)
+    except ModelNotSupported as exc:
+        raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
+    baselines, cut_short = evaluate_baselines_by(scenario, laws, budget.for_baselines())
     sign = 1.0 if scenario.objective == "wealth" else -1.0
     best_name = best_baseline(baselines, scenario.objective)
     scale = max((abs(ev.objective_value) for _, ev in baselines.values()), default=1.0)
     floor = baselines[best_name][1].objective_value if best_name is not None else None
-    try:
-        model = build_tight(scenario, laws, floor)
-    except ModelNotSupported as exc:
-        raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
+    model = retightened(model, laws, floor, budget)
     result = PlanResult(
         scenario=scenario,
         solve=None,
@@ -107,22 +126,33 @@ def run_plan(scenario: Scenario, laws: dict[int, YearLaw], options: PlanOptions)
         options=options,
         model_size=model.size,
         build_seconds=model.build_seconds,
+        cut_short=cut_short,
     )
     gap = options.gap
-    result.solve = solve(model, options.solver, gap, options.time_limit, scale)
+    # Out of time, the solver runs only if no baseline can stand in for its plan.
+    seconds = budget.left() if best_name is not None else max(budget.left(), MIN_SECONDS)
+    result.solve = solve(model, options.solver, gap, seconds, scale)
     r = result.solve
+    if cut_short and budget.left() > 0:
+        # The solver left time: the baselines cut short start over with it (a policy cannot
+        # resume where it stopped), and each that now finishes replaces its cut plan.
+        again, still = evaluate_baselines_by(scenario, laws, budget.end, tuple(cut_short))
+        baselines.update((n, again[n]) for n in again if n not in still)
+        result.cut_short = cut_short = [n for n in cut_short if n in still or n not in again]
+        best_name = best_baseline(baselines, scenario.objective)
+    result.time_limit_hit = bool(cut_short) or r.status in ("time_limit", "no_solution")
     if best_name is not None:
         best_plan, best = baselines[best_name]
         below = r.objective is None or sign * (best.objective_value - r.objective) > gap * scale
         if below and not settle(model, best_plan):
-            # The solver ended below a baseline (time limit, or a numerically wrong proof):
-            # the baseline is the plan, still run through the model to compare with the exact
-            # figures. The status says so.
+            # The solver ended below a baseline (time limit, none left for it, or a numerically
+            # wrong proof): the baseline is the plan, still run through the model to compare
+            # with the exact figures. The status says so.
             r.status, r.objective, r.gap = f"baseline:{best_name}", value_of(model.objective), None
             r.solver_objective = None
     if not r.has_plan:
         result.explanation = (
-            explain_infeasible(scenario)
+            explain_infeasible(scenario, laws)
             if r.status == "infeasible"
             else "the time limit ran out before any plan was found"
         )
@@ -199,8 +229,10 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         })  # fmt: skip
     for name, (_, ev) in result.baselines.items():
         short = sum(ev.required_shortfall.values())
-        note = f"misses required exercise by {short:,.0f} shares" if short else ""
-        rows.append({"approach": name, **totals(ev), "note": note})
+        notes = [f"misses required exercise by {short:,.0f} shares"] if short else []
+        if name in result.cut_short:
+            notes.append(CUT_SHORT)
+        rows.append({"approach": name, **totals(ev), "note": "; ".join(notes)})
     summary = pd.DataFrame(rows)
     out = {"summary": summary}
     ev = result.evaluation
@@ -278,6 +310,16 @@ def summary_lines(result: PlanResult) -> list[str]:
         f"Exact re-evaluation and model {check}: largest difference "
         f"${result.plan_vs_exact:,.2f} over every year and tax line."
     )
+    if result.time_limit_hit:
+        cut = [f"baselines {', '.join(result.cut_short)} cut short"] if result.cut_short else []
+        done = (
+            "the plan is proven within the gap"
+            if r.status == "optimal"
+            else "a longer one may find a better plan"
+        )
+        lines.append(
+            f"Time limit of {result.options.time_limit:g} s reached: {'; '.join([*cut, done])}."
+        )
     if not math.isclose(ev.min_cash, s.cash_floor) and ev.min_cash < s.cash_floor:
         lines.append("Cash falls below the floor: a bug, please report.")
     return lines

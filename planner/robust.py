@@ -14,11 +14,12 @@ continuation (its cash cannot stay above the floor), the EEV is undefined and th
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from models.baselines import best_baseline, evaluate_baselines
+from models.baselines import best_baseline, evaluate_baselines_by, stagger
 from models.exact import Evaluation, InfeasiblePlan, evaluate
 from models.milp import ModelNotSupported, build, model_taxes, read_plan
 from models.pwl import value_of
@@ -33,6 +34,7 @@ from models.stochastic import (
 )
 from planner.errors import InputError
 from planner.plan import (
+    CUT_SHORT,
     EXACT_TOLERANCE,
     PlanResult,
     model_vs_exact,
@@ -42,7 +44,7 @@ from planner.plan import (
     tables,
     totals,
 )
-from planner.solve import SolveResult, solve, tighten
+from planner.solve import MIN_SECONDS, Budget, SolveResult, solve, tighten
 from planner.variants import Variant
 
 
@@ -59,6 +61,7 @@ class RobustResult:
     mean_value: PlanResult | None = None
     eev: dict[str, Evaluation | None] = field(default_factory=dict)
     explanation: str | None = None
+    mean_value_cut: bool = False  # the time limit ended before the EEV was known
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -107,25 +110,36 @@ class RobustResult:
 
 def run_robust(variant: Variant, mean_value: bool = True) -> RobustResult:
     """Solve the robust program of a variant with paths (with its options and law), re-evaluate
-    every path's plan exactly, and (with `mean_value`) compute the EEV."""
+    every path's plan exactly, and (with `mean_value`) compute the EEV. One time limit for all
+    (`planner.solve.Budget`): each path's bounds (a build and the tightening, for a third of
+    it), the robust model's build, the baselines of every path, the solver, then the EEV with
+    what is left."""
     laws, options = variant.laws, variant.options
+    budget = Budget.of(options.time_limit)
     scenarios = {n: resolved(s, laws) for n, s in variant.paths.items()}
-    baselines = {n: evaluate_baselines(s, laws) for n, s in scenarios.items()}
-    scale = max(
-        (abs(ev.objective_value) for b in baselines.values() for _, ev in b.values()), default=1.0
-    )
     try:
         # Each path's bounds without an objective cut: on the robust plan a path may end below
-        # its own best baseline.
-        bounds = {n: tighten(build(s, laws), None) for n, s in scenarios.items()}
+        # its own best baseline. A path reached after the tightening's share has none.
+        until = budget.for_tightening()
+        bounds = {
+            n: tighten(build(s, laws), None, until) if time.monotonic() < until else {}
+            for n, s in scenarios.items()
+        }
         sm = build_stochastic(
             scenarios, variant.probabilities, laws, variant.shared_years, variant.risk, bounds
         )
     except ModelNotSupported as exc:
         raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
-    r = solve(
-        sm, options.solver, options.gap, options.time_limit, scale, settle_with=settle_stochastic
+    baselines, cut_short = {}, {}
+    ends = stagger(budget.for_baselines(), len(scenarios))
+    for (n, s), end in zip(scenarios.items(), ends, strict=True):
+        baselines[n], cut_short[n] = evaluate_baselines_by(s, laws, end)
+    scale = max(
+        (abs(ev.objective_value) for b in baselines.values() for _, ev in b.values()), default=1.0
     )
+    # No baseline stands in for a robust plan: out of time, the solver still runs.
+    seconds = max(budget.left(), MIN_SECONDS)
+    r = solve(sm, options.solver, options.gap, seconds, scale, settle_with=settle_stochastic)
     result = RobustResult(
         variant=variant,
         solve=r,
@@ -144,6 +158,7 @@ def run_robust(variant: Variant, mean_value: bool = True) -> RobustResult:
             options=options,
             model_size=sm.size,
             build_seconds=sm.build_seconds,
+            cut_short=cut_short[name],
         )
         result.paths[name] = pr
         if pr.plan is None:
@@ -165,7 +180,7 @@ def run_robust(variant: Variant, mean_value: bool = True) -> RobustResult:
         )
         return result
     if mean_value:
-        _mean_value(result, scenarios, bounds)
+        _mean_value(result, scenarios, bounds, budget)
     return result
 
 
@@ -173,16 +188,22 @@ def _mean_value(
     result: RobustResult,
     scenarios: dict[str, Scenario],
     bounds: dict[str, dict[str, tuple[float, float]]],
+    budget: Budget,
 ) -> None:
     """The plan for the average path, its first years fixed on every path, the rest
     re-optimized there (module docstring); each path's model with the bounds the robust plan
-    proved for it."""
+    proved for it. Within what is left of the budget, half of it for the plan: a solve the time
+    limit stops before any plan leaves the EEV unknown (`mean_value_cut`), not infeasible."""
     laws, options = result.variant.laws, result.variant.options
     avg = average_scenario(scenarios, result.probabilities)
-    mv = run_plan(avg, laws, options)
+    result.mean_value_cut = budget.left() <= 0
+    if result.mean_value_cut:
+        return
+    mv = run_plan(avg, laws, options, budget.part(0.5))  # half left to carry it onto the paths
     result.mean_value = mv
     if mv.plan is None:
-        result.eev = dict.fromkeys(scenarios)
+        result.mean_value_cut = mv.solve is not None and mv.solve.status == "no_solution"
+        result.eev = {} if result.mean_value_cut else dict.fromkeys(scenarios)
         return
     shared = tuple(avg.year_numbers[: result.variant.shared_years])
     for name, s in scenarios.items():
@@ -190,7 +211,10 @@ def _mean_value(
         fix_first_stage(m, mv.plan, shared)
         ev = result.paths[name].evaluation
         scale = abs(ev.objective_value) if ev else 1.0
-        r = solve(m, options.solver, options.gap, options.time_limit, scale)
+        r = solve(m, options.solver, options.gap, budget.left(), scale)
+        if r.status == "no_solution":
+            result.eev, result.mean_value_cut = {}, True
+            return
         result.eev[name] = evaluate(s, read_plan(m), laws) if r.has_plan else None
 
 
@@ -249,7 +273,7 @@ def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
             **(totals(ev) if ev is not None else {}),
             "mean_value_wealth": mv.wealth if mv is not None else None,
             "robust_minus_mean_value": ev.wealth - mv.wealth if ev and mv else None,
-            "best_baseline": best,
+            "best_baseline": f"{best} ({CUT_SHORT})" if best in pr.cut_short else best,
             "best_baseline_wealth": pr.baselines[best][1].objective_value if best else None,
             "plan_vs_exact": pr.plan_vs_exact,
         })  # fmt: skip
@@ -291,6 +315,11 @@ def robust_lines(result: RobustResult) -> list[str]:
             "The plan for the average path leaves no feasible plan on path(s) "
             f"{', '.join(stuck)} (cash below the floor): the robust plan is the only one of "
             "the two that holds up on every path."
+        )
+    elif result.mean_value_cut:
+        lines.append(
+            f"The time limit of {v.options.time_limit:g} s ended before the plan for the average "
+            "path was carried onto every path: no VSS."
         )
     gap = f"{r.gap:.1e}" if r.gap is not None else "unknown"
     lines.append(

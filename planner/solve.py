@@ -27,6 +27,7 @@ from models.scenario import Scenario
 from models.stochastic import StochasticModel
 
 SOLVERS = ("cbc", "highs")
+MIN_SECONDS = 1.0  # the least a solver phase runs, so that a plan can still be found
 
 
 # A solver's numbers are scaled by powers of two, which are exact in binary floating point.
@@ -182,20 +183,34 @@ def make_solver(m: LadderModel | StochasticModel, name: str) -> Highs | Cbc:
     raise ValueError(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})")
 
 
-def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float]]:
+def tighten(
+    m: LadderModel, floor: float | None, until: float = math.inf
+) -> dict[str, tuple[float, float]]:
     """Bounds for the inputs of the functions with an exact part (`Builder.inputs`), by
     optimization over the model's LP relaxation: the smallest and largest value each input takes
     in any solution of the relaxation whose objective is at least `floor` (the best baseline's,
     which the plan must match anyway). Interval arithmetic lets a year's AMTI reach every grant
     exercised at once; cash, the vesting and the objective cut usually say far less, and the
     relaxation of a concave kink is the better the narrower its range. One LP model (scaled, as
-    every HiGHS model here: `Highs`), re-solved from the last basis for each bound."""
-    if not m.builder.inputs:
+    every HiGHS model here: `Highs`), re-solved from the last basis for each bound.
+
+    Each bound is proven on its own, so the work stops at `until` (a `time.monotonic()` instant)
+    with the bounds found by then: they only make the model's relaxation tighter."""
+    if not m.builder.inputs or time.monotonic() >= until:
         return {}
     lp = Highs(m.prob, [])
     lp.relax()
     h = lp.h
-    h.run()
+
+    def run() -> bool:
+        """Solve the LP within the time left; False if none is."""
+        left = until - time.monotonic()
+        if left > 0:
+            h.setOptionValue("time_limit", left)
+            h.run()
+        return left > 0
+
+    run()
     # Each bound changes only the costs, so the last optimal basis stays feasible: primal simplex
     # goes on from it, where HiGHS's default dual simplex would start over.
     h.setOptionValue("simplex_strategy", 4)
@@ -230,7 +245,8 @@ def tighten(m: LadderModel, floor: float | None) -> dict[str, tuple[float, float
                 found.append(known)
                 continue
             h.changeColsCost(n, everything, sense * rows[k])
-            h.run()
+            if not run():
+                return out
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 break
             see()
@@ -246,13 +262,65 @@ def _margin(size: float) -> float:
     return 1.0 + 1e-7 * abs(size)
 
 
+@dataclass(frozen=True)
+class Budget:
+    """One time limit for a whole plan: the model's build, the baselines, the bound tightening
+    and the solver, in that order, all within it (`end`, a `time.monotonic()` instant).
+
+    The build goes first because it cannot stop midway: started first, it delays the end only
+    when it alone takes longer than the limit. Then each stage that can stop does so at its
+    share of the time left, the solver, which makes the plan, having the rest: the baselines
+    are comparisons and the fallback plan, and the tightening only speeds the solve."""
+
+    end: float
+    seconds: float  # the whole limit
+
+    @classmethod
+    def of(cls, seconds: float) -> Budget:
+        """`seconds` from now."""
+        return cls(time.monotonic() + seconds, seconds)
+
+    def left(self) -> float:
+        """Seconds to the end (negative once past it)."""
+        return self.end - time.monotonic()
+
+    def for_baselines(self) -> float:
+        """When the baselines stop: a quarter of the time left, but at least a tenth of the
+        limit from now, so that a build that took it all still leaves plans to choose from."""
+        return time.monotonic() + max(self.left() / 4, self.seconds / 10)
+
+    def for_tightening(self) -> float:
+        """When the bound tightening stops: a third of the time left."""
+        return time.monotonic() + self.left() / 3
+
+    def part(self, share: float) -> Budget:
+        """The budget of a part of the work that must leave time for the rest: `share` of the
+        time left."""
+        return Budget(time.monotonic() + share * self.left(), self.seconds)
+
+
+UNLIMITED = Budget(math.inf, math.inf)
+
+
 def build_tight(scenario: Scenario, laws: dict[int, YearLaw], floor: float | None) -> LadderModel:
     """The model, built a second time with the bounds `tighten` proves on the first."""
+    return retightened(build(scenario, laws), laws, floor)
+
+
+def retightened(
+    m: LadderModel, laws: dict[int, YearLaw], floor: float | None, budget: Budget = UNLIMITED
+) -> LadderModel:
+    """`m` built a second time with the bounds `tighten` proves on it within the budget's share.
+    `m` itself is kept when no bound was found, or when the second build, which takes about as
+    long as the first, would leave the solver less time than that. Its `build_seconds` count
+    the builds and the tightening."""
     started = time.perf_counter()
-    bounds = tighten(build(scenario, laws), floor)
-    m = build(scenario, laws, bounds)
-    m.build_seconds = time.perf_counter() - started
-    return m
+    bounds = tighten(m, floor, budget.for_tightening())
+    out = m
+    if bounds and m.build_seconds <= budget.left() / 2:
+        out = build(m.scenario, laws, bounds)
+    out.build_seconds = m.build_seconds + time.perf_counter() - started
+    return out
 
 
 @dataclass
@@ -311,21 +379,28 @@ def solve(
        ceiling; if no such combination fits, e.g. sales that must sum to a lot's shares, one step
        more either side) and solved: a whole-share plan, proven within the gap when it is that
        close to the phase-1 bound;
-    3. otherwise the full model, with the time left; the better plan of 2 and 3 is kept, and the
-       gap is measured against the tighter of the two bounds.
+    3. otherwise the full model, with the time left (if any is, or 2 found no plan); the better
+       plan of 2 and 3 is kept, and the gap is measured against the tighter of the two bounds.
+
+    A phase that starts with less time left gets `MIN_SECONDS`; with no time at all (`time_limit`
+    <= 0: a plan's budget spent before its solve, which a baseline stands in for) nothing runs.
 
     No MIP start: the best baseline is not handed to the solver as one; `planner.plan` keeps the
     baseline instead when the solver ends below it, and `tighten` uses its objective as a cut."""
+    started = time.perf_counter()
+    if time_limit <= 0:
+        return _no_plan(_Run("no_solution", False, None, None), started, solver)
     gap_abs = gap * max(1.0, abs(scale))
     sign = 1.0 if m.prob.sense == pulp.LpMaximize else -1.0
     shares = m.decisions
     box = {var.name: (var.lowBound, var.upBound) for var in shares}
-    started = time.perf_counter()
     engine = make_solver(m, solver)
 
+    def left() -> float:
+        return time_limit - (time.perf_counter() - started)
+
     def run(gap_abs: float, *, presolve: bool = True) -> _Run:
-        left = max(1.0, time_limit - (time.perf_counter() - started))
-        r = engine.run(gap_abs, left, presolve=presolve)
+        r = engine.run(gap_abs, max(MIN_SECONDS, left()), presolve=presolve)
         if r.found and m.objective is not None:
             r.objective = value_of(m.objective)
         return r
@@ -355,7 +430,7 @@ def solve(
             var.lowBound, var.upBound = box[var.name]
         if rounded.found:
             best = _settled(m, rounded, shares, settle_with)
-    if best is None or sign * (bound - best[2]) > gap_abs:
+    if best is None or (sign * (bound - best[2]) > gap_abs and left() > 0):
         full = run(gap_abs)
         bound = min(bound, full.bound(sign), key=lambda b: sign * b)
         if full.found:

@@ -37,6 +37,7 @@ from planner.scenario import (
     error_reason,
     field_path,
     fields_at,
+    parse_yaml,
     read_yaml,
     validate,
 )
@@ -134,19 +135,21 @@ def _layer_paths(spec: str) -> list[Path]:
     return out
 
 
+def _set_label(text: str) -> str:
+    """A --set as messages name it, on one line whatever it holds."""
+    return f"--set {' '.join(text.split())}"
+
+
 def _apply_set(data: dict[str, Any], text: str) -> Loc:
     """Apply one `--set path=value` to the merged document; the path set."""
-    label = f"--set {text}"
+    label = _set_label(text)
     if "=" not in text:
         raise InputError(f"{label}: expected path.to.field=value")
     dotted, raw = text.split("=", 1)
     parts = dotted.strip().split(".")
     if not dotted.strip() or any(not p for p in parts):
         raise InputError(f"{label}: expected a dotted field path like prices.2027.fmv")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{label}: cannot read the value as YAML: {exc}") from None
+    value = parse_yaml(raw, label)[0] if raw.strip() else None
     loc: list[str | int] = []
     node: Any = data
     for i, part in enumerate(parts):
@@ -220,7 +223,7 @@ def load_variant(
     for layer in layers:
         merged = deep_merge(merged, layer.data)
     for text in sets:
-        layers.append(_Layer(f"--set {text}", None, override=_apply_set(merged, text)))
+        layers.append(_Layer(_set_label(text), None, override=_apply_set(merged, text)))
     where = _LayeredWhere(layers)
     base = validate(merged, spec, overrides=overrides, _where=where)
     v = Variant(spec, name or variant_name(spec), merged, base.scenario, base.options, base.laws)

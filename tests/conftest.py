@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from hypothesis import settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from models.law import YearLaw
+from planner.cli import main
 from planner.law import law_for_years
 
 # CI replays the same examples every run (a red CI is a real regression, never a new random
@@ -26,3 +30,29 @@ if os.environ.get("CI"):
 @pytest.fixture(scope="session")
 def laws() -> dict[int, YearLaw]:
     return law_for_years([2024, 2025, 2026, 2027, 2030])
+
+
+@dataclass
+class Run:
+    """One `isoplan` command run in this process: its exit code and what it printed."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_isoplan(*args: object) -> Run:
+    """`isoplan ARGS` through the console entry point (`planner.cli.main`, which turns errors into
+    one line and an exit code), in this process: a thousand bad inputs cost no process each."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["isoplan", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+    return Run(code, out.getvalue(), err.getvalue())

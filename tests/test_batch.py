@@ -285,7 +285,7 @@ def test_time_limit_is_a_result_not_an_error(monkeypatch: pytest.MonkeyPatch, bo
 
     def stopped(*args, **kwargs):
         result = real(*args, **kwargs)
-        result.solve.status = "time_limit"
+        result.solve.status, result.time_limit_hit = "time_limit", True
         return result
 
     monkeypatch.setattr(batch_module, "run_plan", stopped)

@@ -417,7 +417,7 @@ BAD_CASES = [
     Bad(
         "negative-shares-option",
         (*GRANT_OPTIONS, "--shares", "-10", "-o", "{out}"),
-        ("row 1", "'shares'", "must not be negative"),
+        ("'--shares'", "-10", "not in the range 0<=x"),
     ),
     Bad(
         "fractional-shares-csv",

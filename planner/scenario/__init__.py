@@ -50,11 +50,13 @@ from planner.scenario.convert import (
 from planner.scenario.reading import (
     Loc,
     Where,
+    bound_text,
     error_reason,
     field_path,
     fields_at,
     parse_yaml,
     read_yaml,
+    read_yaml_text,
 )
 from planner.scenario.schema import (
     PERIOD_MONTHS,
@@ -71,6 +73,7 @@ from planner.scenario.schema import (
     TaxLaw,
     TenderOffer,
     Vesting,
+    bounds_of,
     scenario_json_schema,
 )
 
@@ -93,6 +96,8 @@ __all__ = [
     "Validated",
     "Vesting",
     "Where",
+    "bound_text",
+    "bounds_of",
     "error_reason",
     "field_path",
     "fields_at",
@@ -100,6 +105,7 @@ __all__ = [
     "load_scenario",
     "parse_yaml",
     "read_yaml",
+    "read_yaml_text",
     "scenario_from_data",
     "scenario_json_schema",
     "validate",

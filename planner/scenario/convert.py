@@ -33,6 +33,7 @@ from models.grants import (
 from models.law import Holding, IsoLaw, YearLaw, holding_for, iso_law_for
 from models.scenario import ISO, NSO, STOCK, Lot, OptionClass, SaleWindow, Scenario, TaxYear
 from planner.errors import LawYearError
+from planner.limits import MAX_MONEY
 from planner.options import NO_OVERRIDES, Overrides, PlanOptions
 from planner.scenario.reading import Loc, Where, parse_yaml, read_yaml
 from planner.scenario.schema import (
@@ -96,6 +97,12 @@ def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYea
         }
         if "wages" not in given:
             inc["wages"] = round(doc.default.wages * (1.0 + doc.wage_growth) ** k, 2)
+            if inc["wages"] > MAX_MONEY:
+                raise where.error(
+                    ("wage_growth",),
+                    f"grows the default wages to ${inc['wages']:,.0f} in {y}, over the bound of "
+                    f"any amount (${MAX_MONEY:,.0f})",
+                )
         price = doc.prices[y]
         ex = price.exercise_date or date(y, *DEFAULT_EXERCISE_MONTH_DAY)
         for name, d in (("exercise_date", price.exercise_date), ("sale_date", price.sale_date)):

@@ -1,5 +1,13 @@
 """Reading scenario YAML and wording its errors: duplicate keys are errors, nodes keep their line
 numbers, and every message is one line, `file: field.path: why (line N)` (`Where`).
+
+Every YAML isoplan reads from a user (scenario files, book clients, crossover examples, `--set`
+values) goes through `parse_yaml`, which reads it within a budget checked before any value is
+built: at most `MAX_YAML_BYTES` of text, `MAX_YAML_NODES` nodes once aliases are expanded (an
+alias is a reference: a kilobyte of nested aliases, "a billion laughs", would otherwise expand to
+billions of values in whatever walks the data) and `MAX_YAML_DEPTH` levels of nesting; an alias
+to itself is refused. Dates are left as their text for the schema to check (`schema.Day`), so an
+impossible date such as 2026-02-30 is a field's error, not the YAML library's exception.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError
+from planner.limits import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from planner.scenario.schema import ScenarioFile, YearIncome, shown
 
 Loc = tuple[int | str, ...]
@@ -48,31 +57,102 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
     return loader.construct_mapping(node, deep=True)
 
 
+def _timestamp_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_text)
 
 
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    return parse_yaml(read_yaml_text(path), str(path))
+
+
+def read_yaml_text(path: Path) -> str:
+    """A YAML file's text, refused unread when it is over the byte budget."""
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise InputError(f"{path}: {_too_big(size)}")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read file: {exc}") from None
-    return parse_yaml(text, str(path))
+
+
+def _too_big(size: int) -> str:
+    return f"{size:,} bytes, more than a scenario file may hold ({MAX_YAML_BYTES:,})"
+
+
+class _Budget(Exception):
+    """The YAML is over the node or depth budget, or an alias refers to itself."""
+
+    def __init__(self, why: str, node: yaml.Node) -> None:
+        super().__init__(why)
+        self.why, self.line = why, node.start_mark.line + 1
+
+
+def _check_budget(root: yaml.Node) -> None:
+    """Count the nodes `root` stands for once every alias is expanded (each shared node counted
+    once per reference, memoized, so the count itself takes time linear in the file)."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def count(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in size:
+            return size[key]
+        if key in open_:
+            raise _Budget("an alias refers to a node that contains it", node)
+        if depth > MAX_YAML_DEPTH:
+            raise _Budget(f"nested more than {MAX_YAML_DEPTH} levels deep", node)
+        n = 1
+        if isinstance(node, yaml.CollectionNode):
+            open_.add(key)
+            items = node.value if isinstance(node, yaml.SequenceNode) else [
+                x for pair in node.value for x in pair
+            ]  # fmt: skip
+            for child in items:
+                n += count(child, depth + 1)
+                if n > MAX_YAML_NODES:
+                    raise _Budget(
+                        f"more than {MAX_YAML_NODES:,} values once its aliases are expanded", node
+                    )
+            open_.discard(key)
+        size[key] = n
+        return n
+
+    count(root, 0)
 
 
 def parse_yaml(text: str, path: str) -> tuple[Any, yaml.Node | None]:
+    """Read YAML text within the module's budget; every problem is one `InputError` line."""
+    if len(text) > MAX_YAML_BYTES:
+        raise InputError(f"{path}: {_too_big(len(text))}")
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_budget(node)
         data = loader.construct_document(node) if node is not None else None
     except _DuplicateKey as exc:
         raise InputError(
             f"{path}: key {shown(exc.key)} appears twice in the same mapping (line {exc.line})"
         ) from None
+    except _Budget as exc:
+        raise InputError(f"{path}: cannot read YAML: {exc.why} (line {exc.line})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise InputError(f"{path}: cannot read YAML: {problem}{where}") from None
+    except RecursionError:
+        raise InputError(
+            f"{path}: cannot read YAML: nested more than {MAX_YAML_DEPTH} levels deep"
+        ) from None
+    except (ValueError, OverflowError) as exc:  # a scalar it cannot build (an int of 5,000 digits)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot read YAML: {first}") from None
     finally:
         loader.dispose()
     return data, node
@@ -154,8 +234,9 @@ def fields_at(loc: Loc) -> list[str]:
     return list(t.model_fields) if isinstance(t, type) and issubclass(t, BaseModel) else []
 
 
-def _bound(x: Any) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
+def bound_text(x: Any) -> str:
+    """A bound as a person reads it: 10,000,000,000, 2200, 0.5."""
+    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:g}"
 
 
 def error_reason(err: dict[str, Any]) -> str:
@@ -175,15 +256,15 @@ def error_reason(err: dict[str, Any]) -> str:
     if kind == "greater_than_equal":
         if ctx["ge"] == 0:
             return "must not be negative" + got
-        return f"must be at least {_bound(ctx['ge'])}{got}"
+        return f"must be at least {bound_text(ctx['ge'])}{got}"
     if kind == "greater_than":
         if ctx["gt"] == 0:
             return "must be positive" + got
-        return f"must be more than {_bound(ctx['gt'])}{got}"
+        return f"must be more than {bound_text(ctx['gt'])}{got}"
     if kind == "less_than_equal":
-        return f"must be at most {_bound(ctx['le'])}{got}"
+        return f"must be at most {bound_text(ctx['le'])}{got}"
     if kind == "less_than":
-        return f"must be less than {_bound(ctx['lt'])}{got}"
+        return f"must be less than {bound_text(ctx['lt'])}{got}"
     if kind == "finite_number":
         return "must be a finite number" + got
     if kind in ("float_type", "float_parsing"):

@@ -7,13 +7,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, get_args, get_origin
 
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.scenario import Scenario
+from planner.limits import (
+    FIRST_DATE,
+    GROWTH,
+    LAST_DATE,
+    MAX_DAYS,
+    MAX_MONEY,
+    MAX_MONTHS,
+    MAX_PRICE,
+    MAX_SHARES,
+    MAX_TIME_LIMIT,
+)
 from planner.options import PlanOptions
 
 # The file's defaults are the domain types' own, so the two cannot drift.
@@ -55,19 +69,38 @@ def _number(v: Any) -> Any:
     return v
 
 
+# YAML's own date form (one-digit months and days too), with an optional time of day.
+_DATE = re.compile(
+    r"(\d{4})-(\d\d?)-(\d\d?)(?:(?:[Tt]|[ \t]+)(\d\d?):(\d\d):(\d\d)(?:\.\d*)?"
+    r"(?:[ \t]*(?:Z|[-+]\d\d?(?::\d\d)?))?)?"
+)
+
+
+def _date_of_text(text: str) -> date:
+    """A date written as YAML writes one (the reader leaves dates as text, `reading`)."""
+    m = _DATE.fullmatch(text.strip())
+    if m is None:
+        _fail(f"expected a date like 2026-12-15, got {shown(text)}")
+    if any(int(t) for t in m.groups()[3:] if t is not None):
+        _fail(f"expected a date like 2026-12-15 (no time of day), got {shown(text)}")
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError as exc:  # 2026-02-30
+        _fail(f"expected a date like 2026-12-15, got {shown(text)} ({exc})")
+
+
 def _day(v: Any) -> date:
     if isinstance(v, datetime):
         if v.time() != datetime.min.time():
             _fail(f"expected a date like 2026-12-15 (no time of day), got {shown(v)}")
-        return v.date()
-    if isinstance(v, date):
-        return v
-    if isinstance(v, str):
-        try:
-            return date.fromisoformat(v.strip())
-        except ValueError:
-            pass
-    _fail(f"expected a date like 2026-12-15, got {shown(v)}")
+        v = v.date()
+    elif isinstance(v, str):
+        v = _date_of_text(v)
+    elif not isinstance(v, date):
+        _fail(f"expected a date like 2026-12-15, got {shown(v)}")
+    if not FIRST_DATE <= v <= LAST_DATE:
+        _fail(f"must be between {FIRST_DATE} and {LAST_DATE}, got {v.isoformat()}")
+    return v
 
 
 def _ident(v: Any) -> Any:
@@ -78,14 +111,20 @@ def _lower(v: Any) -> Any:
     return v.strip().lower() if isinstance(v, str) else v
 
 
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False), BeforeValidator(_number)]
-Amount = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_number)]
-Price = Annotated[float, Field(gt=0, allow_inf_nan=False), BeforeValidator(_number)]
-Rate = Annotated[float, Field(ge=0, le=1), BeforeValidator(_number)]
-Growth = Annotated[float, Field(ge=-0.5, le=1), BeforeValidator(_number)]
-Count = Annotated[int, Field(ge=0), BeforeValidator(_number)]
-Shares = Annotated[int, Field(gt=0), BeforeValidator(_number)]
-Year = Annotated[int, Field(ge=1900, le=2200), BeforeValidator(_number)]
+# Every number is finite and within the bounds of planner.limits.
+_N = BeforeValidator(_number)
+Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), _N]
+Amount = Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False), _N]
+PerShare = Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False), _N]
+Price = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False), _N]
+Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _N]
+Probability = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _N]
+Growth = Annotated[float, Field(ge=GROWTH[0], le=GROWTH[1], allow_inf_nan=False), _N]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS), _N]
+Months = Annotated[int, Field(ge=0, le=MAX_MONTHS), _N]
+ShareCount = Annotated[int, Field(ge=0, le=MAX_SHARES), _N]
+Shares = Annotated[int, Field(gt=0, le=MAX_SHARES), _N]
+Year = Annotated[int, Field(ge=FIRST_DATE.year, le=LAST_DATE.year), _N]
 Day = Annotated[date, BeforeValidator(_day, json_schema_input_type=date)]
 Ident = Annotated[
     str,
@@ -149,7 +188,7 @@ class Income(_Model):
     """Deductible home mortgage interest."""
     charitable: Money = 0.0
     """Cash gifts to charity."""
-    aged_blind: Annotated[int, Field(ge=0, le=4), BeforeValidator(_number)] = 0
+    aged_blind: Annotated[int, Field(ge=0, le=4), _N] = 0
     """Number of age-65-or-older and blind conditions of the filers, 0-4."""
     itemize: bool | None = None
     """true / false forces the deduction; null chooses the one with the lower tax."""
@@ -185,7 +224,7 @@ class Horizon(_Model):
 
     first_year: Year
     """The first tax year of the plan."""
-    years: Annotated[int, Field(ge=1, le=MAX_HORIZON_YEARS), BeforeValidator(_number)]
+    years: Annotated[int, Field(ge=1, le=MAX_HORIZON_YEARS), _N]
     """How many years the plan covers."""
 
 
@@ -227,9 +266,9 @@ class Vesting(_Model):
 
     start: Day | None = None
     """Vesting commencement date (default: the grant date)."""
-    cliff_months: Count = 0
+    cliff_months: Months = 0
     """Months before anything vests (0: no cliff)."""
-    months: Count | None = None
+    months: Months | None = None
     """Total vesting period in months (a multiple of the period of `every`)."""
     every: Annotated[Literal["monthly", "quarterly", "annual"], BeforeValidator(_lower)] = "monthly"
     """How often shares vest after the cliff."""
@@ -246,11 +285,11 @@ class Grant(_Model):
     type: Annotated[Literal["iso", "nso"], BeforeValidator(_lower)]
     """iso (incentive stock option, §422) or nso (non-qualified)."""
     grant_date: Day
-    strike: Money
+    strike: PerShare
     """Exercise price per share."""
     shares: Shares
     """Shares granted."""
-    fmv_at_grant: Money | None = None
+    fmv_at_grant: PerShare | None = None
     """Fair market value per share on the grant date, for the $100,000 ISO limit (default: the
     strike, as an ISO's strike is at least that value)."""
     vesting: Vesting
@@ -259,9 +298,9 @@ class Grant(_Model):
     termination_date: Day | None = None
     """Last day of employment: vesting stops, the options expire `post_termination_days` later,
     and an ISO exercised more than 3 months after it is taxed as an NSO."""
-    post_termination_days: Count = 90
+    post_termination_days: Days = 90
     """Days after termination during which vested options can still be exercised."""
-    exercised: Count | None = None
+    exercised: ShareCount | None = None
     """Shares of this grant exercised before the horizon (held or since sold); they come off the
     earliest vested shares, ISO part first. Default: the shares of the lots from this grant."""
     employer: Ident = "employer"
@@ -283,10 +322,10 @@ class LotIn(_Model):
     """Grant date (default: the grant's, if listed under `grants`)."""
     exercise_date: Day
     """Exercise (or acquisition) date; before the first year of the horizon."""
-    regular_basis: Money | None = None
+    regular_basis: PerShare | None = None
     """Regular-tax basis per share (iso: the strike, the default when the grant is listed;
     nso: the FMV at exercise)."""
-    amt_basis: Money | None = None
+    amt_basis: PerShare | None = None
     """AMT basis per share (iso: the FMV at exercise, required; others: default regular_basis)."""
 
 
@@ -296,7 +335,7 @@ class TenderOffer(_Model):
     date: Day
     price: Price
     """Price paid per share."""
-    max_shares: Count | None = None
+    max_shares: ShareCount | None = None
     """Most shares the household may sell (null: no cap)."""
 
 
@@ -305,7 +344,7 @@ class Liquidity(_Model):
 
     ipo_date: Day | None = None
     """Initial public offering (null: private through the horizon)."""
-    lockup_days: Count = 180
+    lockup_days: Days = 180
     """Days after the IPO before employees may sell on the open market."""
     tender_offers: list[TenderOffer] = Field(default_factory=list)
 
@@ -321,7 +360,7 @@ class Objective(_Model):
     `<grant id>:nso`)."""
     discount_rate: Growth = _DEFAULTS["discount_rate"]
     """Annual rate at which later dollars are discounted."""
-    terminal_price: Money | None = _DEFAULTS["terminal_price"]
+    terminal_price: PerShare | None = _DEFAULTS["terminal_price"]
     """Price per share at which shares held at the end are valued (default: the last FMV)."""
     terminal_tax_rate: Rate = _DEFAULTS["terminal_tax_rate"]
     """Tax rate on the regular gain of shares held at the end."""
@@ -340,13 +379,14 @@ class Solver(_Model):
     """The optimizer's settings."""
 
     name: Annotated[Literal["cbc", "highs"], BeforeValidator(_lower)] = _DEFAULTS["solver"]
-    gap: Annotated[float, Field(ge=0, lt=1), BeforeValidator(_number)] = _DEFAULTS["gap"]
+    gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False), _N] = _DEFAULTS["gap"]
     """Relative optimality gap at which the solver stops."""
-    time_limit: Annotated[float, Field(gt=0, allow_inf_nan=False), BeforeValidator(_number)] = (
+    time_limit: Annotated[float, Field(gt=0, le=MAX_TIME_LIMIT, allow_inf_nan=False), _N] = (
         _DEFAULTS["time_limit"]
     )
-    """Seconds."""
-    share_step: Annotated[int, Field(ge=1), BeforeValidator(_number)] = _DEFAULTS["share_step"]
+    """Seconds for the whole plan: the model's build, the baselines, the bound tightening and the
+    solver together (`isoplan plan --help`)."""
+    share_step: Annotated[int, Field(ge=1, le=MAX_SHARES), _N] = _DEFAULTS["share_step"]
     """Exercise and sell in multiples of this many shares."""
 
 
@@ -367,7 +407,7 @@ class PricePath(_Model):
 
     name: Ident
     """Short name, used in results (`path` column, variable names `p_<name>__...`)."""
-    probability: Annotated[float, Field(gt=0, le=1), BeforeValidator(_number)]
+    probability: Probability
     """How likely this path is; the paths' probabilities add up to 1."""
     description: str | None = None
     """The story of this path, in words."""
@@ -381,7 +421,7 @@ class PricePath(_Model):
     robust plan decides now (`robust.shared_years`) must keep the scenario's."""
     liquidity: Liquidity | None = None
     """IPO, lockup and tender offers on this path (fields given replace the scenario's)."""
-    terminal_price: Money | None = None
+    terminal_price: PerShare | None = None
     """Price per share at which shares held at the end are valued on this path."""
 
 
@@ -389,7 +429,7 @@ class Robust(_Model):
     """The robust (two-stage stochastic) plan over `paths`: the decisions of the first
     `shared_years` years are taken now, the same on every path; later ones adapt to the path."""
 
-    shared_years: Annotated[int, Field(ge=1, le=MAX_HORIZON_YEARS), BeforeValidator(_number)] = 1
+    shared_years: Annotated[int, Field(ge=1, le=MAX_HORIZON_YEARS), _N] = 1
     """Years decided before the paths tell apart (their prices, dates and sale windows must be
     the same on every path)."""
     worst_path_floor: Amount | None = None
@@ -397,7 +437,7 @@ class Robust(_Model):
     cvar_floor: Amount | None = None
     """Mean after-tax wealth of the worst `cvar_alpha` of probability must reach this (CVaR;
     null: no bound)."""
-    cvar_alpha: Annotated[float, Field(gt=0, le=1), BeforeValidator(_number)] = 0.25
+    cvar_alpha: Probability = 0.25
     """The tail probability of `cvar_floor`."""
 
 
@@ -453,6 +493,21 @@ class ScenarioFile(_Model):
         if not v.strip():
             _fail("must not be empty")
         return v.strip()
+
+
+def bounds_of(model: type[BaseModel], name: str) -> tuple[float, float]:
+    """The bounds the schema gives a number field (infinite where it gives none; a strict bound
+    counts as inclusive), read from its type: a vectorized reader of book tables checks the
+    same bounds without validating each row."""
+    info = model.model_fields[name]
+    found = list(info.metadata)
+    for arg in get_args(info.annotation):  # `Money | None`: the bounds sit inside the union
+        if get_origin(arg) is Annotated:
+            for meta in get_args(arg)[1:]:
+                found += getattr(meta, "metadata", [])
+    lows = [m.ge for m in found if isinstance(m, Ge)] + [m.gt for m in found if isinstance(m, Gt)]
+    highs = [m.le for m in found if isinstance(m, Le)] + [m.lt for m in found if isinstance(m, Lt)]
+    return float(max(lows, default=-math.inf)), float(min(highs, default=math.inf))
 
 
 def _unwrap_descriptions(node: Any) -> None:
