@@ -63,6 +63,12 @@ _PROBE_COLUMNS = tuple(
     replace(c, maximum=math.inf) if c.name == "shares" else c for c in GRANT_COLUMNS
 )
 _NO_GRANT_DAY = day_of(date(2000, 1, 1))
+# The ISO grants of no client, typed (the empty columns of a bare DataFrame are objects).
+_NO_ISO = pd.DataFrame({
+    "client_id": pd.Series(dtype=object), "grant_id": pd.Series(dtype=object),
+    "strike": pd.Series(dtype=float), "fmv": pd.Series(dtype=float),
+    "shares": pd.Series(dtype=np.int64),
+})  # fmt: skip
 # The bounds of every number column, as the scenario schema bounds the field it fills.
 _BOUNDS = {
     table: {c.name: column_bounds(c) for c in columns if c.type in ("number", "integer")}
@@ -108,8 +114,19 @@ def _days(values: pd.Series | None, n: int) -> np.ndarray:
     """Dates as datetime64[D] (NaT where empty or not a date)."""
     if values is None:
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    try:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError):  # e.g. dates with mixed time zones: one by one
+        parsed = pd.to_datetime(pd.Series([_date(v) for v in values]), errors="coerce")
     return parsed.to_numpy(dtype="datetime64[D]")
+
+
+def _date(value: object) -> pd.Timestamp | None:
+    """One cell as a date, None where it is none (its client's error then)."""
+    try:
+        return pd.Timestamp(value).tz_localize(None)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def _day_numbers(dates: np.ndarray, default: np.ndarray | int) -> np.ndarray:
@@ -309,7 +326,7 @@ def inputs_from_tables(
         errors.reasons.setdefault(str(ids[i]), f"clients: {why}")
 
     g = book.tables["grants"]
-    iso = pd.DataFrame(columns=["client_id", "grant_id", "strike", "fmv", "shares"])
+    iso = _NO_ISO
     if len(g):
         g = g.assign(
             client_id=g["client_id"].map(client_key), record=g["record"].astype(str).str.lower()
@@ -325,7 +342,7 @@ def inputs_from_tables(
         exercised = np.where(np.isnan(given), [held.get(x, 0) for x in key], given)
         law = iso_law_of_years(the_year[of], inflation, allow_projection)
         shares = exercisable_iso(grants, of, day, first, exercised.astype(np.int64), law, errors)
-        strike = pd.to_numeric(grants["strike"], errors="coerce").fillna(0).to_numpy()
+        strike = np.nan_to_num(pd.to_numeric(grants.get("strike", np.nan), errors="coerce"))
         iso = pd.DataFrame({"client_id": grants["client_id"], "grant_id": grants["id"].astype(str),
                             "strike": strike, "fmv": fmv[of], "shares": shares})  # fmt: skip
         iso = iso[iso["shares"] > 0]
@@ -407,7 +424,7 @@ def inputs_from_scenarios(
                 isos.append({"client_id": c.client_id, "grant_id": o.id, "strike": o.strike,
                              "fmv": ty.fmv, "shares": int(shares)})  # fmt: skip
     house = pd.DataFrame(houses)
-    iso = pd.DataFrame(isos, columns=["client_id", "grant_id", "strike", "fmv", "shares"])
+    iso = pd.DataFrame(isos, columns=list(_NO_ISO.columns)) if isos else _NO_ISO
     return house, iso, errors
 
 

@@ -1187,8 +1187,11 @@ def _batch_lines(s: Any) -> list[str]:
 
 
 def _fail(message: str, code: int) -> None:
-    """One line on stderr, whatever the message quotes (a cell or a --set may hold a newline)."""
-    err_console.print(" ".join(message.split()), highlight=False, soft_wrap=True)
+    """One line on stderr, whatever the message quotes: a cell or a --set may hold a newline, or
+    a terminal's escape sequence, which is shown escaped rather than obeyed."""
+    line = " ".join(message.split())
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    err_console.print(line, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

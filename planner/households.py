@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def read_table(
         elif suffix in (".jsonl", ".ndjson"):
             df = _read_jsonl(path)
         elif suffix == ".json":
-            rows = json.loads(path.read_text(encoding="utf-8"))
+            rows = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_object)
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise InputError(f"{path}: expected a JSON array of objects")
             df = pd.DataFrame([_json_row(r, f"{path}: row {i}") for i, r in enumerate(rows, 1)])
@@ -125,6 +126,8 @@ def read_table(
             )
     except InputError:
         raise
+    except _DuplicateKey as exc:
+        raise InputError(f"{path}: key {exc.key!r} appears twice in one object") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
@@ -142,6 +145,9 @@ def read_table(
     if len(df) == 0 and not allow_empty:
         raise InputError(f"{path}: no rows")
     df.columns = [str(c).strip() for c in df.columns]
+    twice = df.columns[df.columns.duplicated()]
+    if len(twice):
+        raise InputError(f"{path}: column '{twice[0]}' appears twice")
     return df
 
 
@@ -159,16 +165,23 @@ def _read_csv(
         invalid.append((row.number or 0, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(text_columns, pa.string()),
-            null_values=[""],  # Arrow's default also nulls 'nan', 'NA', 'null': read as $0
-            strings_can_be_null=False,
-        ),
-    )
+    # A malformed row that is not UTF-8 fails in Arrow before the handler is called: Arrow then
+    # fails the file (one line, below) but first prints the decoding error ("Exception ignored"),
+    # which goes nowhere instead.
+    hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(text_columns, pa.string()),
+                null_values=[""],  # Arrow's default also nulls 'nan', 'NA', 'null': read as $0
+                strings_can_be_null=False,
+            ),
+        )
+    finally:
+        sys.unraisablehook = hook
     why = "{} fields where the header has {} columns"
     if invalid and malformed is None:
         line, expected, actual, _ = invalid[0]
@@ -181,9 +194,11 @@ def _read_csv(
 def _non_finite_as_text(table: pa.Table, path: Path) -> pd.DataFrame:
     """The table as pandas, with every NaN or infinity of a float column as its text ('nan',
     'inf', '-inf') in an object column, so it stays apart from an empty cell (null). A column
-    of lists or records holds no cell isoplan reads."""
+    of lists or records, or of bytes that are not text (Arrow reads a CSV column that is not
+    UTF-8 so), holds no cell isoplan reads."""
     for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_nested(column.type):
+        kind = column.type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
             raise InputError(
                 f"{path}: column '{name}': expected numbers or text, not {column.type}"
             )
@@ -217,8 +232,37 @@ def read_example(path: Path) -> tuple[pd.DataFrame, str]:
         and isinstance(doc.get("grant"), dict)
     ):
         raise InputError(f"{path}: expected mappings 'household' and 'grant' (and a description)")
-    row = {"id": path.stem, **doc["household"], **doc["grant"]}
+    row: dict[str, object] = {"id": path.stem}
+    for section in ("household", "grant"):
+        for key, value in doc[section].items():
+            where = f"{path}: {section}.{key}"
+            if not isinstance(key, str):
+                raise InputError(f"{path}: {section}: expected field names, got {_shown(key)}")
+            if isinstance(value, list | dict):
+                raise InputError(f"{where}: expected a number or text, got {_shown(value)}")
+            row[key] = value
     return pd.DataFrame([row]), str(doc.get("description", "")).strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose keys are all different: the last of two would win in silence."""
+    out: dict[str, object] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -228,9 +272,11 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_object)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: line {lineno}: malformed JSON ({exc.msg})") from None
+        except _DuplicateKey as exc:
+            raise InputError(f"{path}: line {lineno}: key {exc.key!r} appears twice") from None
         if not isinstance(row, dict):
             raise InputError(f"{path}: line {lineno}: expected a JSON object")
         rows.append(_json_row(row, f"{path}: line {lineno}"))
@@ -256,6 +302,14 @@ def _text_is_number(cell: object) -> float | None:
         return float(str(cell))
     except ValueError:
         return None
+
+
+def _id_text(value: object) -> str:
+    """An id as text, as a CSV reads it: results carry one type of id (a JSON file may mix 7 and
+    "b", which no Parquet column holds), and a whole number keeps no ".0"."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
 
 
 def _blank(series: pd.Series) -> np.ndarray:
@@ -384,7 +438,7 @@ def parse_households(
     money = {c.name: _numbers(path, df, c) for c in HOUSEHOLD_COLUMNS}
     extras = {c.name: _numbers(path, df, c) for c in extra}
     table = HouseholdTable(
-        ids=ids.reset_index(drop=True),
+        ids=ids.map(_id_text).reset_index(drop=True),
         years=years_raw.astype(np.int64),
         statuses=statuses.astype(np.int64),
         itemize=_itemize(path, df),

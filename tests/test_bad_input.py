@@ -142,6 +142,11 @@ CASES = [
                                "wages": pa.array([[1.0]])})),
     Case("deep-json", ("tax", "{in}"), ("t.json", "nested too deeply"),
          text("t.json", "[" * 100_000 + "]" * 100_000)),
+    # ... and a field is given once: the last of two would win in silence.
+    Case("column-twice", ("tax", "{in}"), ("t.csv", "column 'wages' appears twice"),
+         text("t.csv", "id,year,filing_status,wages,wages\na,2026,single,1,2\n")),
+    Case("key-twice", ("tax", "{in}"), ("t.jsonl: line 1", "key 'id' appears twice"),
+         text("t.jsonl", '{"id": "a", "id": "b", "year": 2026, "filing_status": "single"}\n')),
     # 2. YAML is read safely and boundedly; dates are the program's to check.
     Case("alias-bomb-plan", ("plan", "{in}"), ("b.yaml", "100,000 values", "aliases"),
          text("b.yaml", BOMB)),
