@@ -355,7 +355,7 @@ def _exercised_before(g: pd.DataFrame, errors: ClientErrors) -> dict[tuple[str, 
     if lots.empty or "grant_id" not in lots:
         return {}
     ids = lots["client_id"].to_numpy()
-    shares = pd.Series(_number(lots["shares"], 0.0, ids, errors, "grants: lot 'shares'",
+    shares = pd.Series(_number(lots.get("shares"), 0.0, ids, errors, "grants: lot 'shares'",
                                _BOUNDS["grants"]["shares"]), index=lots.index)  # fmt: skip
     sums = shares.groupby([lots["client_id"], lots["grant_id"].astype(str)]).sum()
     return {k: int(v) for k, v in sums.items()}

@@ -294,3 +294,17 @@ def test_book_cells_that_are_not_finite_fail_their_client_only(tmp_path: Path) -
     assert rows.loc["c0", "error"] == "clients: 'wages' must be a finite number"
     assert rows.loc["c1", "error"] == "clients: 'fmv_growth' must be between -0.5 and 1"
     assert (rows.drop(index=["c0", "c1"])["error"] == "").all()
+
+
+@pytest.mark.parametrize("column", ["strike", "shares"])
+def test_a_book_crossover_without_a_grants_column_fails_its_clients(
+    tmp_path: Path, column: str
+) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(BOOK, book)
+    grants = pd.read_csv(book / "grants.csv", dtype=str)
+    grants.drop(columns=[column]).to_csv(book / "grants.csv", index=False)
+    run = run_isoplan("crossover", book, "--json")
+    assert run.code == 0, run.stderr
+    rows = pd.read_json(io.StringIO(run.stdout))
+    assert (rows["error"] == f"grants: '{column}' must be a number").all()
