@@ -154,7 +154,7 @@ CASES = [
          text("b.yaml", BOMB)),
     Case("alias-to-itself", ("plan", "{in}"), ("an alias refers to a node that contains it",),
          text("b.yaml", "a: &a [1, *a]\n")),
-    Case("deep-nesting", ("plan", "{in}"), ("nested more than 64 levels",),
+    Case("deep-nesting", ("plan", "{in}"), ("cannot read YAML", "nest"),  # or libyaml's limit
          text("b.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")),
     Case("big-integer", ("plan", "{in}"), ("cannot read YAML", "digits"),
          text("b.yaml", "a: " + "9" * 5000 + "\n")),
