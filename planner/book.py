@@ -498,7 +498,7 @@ def _client_doc(cid: str, row: dict[str, Any]) -> tuple[dict[str, Any], str | No
     doc.setdefault("prices", {})
     given = row.get("fmv_growth", 0.0)
     lo, hi = column_bounds(next(c for c in CLIENT_COLUMNS if c.name == "fmv_growth"))
-    ok = _number(given) and lo <= given <= hi  # NaN fails too
+    ok = _is_number(given) and lo <= given <= hi  # NaN fails too
     growth = float(given) if ok else 0.0
     bad = None if ok else (
         f"fmv_growth: must be a number between {bound_text(lo)} and {bound_text(hi)}, "
@@ -516,12 +516,12 @@ def _client_doc(cid: str, row: dict[str, Any]) -> tuple[dict[str, Any], str | No
     return doc, bad
 
 
-def _number(v: Any) -> bool:
+def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _whole(v: Any) -> bool:
-    return _number(v) and float(v).is_integer()
+    return _is_number(v) and float(v).is_integer()
 
 
 def _client_rows(

@@ -89,17 +89,19 @@ def check_output_folder(folder: Path) -> None:
     _probe(existing, folder)
 
 
-def _check_finite(df: pd.DataFrame, path: Path) -> None:
+def _check_finite(df: pd.DataFrame, where: object) -> None:
     """No result holds an infinity (a missing figure is null): one would mean an input slipped
     past the bounds of planner.limits or a bug, and must not be written as if it were a figure."""
     for name in df.columns:
         column = df[name]
         if pd.api.types.is_float_dtype(column) and column.abs().max() == math.inf:
-            raise RuntimeError(f"internal error: {path}: column {name!r} holds an infinity")
+            raise RuntimeError(f"internal error: {where}: column {name!r} holds an infinity")
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain JSON-ready dicts (numpy scalars converted)."""
+    """Rows as plain JSON-ready dicts (numpy scalars converted; JSON would write an infinity as
+    null, so none may be there)."""
+    _check_finite(df, "JSON output")
     return json.loads(df.to_json(orient="records", double_precision=15))
 
 
