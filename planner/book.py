@@ -33,7 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError
-from planner.households import read_table
+from planner.households import id_text, read_table
 from planner.options import NO_OVERRIDES, Overrides, PlanOptions
 from planner.scenario import (
     Grant,
@@ -394,11 +394,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 def client_key(v: Any) -> str | None:
     """A client_id cell as the book keys it: text, a whole number without its ".0", or None."""
     v = _cell(v)
-    if v is None:
-        return None
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v)
+    return None if v is None else id_text(v)
 
 
 def _put(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -62,7 +62,7 @@ POST_TERMINATION_DAYS = Grant.model_fields["post_termination_days"].default
 _PROBE_COLUMNS = tuple(
     replace(c, maximum=math.inf) if c.name == "shares" else c for c in GRANT_COLUMNS
 )
-_NO_GRANT_DAY = day_of(date(2000, 1, 1))
+_NO_GRANT_DAY = day_of(date(2000, 1, 1))  # stands in for a grant_date that is not a date (an error)
 # The ISO grants of no client, typed (the empty columns of a bare DataFrame are objects).
 _NO_ISO = pd.DataFrame({
     "client_id": pd.Series(dtype=object), "grant_id": pd.Series(dtype=object),
@@ -73,7 +73,7 @@ _NO_ISO = pd.DataFrame({
 _BOUNDS = {
     table: {c.name: column_bounds(c) for c in columns if c.type in ("number", "integer")}
     for table, columns in BOOK_COLUMNS.items()
-}  # stands in for a grant_date that is not a date (an error)
+}
 
 
 class ClientErrors:

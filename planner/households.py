@@ -242,11 +242,6 @@ def read_example(path: Path) -> tuple[pd.DataFrame, str]:
                 raise InputError(f"{where}: expected a number or text, got {_shown(value)}")
             row[key] = value
     return pd.DataFrame([row]), str(doc.get("description", "")).strip()
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class _DuplicateKey(ValueError):
@@ -304,10 +299,10 @@ def _text_is_number(cell: object) -> float | None:
         return None
 
 
-def _id_text(value: object) -> str:
+def id_text(value: object) -> str:
     """An id as text, as a CSV reads it: results carry one type of id (a JSON file may mix 7 and
     "b", which no Parquet column holds), and a whole number keeps no ".0"."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+    if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value if isinstance(value, str) else str(value)
 
@@ -438,7 +433,7 @@ def parse_households(
     money = {c.name: _numbers(path, df, c) for c in HOUSEHOLD_COLUMNS}
     extras = {c.name: _numbers(path, df, c) for c in extra}
     table = HouseholdTable(
-        ids=ids.map(_id_text).reset_index(drop=True),
+        ids=ids.map(id_text).reset_index(drop=True),
         years=years_raw.astype(np.int64),
         statuses=statuses.astype(np.int64),
         itemize=_itemize(path, df),
