@@ -1,8 +1,13 @@
 """Entry points of the exact tax engine: one household (`tax_one`) or many rows (`tax_many`).
 
 Both choose the deduction the same way: an explicit itemize flag is obeyed; where it is missing the
-engine computes the return both ways and keeps the lower total
-tax (the standard deduction on a tie), as tax software does.
+engine computes the return both ways and keeps the lower total tax, as tax software does. On a tie
+(to the cent) it keeps the return that generates the larger minimum tax credit (Form 8801), then
+the one with the lower regular tax (which uses up less of a credit carried in). Such ties are
+common: when the AMT applies either way and the itemized deductions are taxes (which the AMT adds
+back, as it adds back the standard deduction), the total tax is the tentative minimum tax both
+ways, and itemizing's lower regular tax is more AMT now that comes back as credit later. Only a
+full tie keeps the standard deduction.
 """
 
 from __future__ import annotations
@@ -22,7 +27,25 @@ def tax_one(h: Household, p: Params, itemize: bool | None = None) -> dict[str, A
         return household_tax(replace(h, itemize=1.0 if itemize else 0.0), p, SCALAR)
     standard = household_tax(replace(h, itemize=0.0), p, SCALAR)
     itemized = household_tax(replace(h, itemize=1.0), p, SCALAR)
-    return itemized if itemized["total_tax"] < standard["total_tax"] else standard
+    return itemized if bool(itemizing_wins(itemized, standard)) else standard
+
+
+_CENT = 0.005  # amounts within half a cent of each other tie
+
+
+def itemizing_wins(itemized: dict[str, Any], standard: dict[str, Any]) -> Any:
+    """Whether the itemized return is the better one (floats or arrays of `household_tax`
+    results): the lower total tax; on a tie the larger minimum tax credit generated; then the
+    lower regular tax; on a full tie, not (the standard deduction)."""
+
+    def order(key: str, sign: float) -> tuple[Any, Any]:
+        d = sign * (np.asarray(itemized[key], np.float64) - np.asarray(standard[key], np.float64))
+        return d < -_CENT, np.abs(d) <= _CENT  # itemized better, tie
+
+    better, tie = order("total_tax", 1.0)
+    more_credit, same_credit = order("mtc_generated", -1.0)
+    lower_regular, _ = order("regular_tax", 1.0)
+    return better | (tie & (more_credit | (same_credit & lower_regular)))
 
 
 def _take(obj: Any, index: np.ndarray) -> Any:
@@ -54,7 +77,8 @@ def tax_many(h: Household, p: Params, itemize: np.ndarray) -> dict[str, np.ndarr
         rows = np.flatnonzero(choose)
         sub_h = _take(replace(h, itemize=np.ones(len(itemize))), rows)
         alt = household_tax(sub_h, _take(p, rows), VECTOR)
-        better = alt["total_tax"] < out["total_tax"][rows]
+        first_rows = {k: v[rows] for k, v in out.items()}
+        better = itemizing_wins(alt, first_rows)
         picked = rows[better]
         for k, v in alt.items():
             out[k][picked] = np.asarray(v)[better]

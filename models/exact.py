@@ -2,16 +2,31 @@
 
 `evaluate(scenario, plan, laws)` runs the exact engine (`models.engine.tax_one`) on every tax year
 of the horizon twice: once with the plan's actions and once without any (the *base*), each with its
-own minimum-tax-credit chain (Form 8801 carryforward from year to year). The plan is charged only
+own minimum-tax-credit chain (Form 8801 carryforward from year to year) and its own chains of
+capital losses carried (regular and AMT, short- and long-term: the Capital Loss Carryover
+Worksheet of `models.forms.capital_loss_carryover`, from the scenario's `st_loss_carryover` ...
+`amt_lt_loss_carryover` into the first year). The plan is charged only
 the tax it adds to the base, plus the employee FICA on the wages it adds (NSO spread):
 
     extra_tax[t] = total_tax[t] - base_total_tax[t] + FICA(wages with plan) - FICA(base wages)
 
-Cash, with the tax of year t paid in April of year t + 1 (cash[-1] = start cash):
+Cash, with the tax of year t paid in April of year t + 1 (cash[-1] = start cash) and r the
+after-tax return on cash (`scenario.cash_return`):
 
-    cash[t] = cash[t-1] + savings[t] + proceeds[t] - exercise_cost[t] - extra_tax[t-1]
+    cash[t] = cash[t-1] x (1 + r) + savings[t] + proceeds[t] - exercise_cost[t] - extra_tax[t-1]
 
-and every cash[t] must stay at or above the cash floor. The objective is either the final wealth
+and every cash[t] must stay at or above the cash floor. The timing: the balance at the end of the
+previous year (the start cash, in the first year) earns a whole year's return, and the year's own
+flows earn none that year, as if they all fell on December 31. It is the simplest convention that
+is linear in the plan (so the optimizer uses the same formula) and needs no dates for savings,
+which accrue over the year; it errs by at most part of a year's return on each year's flows. It
+is what gives tax a time value: a dollar of AMT paid in April of t + 1 and recovered as credit k
+years later costs its return over those k years ((1 + r)^k - 1 a dollar, in dollars of the later
+year), so with r > 0 prepaying AMT no longer ties with paying it later. The return is after tax
+and is not income on the forms (the household's own `interest` is). With r = 0 this is the
+formula without a time value, to the last bit.
+
+The objective is either the final wealth
 ("wealth": cash[last] - extra_tax[last] + terminal value of held shares and vested options +
 credit_value x (credit left by the plan - credit left by the base)) or the present value of the
 extra taxes ("min_tax": sum of extra_tax[t] / (1 + discount_rate)^t, t counted from 0).
@@ -25,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.engine import tax_one
@@ -34,6 +49,7 @@ from models.law import Params, YearLaw, params_for, payroll_for
 from models.scenario import (
     EFFECT_FIELDS,
     ISO,
+    LOSS_CARRYOVER_FIELDS,
     OWN_FIELDS,
     Lot,
     OptionClass,
@@ -45,7 +61,10 @@ from models.scenario import (
     exercise_lot,
     is_long_term,
     is_qualifying,
+    loss_carryovers_in,
+    loss_carryovers_out,
     sale_effect,
+    terminal_loss_value,
     terminal_value,
 )
 
@@ -56,6 +75,7 @@ HOUSEHOLD_FIELDS = (
     *OWN_FIELDS,
     *(f for f in EFFECT_FIELDS if f not in OWN_FIELDS),
     "amt_credit_carryforward",
+    *LOSS_CARRYOVER_FIELDS,
 )
 # Results of tax_one copied into each year row.
 TAX_FIELDS = (
@@ -72,6 +92,7 @@ TAX_FIELDS = (
     "mtc_allowed",
     "mtc_generated",
     "mtc_carryforward_out",
+    *(f + "_out" for f in LOSS_CARRYOVER_FIELDS),
     "total_tax",
     "itemized",
 )
@@ -104,13 +125,17 @@ class Evaluation:
 
     years: one row per tax year, in order. Keys: `year`, `projected` (the law is projected),
       `exercise_date`, `fmv`; the Household inputs (`HOUSEHOLD_FIELDS`: own income plus the
-      actions' effects, and `amt_credit_carryforward` in) and `itemize` (the TaxYear's setting);
-      every tax line of `tax_one` (`TAX_FIELDS`, `itemized` is the deduction actually used);
-      `base_total_tax`, `base_mtc_carryforward_out` (the same year with no actions, on the base
-      credit chain); `fica_wages`, `base_fica`, `fica`, `extra_fica`, `extra_tax`; cash:
-      `cash_start`, `savings`, `proceeds`, `exercise_cost`, `tax_paid` (last year's extra tax,
-      paid in April; negative when the plan saved tax), `cash_in` (savings + proceeds),
-      `cash_out` (exercise cost + tax paid), `cash` (end of year).
+      actions' effects, and `amt_credit_carryforward` and the capital losses
+      `LOSS_CARRYOVER_FIELDS` in) and `itemize` (the TaxYear's setting);
+      every tax line of `tax_one` (`TAX_FIELDS`, `itemized` is the deduction actually used; the
+      losses carried out are `st_loss_carryover_out` ... `amt_lt_loss_carryover_out`, next
+      year's in); `base_total_tax`, `base_mtc_carryforward_out` and `base_<loss field>_out`
+      (the same year with no actions, on the base chains); `fica_wages`, `base_fica`, `fica`,
+      `extra_fica`, `extra_tax`; cash:
+      `cash_start`, `cash_return` (the year's return on `cash_start`, in dollars: cash_start x
+      scenario.cash_return), `savings`, `proceeds`, `exercise_cost`, `tax_paid` (last year's
+      extra tax, paid in April; negative when the plan saved tax), `cash_in` (cash_return +
+      savings + proceeds), `cash_out` (exercise cost + tax paid), `cash` (end of year).
     actions: one row per exercise or sale, by date (an exercise before a sale on the same day):
       `year`, `date`, `kind` ("exercise" | "sale"), `option_id` (exercise), `lot_id`, `window_id`
       (sale), `shares`, `price` (strike for an exercise, sale price for a sale), `fmv` (exercise),
@@ -123,12 +148,16 @@ class Evaluation:
       share), `sold` ({year: shares sold that year}, every year of the horizon), `held_end`.
     objective: "wealth" (maximized) or "min_tax" (minimized); objective_value is `wealth` or
       `pv_extra_tax` accordingly; both are always computed.
-    wealth = final_cash - last_year_tax + terminal_value + credit_left_value, where final_cash is
+    wealth = final_cash - last_year_tax + terminal_value + credit_left_value + loss_left_value,
+      where final_cash is
       the cash at the end of the last year and last_year_tax that year's extra tax (paid from
       the final wealth); terminal_value is `models.scenario.terminal_value` of the `held` lots
       (lot id -> shares) and the `unexercised` vested, unexpired options (option id -> shares);
       credit_left / base_credit_left are the minimum tax credit carried out of the last year
-      with the plan / with no action, credit_left_value = credit_value x their difference.
+      with the plan / with no action, credit_left_value = credit_value x their difference;
+      loss_left / base_loss_left are the regular capital losses (short- and long-term) carried
+      out of the last year, loss_left_value = `models.scenario.terminal_loss_value` x their
+      difference (also in wealth).
     pv_extra_tax: sum of extra_tax[t] / (1 + discount_rate)^t (t = 0 in the first year);
       total_extra_tax: the same undiscounted.
     required_shortfall: option id -> shares of `scenario.required_exercise` the plan leaves
@@ -146,6 +175,9 @@ class Evaluation:
     credit_left: float
     base_credit_left: float
     credit_left_value: float
+    loss_left: float
+    base_loss_left: float
+    loss_left_value: float
     years: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     lots: list[dict[str, Any]]
@@ -187,6 +219,7 @@ class _Checked:
     sales: dict[tuple[str, str], float]
     lots: dict[str, Lot]  # every lot: the scenario's, then the plan's (shares = created)
     plan_lot_ids: set[str]
+    itemize: dict[int, bool] = field(default_factory=dict)  # the plan's deduction choices
 
 
 @dataclass
@@ -200,6 +233,7 @@ class _Deltas:
     cost: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
     proceeds: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
     actions: list[tuple[tuple, dict[str, Any]]] = field(default_factory=list)  # (sort key, row)
+    itemize: dict[int, bool] = field(default_factory=dict)  # the plan's deduction choices
 
 
 class Evaluator:
@@ -244,33 +278,45 @@ class Evaluator:
             own.setdefault(f, 0.0)
         return own
 
-    def _tax(self, ty: TaxYear, inputs: dict[str, float], carry: float) -> dict[str, Any]:
+    def _tax(
+        self,
+        ty: TaxYear,
+        inputs: dict[str, float],
+        carry: float,
+        losses: dict[str, float],
+        itemize: bool | None = None,
+    ) -> dict[str, Any]:
         """The year's exact tax, remembered: a baseline probes one action at a time, so most
-        years of the next evaluation have the same inputs and credit carried in (read only)."""
-        key = (ty.year, carry, *sorted(inputs.items()))
+        years of the next evaluation have the same inputs, credit (`carry`) and capital losses
+        (`losses`, LOSS_CARRYOVER_FIELDS) carried in (read only). The deduction is the file's,
+        else `itemize` (a plan's choice), else the engine's (the lower total tax)."""
+        chosen = ty.itemize if ty.itemize is not None else itemize
+        losses_in = (losses[f] for f in LOSS_CARRYOVER_FIELDS)
+        key = (ty.year, carry, chosen, *losses_in, *sorted(inputs.items()))
         result = self._memo.get(key)
         if result is None:
-            h = Household(**inputs, amt_credit_carryforward=carry)
-            result = self._memo[key] = tax_one(h, self.params[ty.year], ty.itemize)
+            h = Household(**inputs, amt_credit_carryforward=carry, **losses)
+            result = self._memo[key] = tax_one(h, self.params[ty.year], chosen)
         return result
 
-    def _base(self) -> list[dict[str, float]]:
-        """Each year with no action, on its own credit chain: what a plan's extra tax is measured
-        against (computed once per Evaluator)."""
+    def _base(self) -> list[dict[str, Any]]:
+        """Each year with no action, on its own chains of credit and of capital losses carried:
+        what a plan's extra tax is measured against (computed once per Evaluator)."""
         out = []
-        carry = self.scenario.amt_credit_carryforward
+        carry, losses = self.scenario.amt_credit_carryforward, loss_carryovers_in(self.scenario)
         for ty in self.scenario.years:
-            result = self._tax(ty, self.own_income(ty), carry)
+            result = self._tax(ty, self.own_income(ty), carry, losses)
             law = self.laws[ty.year]
+            carry, losses = float(result["mtc_carryforward_out"]), loss_carryovers_out(result)
             out.append(
                 {
                     "total_tax": float(result["total_tax"]),
-                    "mtc_carryforward_out": float(result["mtc_carryforward_out"]),
+                    "mtc_carryforward_out": carry,
+                    "losses_out": losses,
                     "amti": float(result["amti"]),
                     "fica": fica(ty.wages, law),
                 }
             )
-            carry = float(result["mtc_carryforward_out"])
         return out
 
     # ------------------------------------------------------------------------------------------
@@ -308,9 +354,28 @@ class Evaluator:
         lots, plan_lot_ids = self._plan_lots(exercises, problems)
         sales = self._check_sales(plan, lots, plan_lot_ids, problems)
         self._check_caps(sales, lots, problems)
+        itemize = self._check_deductions(plan, problems)
         if problems:
             raise InfeasiblePlan(problems)
-        return _Checked(exercises, sales, lots, plan_lot_ids)
+        return _Checked(exercises, sales, lots, plan_lot_ids, itemize)
+
+    def _check_deductions(self, plan: Plan, problems: list[str]) -> dict[int, bool]:
+        """The plan's deduction choices: only in years of the horizon whose deduction the
+        scenario leaves open, each true or false."""
+        out: dict[int, bool] = {}
+        for year, itemize in plan.itemize.items():
+            ty = self.year_of.get(year)
+            what = f"the deduction chosen in {year}"
+            if ty is None:
+                problems.append(f"{what}: {year} is not a tax year of the scenario")
+            elif not isinstance(itemize, bool):
+                problems.append(f"{what}: expected true (itemize) or false, got {itemize!r}")
+            elif ty.itemize is not None and itemize != ty.itemize:
+                fixed = "itemized" if ty.itemize else "standard"
+                problems.append(f"{what}: the scenario fixes the {fixed} deduction that year")
+            else:
+                out[year] = itemize
+        return out
 
     def _check_exercises(self, plan: Plan, problems: list[str]) -> dict[tuple[str, int], float]:
         """The plan's exercises with snapped share counts (zeros dropped); an exercise of an
@@ -477,6 +542,7 @@ class Evaluator:
         deltas = _Deltas(
             fields={y: defaultdict(float) for y in numbers},
             sold={lot_id: dict.fromkeys(numbers, 0.0) for lot_id in checked.lots},
+            itemize=checked.itemize,
         )
         self._add_exercises(checked, deltas, detail)
         self._add_sales(checked, deltas, detail)
@@ -510,28 +576,34 @@ class Evaluator:
 
     def _years(self, deltas: _Deltas) -> list[dict[str, Any]]:
         """The year rows in order, passing from each year to the next what links them: the credit
-        carried out on the plan's chain, the cash, and the extra tax (paid the next April)."""
+        and the capital losses (regular and AMT) carried out on the plan's chain, the cash, and
+        the extra tax (paid the next April)."""
         years: list[dict[str, Any]] = []
         carry = self.scenario.amt_credit_carryforward
+        losses = loss_carryovers_in(self.scenario)
         cash = self.scenario.start_cash
         tax_due = 0.0  # the extra tax of the previous year, paid in April
         for i, ty in enumerate(self.scenario.years):
-            row = self._year_tax(i, ty, deltas, carry)
-            cash = _add_cash(row, ty, deltas, cash, tax_due)
+            row = self._year_tax(i, ty, deltas, carry, losses)
+            cash = _add_cash(row, ty, deltas, cash, tax_due, self.scenario.cash_return)
             years.append(row)
             carry = row["mtc_carryforward_out"]
+            losses = {f: row[f + "_out"] for f in LOSS_CARRYOVER_FIELDS}
             tax_due = row["extra_tax"]
         return years
 
-    def _year_tax(self, i: int, ty: TaxYear, deltas: _Deltas, carry: float) -> dict[str, Any]:
+    def _year_tax(
+        self, i: int, ty: TaxYear, deltas: _Deltas, carry: float, losses: dict[str, float]
+    ) -> dict[str, Any]:
         """One year's row up to its extra tax: the exact tax with the plan (own income plus the
-        actions' deltas, `carry` in on the plan's credit chain) against the same year with no
-        action (`self.base`, on its own chain), and the employee FICA the plan adds."""
+        actions' deltas, `carry` and `losses` in on the plan's chains of credit and capital
+        losses) against the same year with no action (`self.base`, on its own chains), and the
+        employee FICA the plan adds."""
         y = ty.year
         inputs = self.own_income(ty)
         for f, v in deltas.fields[y].items():
             inputs[f] += v
-        result = self._tax(ty, inputs, carry)
+        result = self._tax(ty, inputs, carry, losses, deltas.itemize.get(y))
         base = self.base[i]
         law = self.laws[y]
         wages_fica = ty.wages + deltas.fica_wages[y]
@@ -545,6 +617,7 @@ class Evaluator:
             "fmv": ty.fmv,
             **inputs,
             "amt_credit_carryforward": carry,
+            **losses,
             "itemize": ty.itemize,
         }
         for f in TAX_FIELDS:
@@ -553,6 +626,7 @@ class Evaluator:
             {
                 "base_total_tax": base["total_tax"],
                 "base_mtc_carryforward_out": base["mtc_carryforward_out"],
+                **{f"base_{f}_out": v for f, v in base["losses_out"].items()},
                 "fica_wages": wages_fica,
                 "base_fica": base["fica"],
                 "fica": plan_fica,
@@ -577,9 +651,13 @@ class Evaluator:
         credit_left = years[-1]["mtc_carryforward_out"]
         base_credit_left = self.base[-1]["mtc_carryforward_out"]
         credit_left_value = sc.credit_value * (credit_left - base_credit_left)
+        loss_left = years[-1]["st_loss_carryover_out"] + years[-1]["lt_loss_carryover_out"]
+        base_losses = self.base[-1]["losses_out"]
+        base_loss_left = base_losses["st_loss_carryover"] + base_losses["lt_loss_carryover"]
+        loss_left_value = terminal_loss_value(sc) * (loss_left - base_loss_left)
         final_cash = years[-1]["cash"]
         last_tax = years[-1]["extra_tax"]
-        wealth = final_cash - last_tax + terminal + credit_left_value
+        wealth = final_cash - last_tax + terminal + credit_left_value + loss_left_value
         rate = sc.discount_rate
         pv = sum(row["extra_tax"] / (1.0 + rate) ** i for i, row in enumerate(years))
         return Evaluation(
@@ -594,6 +672,9 @@ class Evaluator:
             credit_left=credit_left,
             base_credit_left=base_credit_left,
             credit_left_value=credit_left_value,
+            loss_left=loss_left,
+            base_loss_left=base_loss_left,
+            loss_left_value=loss_left_value,
             years=years,
             actions=[row for _, row in sorted(deltas.actions, key=lambda a: a[0])],
             lots=lot_rows,
@@ -628,6 +709,8 @@ class Evaluator:
         for row in years:
             if row["cash"] < floor - CASH_TOLERANCE:
                 parts = [f"{_money(row['cash_start'])} at the start"]
+                if row["cash_return"]:
+                    parts.append(f"{_money(row['cash_return'])} earned on it")
                 if row["savings"]:
                     parts.append(f"{_money(row['savings'])} saved")
                 if row["proceeds"]:
@@ -715,17 +798,27 @@ def _sale_row(
 
 
 def _add_cash(
-    row: dict[str, Any], ty: TaxYear, deltas: _Deltas, cash_start: float, tax_due: float
+    row: dict[str, Any],
+    ty: TaxYear,
+    deltas: _Deltas,
+    cash_start: float,
+    tax_due: float,
+    rate: float,
 ) -> float:
-    """Adds the year's cash to its row and returns the end-of-year balance: savings and sale
-    proceeds in; exercise cost and last year's extra tax (`tax_due`, paid in April) out."""
+    """Adds the year's cash to its row and returns the end-of-year balance: the year's return
+    (`rate`, the scenario's `cash_return`) on the balance it starts with, savings and sale
+    proceeds in; exercise cost and last year's extra tax (`tax_due`, paid in April) out (the
+    module docstring says why the timing is so). With `rate` 0 the balance is the same float,
+    to the last bit, as without a return."""
     y = ty.year
-    cash_in = ty.savings + deltas.proceeds[y]
+    earned = cash_start * rate
+    cash_in = earned + ty.savings + deltas.proceeds[y]
     cash_out = deltas.cost[y] + tax_due
     cash = cash_start + cash_in - cash_out
     row.update(
         {
             "cash_start": cash_start,
+            "cash_return": earned,
             "savings": ty.savings,
             "proceeds": deltas.proceeds[y],
             "exercise_cost": deltas.cost[y],
@@ -792,3 +885,10 @@ def evaluate(
     in some year (not checked if `check_cash` is False). Raises ValueError for a scenario it
     cannot evaluate (unknown objective, missing tax law)."""
     return Evaluator(scenario, laws).evaluate(plan, check_cash)
+
+
+def with_deductions(plan: Plan, evaluation: Evaluation) -> Plan:
+    """`plan` with the deduction its evaluation took in every year the scenario leaves open (a
+    baseline's, chosen by the engine), so that a model can take it too (`models.milp.settle`)."""
+    taken = {row["year"]: row["itemized"] for row in evaluation.years if row["itemize"] is None}
+    return replace(plan, itemize={**taken, **plan.itemize})

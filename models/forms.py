@@ -8,11 +8,15 @@ The ops also carry the calendar of `models.grants`, whose dates are day numbers 
 Form map (names follow the form lines they compute):
   Form 1040 lines 9-16, Schedule A lines 5-17, QDCG worksheet lines 1-25 (1040 instructions),
   the Tax Table below $100,000 and the Tax Computation Worksheet above it    -> `form_1040`
+  Form 1040 lines 12e-14 as a function of AGI, with Schedule 1-A Part V (seniors) -> `deductions`
   Form 6251 Part I (lines 1-4, MFS add-back), Part II (lines 5-11), Part III (lines 12-40)
                                                                             -> `form_6251`
   Form 8801 Part I (net minimum tax on exclusion items) and Part II lines 21-26 -> `form_8801`
   Form 8960 (net investment income tax, IRC §1411)                          -> `form_8960`
   Form 8959 (Additional Medicare Tax on wages, IRC §3101(b)(2))             -> `form_8959`
+  Schedule D lines 6, 7, 14-16, 21 with the losses carried in, regular and AMT -> `schedule_d`
+  Capital Loss Carryover Worksheet (Schedule D instructions), regular and AMT
+                                                                 -> `capital_loss_carryover`
 """
 
 from __future__ import annotations
@@ -88,6 +92,9 @@ SCALAR = _ScalarOps()
 VECTOR = _VectorOps()
 
 _ROUND_EPS = 1e-6  # exact midpoint taxes are multiples of $0.25; float sums may fall a hair short
+# Dollars: an income this close below a Tax Table row's end (or the Table's limit) is float noise
+# in a sum of whole cents (85,000.00 summed as 84,999.99999999998): it is at the end.
+_ROW_NOISE = 1e-6
 
 
 @dataclass
@@ -103,8 +110,19 @@ class Household:
     amt_stcg_adjustment: the same for short-term gain (shares held a year or less from exercise).
     amt_ordinary_adjustment: the rest of line 2k, e.g. minus a later-year disqualifying
         disposition's ordinary income, which the AMT already counted at exercise.
+    ltcg, stcg: the year's own net long- and short-term gain or loss (Schedule D lines 1a-5 and
+        8a-13), before any loss carried in from earlier years.
+    st_loss_carryover, lt_loss_carryover: the regular tax's short- and long-term capital loss
+        carried in (Schedule D lines 6 and 14, as positive amounts: last year's Capital Loss
+        Carryover Worksheet lines 8 and 13; `capital_loss_carryover`).
+    amt_st_loss_carryover, amt_lt_loss_carryover: the same refigured for the AMT (the AMT
+        Capital Loss Carryover Worksheet, Form 6251 instructions line 2k), entering the AMT
+        Schedule D; they differ from the regular ones once ISO shares are sold with a loss.
     itemize: 1.0 to itemize, 0.0 for the standard deduction (`compute` may choose; see there).
     aged_blind: count of 65-or-older / blind conditions (0-4) for the additional standard deduction.
+    seniors: people on the return aged 65 or over at the end of the year (0-2: the taxpayer, and
+        the spouse on a joint return), for the 2025-2028 deduction for seniors
+        (`schedule_1a_seniors`); each of them is also one of the `aged_blind` conditions.
     """
 
     wages: Any = 0.0
@@ -121,7 +139,12 @@ class Household:
     mortgage_interest: Any = 0.0
     charitable: Any = 0.0
     aged_blind: Any = 0.0
+    seniors: Any = 0.0
     amt_credit_carryforward: Any = 0.0
+    st_loss_carryover: Any = 0.0
+    lt_loss_carryover: Any = 0.0
+    amt_st_loss_carryover: Any = 0.0
+    amt_lt_loss_carryover: Any = 0.0
     itemize: Any = 0.0
 
 
@@ -146,6 +169,7 @@ def tax_table_midpoint(x: Any, p: Params, ops: Any) -> Any:
     """The middle of the Tax Table row that holds `x` (Form 1040 instructions, Tax Table): rows
     `p.table_wide` ($50) wide from `p.table_wide_from` ($3,000), `p.table_narrow` ($25) wide
     below, and first the uneven rows that end at `p.table_first_rows` ($5, $15, $25)."""
+    x = x + _ROW_NOISE
     wide = ops.floor(x / p.table_wide) * p.table_wide + p.table_wide / 2
     narrow = ops.floor(x / p.table_narrow) * p.table_narrow + p.table_narrow / 2
     midpoint = ops.where(x < p.table_wide_from, narrow, wide)
@@ -161,7 +185,7 @@ def tax_on_ordinary(x: Any, p: Params, ops: Any) -> Any:
     ($100,000), the rate formula (Tax Computation Worksheet) at or above it. QDCG worksheet lines
     22 and 24 use the same rule."""
     midpoint = tax_table_midpoint(x, p, ops)
-    in_table = x < p.table_max
+    in_table = x + _ROW_NOISE < p.table_max
     amount = ops.where(in_table, midpoint, x)
     tax = rate_schedule(amount, p.ord_rates, p.ord_edges, ops)
     table_tax = ops.floor(tax + 0.5 + _ROUND_EPS)
@@ -187,6 +211,74 @@ def capital_gain_line7(ltcg: Any, stcg: Any, p: Params, ops: Any) -> Any:
 def net_capital_gain(ltcg: Any, stcg: Any, ops: Any) -> Any:
     """QDCG worksheet line 3: the smaller of Schedule D lines 15 and 16, if both are gains."""
     return ops.maximum(ops.minimum(ltcg, ltcg + stcg), 0.0)
+
+
+def schedule_d(
+    stcg: Any, ltcg: Any, st_carryover: Any, lt_carryover: Any, p: Params, ops: Any
+) -> dict[str, Any]:
+    """Schedule D Part I-III with the losses carried in (IRC §1212(b)(1): they keep their
+    character), run once with the regular figures and once with the AMT's (the AMT Schedule D
+    of the Form 6251 instructions, line 2k).
+
+    line6   the short-term capital loss carryover in (positive; entered as a loss)
+    line7   net short-term gain or loss: the year's short-term gain or loss less line 6
+    line14  the long-term capital loss carryover in (positive; entered as a loss)
+    line15  net long-term gain or loss: the year's long-term gain or loss less line 14
+    line16  line 7 + line 15
+    line21  Form 1040 line 7: line 16, a loss limited to $3,000 ($1,500 MFS; §1211(b))
+    net_capital_gain  QDCG worksheet line 3 (Form 6251 Part III for the AMT figures)
+    """
+    line6 = ops.maximum(st_carryover, 0.0)
+    line7 = stcg - line6
+    line14 = ops.maximum(lt_carryover, 0.0)
+    line15 = ltcg - line14
+    return {
+        "line7": line7,
+        "line15": line15,
+        "line16": line7 + line15,
+        "line21": capital_gain_line7(line15, line7, p, ops),
+        "net_capital_gain": net_capital_gain(line15, line7, ops),
+    }
+
+
+def capital_loss_carryover(line1: Any, sched_d: dict[str, Any], ops: Any) -> dict[str, Any]:
+    """Capital Loss Carryover Worksheet (Schedule D instructions, "Lines 6 and 14"): the short-
+    and long-term losses this year's Schedule D (`sched_d`, from `schedule_d`) carries to the
+    next year (IRC §1212(b)). Line 1 is what the loss deduction of line 21 could reduce: only
+    the part of it that did not push taxable income below zero counts as used (§1212(b)(2)).
+
+    Regular tax: line 1 is Form 1040 line 15, a loss entered as negative, that is line 11 minus
+    line 14 (Form 6251 line 1). (§1212(b)(2)(B) adds back personal exemptions "or any deduction
+    in lieu thereof"; whether the 2025-2028 deduction for seniors of §151(d)(5)(C), inside line
+    14, is one is not settled by a published worksheet: line 1 here is line 15 as printed.)
+    AMT: the Form 6251 instructions, line 2k ("Because the amount of your gains and losses may be
+    different for the AMT, the amount of any capital loss carryover may also be different for
+    the AMT. To figure your AMT capital loss carryover, fill out an AMT Capital Loss Carryover
+    Worksheet"), print no worksheet of their own: this one is filled with the AMT Schedule D and,
+    on line 1, AMTI (Form 6251 line 4, after any MFS add-back) in place of taxable income. That
+    is §1212(b)(2)(B)'s "taxable income" for the AMT, where taxable income is AMTI (§55(b)(2));
+    the exemption (§55(d)) is subtracted after AMTI, not in it, so it does not enter, and tax
+    software fills the worksheet's AMT column the same way (AMTI, Form 6251 line 4). AMTI is
+    seldom below zero, so the AMT's limited loss is nearly always used in full.
+
+    Returns line8 (short-term carryover out) and line13 (long-term carryover out), both >= 0.
+    """
+    line2 = ops.maximum(-sched_d["line21"], 0.0)  # the loss deducted, Schedule D line 21
+    line3 = ops.maximum(line1 + line2, 0.0)
+    line4 = ops.minimum(line2, line3)
+    # Short-term: line 5 is 0 unless Schedule D line 7 is a loss.
+    line5 = ops.maximum(-sched_d["line7"], 0.0)
+    line6 = ops.maximum(sched_d["line15"], 0.0)
+    line7 = line4 + line6
+    line8 = ops.maximum(line5 - line7, 0.0)
+    # Long-term: line 9 is 0 (lines 9-13 skipped) unless Schedule D line 15 is a loss.
+    line9 = ops.maximum(-sched_d["line15"], 0.0)
+    line10 = ops.maximum(sched_d["line7"], 0.0)
+    line11 = ops.maximum(line4 - line5, 0.0)
+    line12 = line10 + line11
+    line13 = ops.maximum(line9 - line12, 0.0)
+    # + 0.0 turns the -0.0 of a negated zero (max(-0.0, 0.0) is -0.0) into 0.0, for the reports.
+    return {"line4": line4 + 0.0, "line8": line8 + 0.0, "line13": line13 + 0.0}
 
 
 def qdcg_worksheet(line1: Any, line2: Any, line3: Any, p: Params, ops: Any) -> dict[str, Any]:
@@ -222,7 +314,11 @@ def schedule_a(h: Household, agi: Any, p: Params, ops: Any) -> dict[str, Any]:
     """Schedule A itemized deductions, with the 2025-2029 SALT cap phase-down (§164(b)(7)),
     the 60%-of-AGI cash limit and 2026+ 0.5%-of-AGI floor on charity (§170(b)(1)(G), (I)),
     and the 2026+ limitation of §68 (2/37 of the lesser of itemized deductions or AGI above the
-    start of the 37% band; the AMT does not apply it, §56(b)(1))."""
+    start of the 37% band; the AMT does not apply it, §56(b)(1)).
+
+    The SALT limit is the State and Local Tax Deduction Worksheet (line 5e) of each status's own
+    figures: an MFS cap, floor and rate half the others' (the worksheet phases the whole $40,000
+    down by 30% and halves the result last, line 10: 15% of the excess off $20,000)."""
     salt_limit = ops.maximum(
         p.salt_cap - p.salt_rate * ops.maximum(agi - p.salt_threshold, 0.0), p.salt_floor
     )
@@ -244,28 +340,70 @@ def schedule_a(h: Household, agi: Any, p: Params, ops: Any) -> dict[str, Any]:
     }
 
 
-def form_1040(h: Household, p: Params, ops: Any) -> dict[str, Any]:
-    """Form 1040 lines 9-16 with the deduction `h.itemize` selects (1 itemized, 0 standard)."""
-    line7 = capital_gain_line7(h.ltcg, h.stcg, p, ops)
-    line11_agi = h.wages + h.ordinary_income + h.interest + h.qualified_dividends + line7
-    sched_a = schedule_a(h, line11_agi, p, ops)
+def schedule_1a_seniors(h: Household, magi: Any, p: Params, ops: Any) -> Any:
+    """Schedule 1-A Part V, the enhanced deduction for seniors (IRC §151(d)(5)(C), 2025-2028;
+    2025 lines 32-37): `p.senior_amount` ($6,000) for each of the `h.seniors` qualified
+    individuals (the taxpayer and, on a joint return, the spouse, aged 65 or over at the end of
+    the year), each reduced, not below zero, by `p.senior_rate` (6%) of modified AGI above
+    `p.senior_threshold` ($75,000; $150,000 joint): two seniors on a joint return lose 12 cents a
+    dollar. None on a separate return (§151(d)(5)(C)(v)) and none after 2028: the amount is 0 in
+    those years' data. Modified AGI is AGI plus the §§911, 931 and 933 exclusions (Part I), which
+    isoplan does not model: `magi` is AGI. Returns line 37 (which is line 38 too: Parts II-IV,
+    tips, overtime and car loan interest, are not modelled)."""
+    line33 = ops.maximum(magi - p.senior_threshold, 0.0)
+    line34 = p.senior_rate * line33
+    line35 = ops.maximum(p.senior_amount - line34, 0.0)
+    return line35 * h.seniors  # lines 36a and 36b, added on line 37
+
+
+def deductions(h: Household, agi: Any, p: Params, ops: Any) -> dict[str, Any]:
+    """Form 1040 lines 12e, 13b and 14 at AGI `agi` (line 11), the other inputs of `h` fixed:
+    every deduction that moves with income moves with AGI alone (Schedule A's SALT phase-down,
+    charity limits and §68 reduction; the senior deduction), so line 14 is a function of AGI.
+
+    line12   line 12e: Schedule A line 17 if `h.itemize`, else the standard deduction with the
+             additional amounts for age and blindness (§63(c), (f))
+    line13b  Schedule 1-A line 38, here its Part V alone (`schedule_1a_seniors`), taken whether
+             or not the household itemizes
+    line14   lines 12e + 13b, plus for a non-itemizer the capped charity of §170(p) (2026+)
+    """
+    sched_a = schedule_a(h, agi, p, ops)
     standard = p.std + p.aged_blind * h.aged_blind
     # §170(p) (2026+): a capped charitable deduction for those who do not itemize.
     nonitemizer_charity = ops.minimum(ops.maximum(h.charitable, 0.0), p.charity_nonitemizer)
     itemizing = h.itemize > 0.5
     line12 = ops.where(itemizing, sched_a["line17"], standard)
-    line14 = line12 + ops.where(itemizing, 0.0, nonitemizer_charity)
-    line15 = ops.maximum(line11_agi - line14, 0.0)
-    qdcg = qdcg_worksheet(
-        line15, h.qualified_dividends, net_capital_gain(h.ltcg, h.stcg, ops), p, ops
-    )
+    line13b = schedule_1a_seniors(h, agi, p, ops)
+    line14 = line12 + line13b + ops.where(itemizing, 0.0, nonitemizer_charity)
     return {
-        "line7": line7,
-        "agi": line11_agi,
         "itemizing": itemizing,
         "standard": standard,
         "schedule_a": sched_a,
         "line12": line12,
+        "line13b": line13b,
+        "line14": line14,
+    }
+
+
+def form_1040(h: Household, p: Params, ops: Any) -> dict[str, Any]:
+    """Form 1040 lines 9-16 with the deduction `h.itemize` selects (1 itemized, 0 standard);
+    the deductions of lines 12e-14 from `deductions`."""
+    sched_d = schedule_d(h.stcg, h.ltcg, h.st_loss_carryover, h.lt_loss_carryover, p, ops)
+    line7 = sched_d["line21"]
+    line11_agi = h.wages + h.ordinary_income + h.interest + h.qualified_dividends + line7
+    ded = deductions(h, line11_agi, p, ops)
+    line14 = ded["line14"]
+    line15 = ops.maximum(line11_agi - line14, 0.0)
+    qdcg = qdcg_worksheet(line15, h.qualified_dividends, sched_d["net_capital_gain"], p, ops)
+    return {
+        "schedule_d": sched_d,
+        "line7": line7,
+        "agi": line11_agi,
+        "itemizing": ded["itemizing"],
+        "standard": ded["standard"],
+        "schedule_a": ded["schedule_a"],
+        "line12": ded["line12"],
+        "line13b": ded["line13b"],
         "line14": line14,
         "taxable_income": line15,
         "qdcg_line5": qdcg["line5"],
@@ -336,32 +474,46 @@ def tentative_minimum_tax(
 def form_6251(h: Household, f1040: dict[str, Any], p: Params, ops: Any) -> dict[str, Any]:
     """Form 6251 Part I: AMTI from taxable income plus adjustments; then the TMT and the AMT.
 
-    line1  Form 1040 line 11 minus line 14 (may be negative)
+    line1  Form 1040 line 11 minus line 14 (may be negative): taxable income before its zero
+           floor, the 2024 form's line 1 (and line 1 of the Capital Loss Carryover Worksheet)
+    line1a Form 1040 line 14 minus Schedule 1-A line 37, the deduction for seniors (2025 form):
+           a §151 deduction, which the AMT does not allow (§56(b)(1)), so it is added back
+    line1b Form 1040 line 11 minus line 1a (may be negative); 2024 has no line 13b, so it is line 1
     line2a taxes deducted on Schedule A line 7 if itemizing, else the standard deduction (§56(b)(1))
     line2i ISO bargain element of shares held past year end (§56(b)(3))
     line2k disposition of property: AMT minus regular gain or loss, each with its own capital-loss
-           limit (Form 6251 instructions), plus other disposition differences
+           limit (Form 6251 instructions), plus other disposition differences; the AMT gain or
+           loss is the AMT Schedule D's (`schedule_d` with the AMT gains and the AMT loss
+           carryovers in), so a carryover that differs for the AMT enters here too ("including
+           any carryover that is different for the AMT", instructions, line 2k item 4)
     line2_68 the §68 reduction of itemized deductions, not applied for the AMT (§56(b)(1)),
            entered as a negative amount
     """
     line1 = f1040["agi"] - f1040["line14"]
+    line1a = f1040["line14"] - f1040["line13b"]
+    line1b = f1040["agi"] - line1a
     itemizing = f1040["itemizing"]
     line2a = ops.where(itemizing, f1040["schedule_a"]["line7_taxes"], f1040["standard"])
     line2_68 = -ops.where(itemizing, f1040["schedule_a"]["limitation"], 0.0)
     amt_ltcg = h.ltcg + h.amt_ltcg_adjustment
     amt_stcg = h.stcg + h.amt_stcg_adjustment
-    amt_line7 = capital_gain_line7(amt_ltcg, amt_stcg, p, ops)
+    amt_sched_d = schedule_d(
+        amt_stcg, amt_ltcg, h.amt_st_loss_carryover, h.amt_lt_loss_carryover, p, ops
+    )
+    amt_line7 = amt_sched_d["line21"]
     line2k = amt_line7 - f1040["line7"] + h.amt_ordinary_adjustment
-    exclusion_amti = line1 + line2a + line2_68
+    exclusion_amti = line1b + line2a + line2_68
     amti = exclusion_amti + h.iso_spread + line2k
-    amt_gains = h.qualified_dividends + net_capital_gain(amt_ltcg, amt_stcg, ops)
+    amt_gains = h.qualified_dividends + amt_sched_d["net_capital_gain"]
     tmt = tentative_minimum_tax(amti, amt_gains, f1040["qdcg_line5"], p, ops)
     line10 = f1040["regular_tax"]
     line11 = ops.maximum(tmt["tmt"] - line10, 0.0)
     return {
         "line1": line1,
+        "line1b": line1b,
         "line2a": line2a,
         "line2k": line2k,
+        "schedule_d": amt_sched_d,
         "exclusion_amti": exclusion_amti,
         "amti_before_addback": amti,
         "amt_gains": amt_gains,
@@ -379,12 +531,13 @@ def form_8801(
     Generated for next year (next year's Part I, over this year's figures): this year's AMT less
     the AMT the exclusion items alone would have caused. Exclusion items (standard deduction, SALT
     and other itemized add-backs) are kept; deferral items (ISO spread line 2i, line 2k) are
-    removed, and the capital gains are those of the regular tax.
+    removed, and the capital gains are those of the regular tax (regular Schedule D, with the
+    regular loss carryovers: an AMT carryover that differs is part of line 2k, a deferral item).
     """
     regular = f1040["regular_tax"]
     line24 = ops.maximum(regular - f6251["tmt"], 0.0)
     allowed = ops.minimum(ops.maximum(h.amt_credit_carryforward, 0.0), line24)
-    exclusion_gains = h.qualified_dividends + net_capital_gain(h.ltcg, h.stcg, ops)
+    exclusion_gains = h.qualified_dividends + f1040["schedule_d"]["net_capital_gain"]
     exclusion_tmt = tentative_minimum_tax(
         f6251["exclusion_amti"], exclusion_gains, f1040["qdcg_line5"], p, ops
     )["tmt"]
@@ -428,6 +581,10 @@ def household_tax(h: Household, p: Params, ops: Any) -> dict[str, Any]:
     niit = form_8960(h, f1040, p, ops)
     addl_medicare = form_8959(h, p, ops)
     total = f1040["regular_tax"] + f6251["amt"] + niit + addl_medicare - f8801["allowed"]
+    # Capital losses carried to next year: regular (worksheet line 1 = Form 1040 line 15, a loss
+    # as negative, which is Form 6251 line 1) and AMT (line 1 = AMTI, Form 6251 line 4).
+    carry = capital_loss_carryover(f6251["line1"], f1040["schedule_d"], ops)
+    amt_carry = capital_loss_carryover(f6251["amti"], f6251["schedule_d"], ops)
     return {
         "agi": f1040["agi"],
         "deduction": f1040["line14"],
@@ -442,6 +599,10 @@ def household_tax(h: Household, p: Params, ops: Any) -> dict[str, Any]:
         "mtc_allowed": f8801["allowed"],
         "mtc_generated": f8801["generated"],
         "mtc_carryforward_out": f8801["carryforward_out"],
+        "st_loss_carryover_out": carry["line8"],
+        "lt_loss_carryover_out": carry["line13"],
+        "amt_st_loss_carryover_out": amt_carry["line8"],
+        "amt_lt_loss_carryover_out": amt_carry["line13"],
         "total_tax": total,
         "itemized": f1040["itemizing"],
     }

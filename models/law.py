@@ -47,6 +47,9 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "charitable.agi_limit",
     "charitable.floor_rate",
     "charitable.nonitemizer_max",
+    "senior_deduction.amount",
+    "senior_deduction.phaseout_threshold",
+    "senior_deduction.phaseout_rate",
     "tax_table.max_income",
     "tax_table.first_row_edges",
     "tax_table.narrow_row_width",
@@ -108,6 +111,9 @@ class Params:
     charity_agi_limit: Any
     charity_floor: Any
     charity_nonitemizer: Any
+    senior_amount: Any
+    senior_threshold: Any
+    senior_rate: Any
     table_max: Any
     table_first_rows: tuple
     table_narrow: Any
@@ -144,6 +150,9 @@ _FIELD_PARAMETER: dict[str, str] = {
     "charity_agi_limit": "charitable.agi_limit",
     "charity_floor": "charitable.floor_rate",
     "charity_nonitemizer": "charitable.nonitemizer_max",
+    "senior_amount": "senior_deduction.amount",
+    "senior_threshold": "senior_deduction.phaseout_threshold",
+    "senior_rate": "senior_deduction.phaseout_rate",
     "table_max": "tax_table.max_income",
     "table_first_rows": "tax_table.first_row_edges",
     "table_narrow": "tax_table.narrow_row_width",

@@ -10,13 +10,13 @@ Constraint families (each named `<family>__<key>`):
   vesting    sum_{y' <= y} exercise[c, y'] <= exercisable[c][y]       (vested, not expired)
   hold       sum_w sell[l, w] <= shares of l (exercised, or held at the start)
   tender     sum_l sell[l, w] <= max_shares[w]
-  cash       cash[y] = cash[y-1] + savings[y] + proceeds[y] - exercise cost[y] - extra tax[y-1]
-             >= cash_floor
+  cash       cash[y] = cash[y-1] x (1 + cash_return) + savings[y] + proceeds[y]
+                       - exercise cost[y] - extra tax[y-1]  >= cash_floor
   required   (objective min_tax) sum_y exercise[c, y] >= required shares
 
 Taxes. Every year's forms are functions of the year's totals (ordinary income, gains, line 2i
 and 2k amounts), built from `models.forms` itself (`models.pwl` probes them for their kinks),
-one function per form as there (`_f1040`, `_schedule_a`, `_f6251`, `_f8801`, ...); `_year_tax`
+one function per form as there (`_f1040`, `_deductions`, `_f6251`, `_f8801`, ...); `_year_tax`
 passes the lines from one to the next. Each amount is either a cost (a tax, or an income that
 raises one: the objective wants it small) or a relief (a deduction, a gain taxed at 15/20%
 instead of ordinary rates, the room in the 15% band, credit carried: wanted large). A cost is
@@ -37,34 +37,42 @@ a year where deferral items can lower the TMT (an AMT basis above the regular on
 
 Binaries that remain, each where its range crosses the kink: the end of the AMT exemption
 phase-out (28% -> 35%/42% -> 28%: not convex; also on the exclusion items' AMTI), the room
-max(0, cg15 - O) in the 15% band (a convex relief), min(TMT, TMTx) above, min(0, z) of the NIIT,
-the Social Security wage base (a concave cost), a net capital loss against the gains (a convex
-relief), Schedule A's SALT phase-down floor. Bounds on every expression come from the decisions'
-bounds, and `planner.solve.tighten` narrows those of the functions with binaries by LP.
+max(0, cg15 - O) in the 15% band and max(0, cg0 - O) in the 0% band (convex reliefs), min(TMT,
+TMTx) above, min(0, z) of the NIIT, the Social Security wage base (a concave cost), a net capital
+loss against the gains (a convex relief), Schedule A's SALT phase-down floor; in a year whose
+income can be low, the floor of taxable income at 0 against the gains (line 10), the QDCG
+worksheet's line 24 where it can be the smaller, the Tax Table's limit and its narrower rows.
+Bounds on every expression come from the decisions' bounds, and `planner.solve.tighten` narrows
+those of the functions with binaries by LP.
 
-Regular tax under the QDCG worksheet, when ordinary taxable income O is at least the 0% band,
-the Tax Table limit and the top of every ordinary band taxed below 15% (checked; see
-`ModelNotSupported`):
-    tax = R(O) + 20% G - 5% min(G, max(0, cg15 - O))
-where R is the rate schedule and G the qualified dividends plus net capital gain; the worksheet's
-line 24 (all ordinary) is then never smaller. Form 6251 Part III under the same condition:
-    TMT = S(E - g) + 20% g - 5% min(g, max(0, cg15 - O)),   g = min(E, gains for AMT)
+Regular tax under the QDCG worksheet, with O its line 5 (the ordinary taxable income) and G its
+line 10 (the qualified dividends and net capital gain taxed, at most the taxable income):
+    tax = min(T(O) + 20% G - 5% min(G, max(0, cg15 - O)) - 15% min(G, max(0, cg0 - O)),  T(O + G))
+where T is the tax on ordinary income: the Tax Table below its limit (a step function, exact with
+two integers: the row and its rounded tax; `_tax_on_ordinary`), the rate schedule above. The
+second term (the worksheet's line 24, all ordinary) is left out where it is never the smaller.
+Form 6251 Part III likewise, with the same O:
+    TMT = S(E - g) + 20% g - 5% min(g, max(0, cg15 - O)) - 15% min(g, max(0, cg0 - O)),
+    g = min(E, gains for AMT)
 with S the 26/28% schedule and E the taxable excess (AMTI less the phased-out exemption, after
 the MFS add-back). The rates shown are those of the law data (`capital_gains.rates`).
 
 Objective "wealth" (maximized): final cash after the last year's tax, plus the terminal value of
 held shares and unexercised options (per share `models.scenario.terminal_share_value` and
 `terminal_option_value`, as in the exact evaluation), plus `credit_value` per dollar of minimum
-tax credit left beyond what the household would have had anyway.
+tax credit left beyond what the household would have had anyway, and `terminal_loss_value` per
+dollar of regular capital loss carried out of the last year beyond the same.
 Objective "min_tax" (minimized): present value of the extra tax, with required exercises.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections import defaultdict
-from dataclasses import astuple, dataclass, field
+from collections.abc import Callable, Hashable
+from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
 import pulp
@@ -75,17 +83,20 @@ from models.forms import (
     Household,
     amt_rate_schedule,
     capital_gain_line7,
+    deductions,
     employee_fica,
     form_1040,
     form_8959,
     rate_schedule,
-    schedule_a,
+    tax_on_ordinary,
+    tax_table_midpoint,
     tentative_minimum_tax,
 )
 from models.law import Params, Payroll, YearLaw, params_for, payroll_for
-from models.pwl import Builder, Lin, linear, value_of
+from models.pwl import Builder, Lin, breakpoints, linear, value_of
 from models.scenario import (
     EFFECT_FIELDS,
+    LOSS_CARRYOVER_FIELDS,
     Lot,
     Plan,
     Scenario,
@@ -93,14 +104,13 @@ from models.scenario import (
     base_household,
     exercise_effect,
     exercise_lot,
+    loss_carryovers_in,
+    loss_carryovers_out,
     sale_effect,
+    terminal_loss_value,
     terminal_option_value,
     terminal_share_value,
 )
-
-
-class ModelNotSupported(ValueError):
-    """The scenario needs a feature the optimizer does not model yet; the message says which."""
 
 
 @dataclass
@@ -113,6 +123,8 @@ class LadderModel:
     exercise: dict[tuple[str, int], tuple[Any, int]] = field(default_factory=dict)
     sell: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
     lots: dict[str, Lot] = field(default_factory=dict)
+    # Each year's deduction: the file's or a dominant side's (a bool), or the plan's (a binary).
+    itemize: dict[int, Any] = field(default_factory=dict)
     years: dict[int, dict[str, Lin]] = field(default_factory=dict)
     cash: dict[int, Lin] = field(default_factory=dict)
     objective: Lin | None = None
@@ -163,7 +175,7 @@ def build(
     prob: pulp.LpProblem | None = None,
     prefix: str = "",
 ) -> LadderModel:
-    """The MILP of a scenario (deductions resolved: `models.scenario.resolve_deductions`).
+    """The MILP of a scenario.
 
     With `prob`, the model is added to that problem (several scenarios in one program, as in
     `models.stochastic`): every name starts with `prefix` (so do the keys of `bounds`), and the
@@ -182,35 +194,39 @@ def build(
     step = max(1, int(scenario.share_step))
     years = {ty.year: ty for ty in scenario.years}
 
-    if any(ty.itemize is None for ty in scenario.years):
-        raise ValueError("resolve the deductions first (models.scenario.resolve_deductions)")
     law = {
         y: (params_for(laws[y], scenario.filing_status), payroll_for(laws[y]))
         for y in scenario.year_numbers
     }
     m.params = {y: law[y][0] for y in law}
     # Base (no actions): taxes and credit chain per year.
-    credit = scenario.amt_credit_carryforward
+    credit, losses = scenario.amt_credit_carryforward, loss_carryovers_in(scenario)
     for ty in scenario.years:
         p, payroll = law[ty.year]
-        r = tax_one(base_household(ty, credit), p, ty.itemize)
+        r = tax_one(base_household(ty, credit, losses), p, ty.itemize)
         fica = employee_fica(ty.wages, payroll, SCALAR)
+        credit, losses = r["mtc_carryforward_out"], loss_carryovers_out(r)
         m.base[ty.year] = {
             "total_tax": r["total_tax"],
             "fica": fica,
-            "credit_out": r["mtc_carryforward_out"],
+            "credit_out": credit,
+            "loss_out": losses["st_loss_carryover"] + losses["lt_loss_carryover"],
         }
-        credit = r["mtc_carryforward_out"]
 
     _decisions(m, scenario, years, step)
     fields = _year_fields(m, scenario)
     cf = Lin.const(scenario.amt_credit_carryforward)
+    carried = {k: Lin.const(v) for k, v in loss_carryovers_in(scenario).items()}
     for ty in scenario.years:
-        tax = _year_tax(m.builder, f"{prefix}y{ty.year}", fields[ty.year], ty, law[ty.year], cf)
+        tag = f"{prefix}y{ty.year}"
+        f = _with_losses(fields[ty.year], carried)
+        tax = _year_tax(m.builder, tag, f, ty, law[ty.year], cf)
+        m.itemize[ty.year] = tax.pop("itemize")
         base = m.base[ty.year]
         tax["extra_tax"] = tax["total_tax"] + tax["fica"] - (base["total_tax"] + base["fica"])
         m.years[ty.year] = tax
         cf = tax["mtc_carryforward_out"]
+        carried = {k: tax[f"{k}_out"] for k in LOSS_CARRYOVER_FIELDS}
     _cash(m, scenario)
     _objective(m, scenario)
     m.build_seconds = time.perf_counter() - started
@@ -398,20 +414,78 @@ def _year_tax(
     addl = _f8959(b, tag, f, p, key)
     fica = _fica(b, tag, f, payroll)
     income_tax = f8801["income_tax"]
+    # The Capital Loss Carryover Worksheet: line 1 is taxable income before its floor for the
+    # regular tax, AMTI (Form 6251 line 4, after the MFS add-back) for the AMT.
+    st, lt = _loss_carryover(b, f"{tag}__cl", f1040["line1_raw"], f["stcg"], f["ltcg"], p)
+    amt_st, amt_lt = _loss_carryover(
+        b, f"{tag}__amt_cl", _line4(b, f"{tag}__amt_line4", f6251["amti"], p, key),
+        f["amt_stcg"], f["amt_ltcg"], p,
+    )  # fmt: skip
     return {
         "agi": f1040["agi"], "taxable_income": f1040["line15"],
         "regular_tax": f1040["regular_tax"], "amti": f6251["amti"], "tmt": f6251["tmt"],
         "income_tax": income_tax, "niit": niit, "additional_medicare_tax": addl,
         "mtc_carryforward_in": cf, "mtc_carryforward_out": f8801["carryforward_out"],
         "total_tax": income_tax + niit + addl, "fica": fica,
+        "st_loss_carryover_out": st, "lt_loss_carryover_out": lt,
+        "amt_st_loss_carryover_out": amt_st, "amt_lt_loss_carryover_out": amt_lt,
+        "itemize": f1040["itemize"],
     }  # fmt: skip
+
+
+def _with_losses(f: dict[str, Lin], carried: dict[str, Lin]) -> dict[str, Lin]:
+    """The year's fields with the capital losses carried in (Schedule D lines 6 and 14, and the
+    AMT Schedule D's): the regular ones lower the short- and long-term gains, and the AMT's
+    replace them in the AMT's gains (so the AMT adjustments carry their difference)."""
+    st, lt = carried["st_loss_carryover"], carried["lt_loss_carryover"]
+    amt_st, amt_lt = carried["amt_st_loss_carryover"], carried["amt_lt_loss_carryover"]
+    if all(x.lo == x.hi == 0.0 for x in (st, lt, amt_st, amt_lt)):
+        return f
+    out = dict(f)
+    out["stcg"], out["ltcg"] = f["stcg"] - st, f["ltcg"] - lt
+    out["amt_stcg_adjustment"] = f["amt_stcg_adjustment"] + st - amt_st
+    out["amt_ltcg_adjustment"] = f["amt_ltcg_adjustment"] + lt - amt_lt
+    out["net_gain"] = f["net_gain"] - st - lt
+    out["amt_stcg"], out["amt_ltcg"] = f["amt_stcg"] - amt_st, f["amt_ltcg"] - amt_lt
+    out["amt_net_gain"] = f["amt_net_gain"] - amt_st - amt_lt
+    return out
+
+
+def _loss_carryover(
+    b: Builder, tag: str, line1: Lin, st: Lin, lt: Lin, p: Params
+) -> tuple[Lin, Lin]:
+    """The short- and long-term capital losses carried out (`models.forms.capital_loss_carryover`,
+    lines 8 and 13) from line 1 and the net short- and long-term gain or loss (Schedule D lines 7
+    and 15, carried losses in). Each max(0, .) and min is modelled exactly (`Builder.exact`, a
+    binary where its range crosses the kink), as the lines are: which of the two losses is worth
+    more depends on the years after. Line 1 may be bounded from above only (a tax's cost, or a
+    deduction's relief, left slack): more of it only uses more of the loss, which never helps.
+    No loss, nothing carried: a year whose gains cannot net to a loss builds nothing."""
+    if (st + lt).lo >= 0.0:
+        return Lin.const(0.0), Lin.const(0.0)
+    limit = p.loss_limit
+    line2 = b.exact(f"{tag}__line2", st + lt, lambda v: min(limit, max(-v, 0.0)), ("cl2", limit))
+    line3 = b.exact(f"{tag}__line3", line1 + line2, _plus, "plus")
+    line4 = line2 - b.exact(f"{tag}__line4", line2 - line3, _plus, "plus")
+    line5 = b.exact(f"{tag}__line5", st, _negative_part, "negative_part")
+    line9 = b.exact(f"{tag}__line9", lt, _negative_part, "negative_part")
+    line6 = lt + line9  # max(0, lt)
+    line8 = b.exact(f"{tag}__line8", line5 - (line4 + line6), _plus, "plus")
+    line10 = st + line5  # max(0, st)
+    line11 = b.exact(f"{tag}__line11", line4 - line5, _plus, "plus")
+    line13 = b.exact(f"{tag}__line13", line9 - (line10 + line11), _plus, "plus")
+    return _floor(line8, 0.0), _floor(line13, 0.0)
+
+
+def _negative_part(v: float) -> float:
+    return max(-v, 0.0)
 
 
 def _f1040(
     b: Builder, tag: str, f: dict[str, Lin], ty: TaxYear, p: Params, key: tuple[Any, ...]
 ) -> dict[str, Lin]:
-    """Form 1040 lines 7-16 (`models.forms.form_1040`), the deduction from `_schedule_a` or the
-    standard one, the regular tax from `_qdcg_worksheet`.
+    """Form 1040 lines 7-16 (`models.forms.form_1040`), the deduction from `_deductions` (or the
+    standard one, fixed), the regular tax from `_qdcg_worksheet`.
 
       line7          line 7: the capital gain, or the loss up to the limit (`_line7`)
       stcg_loss, ncg QDCG worksheet line 3, the net capital gain (`_net_capital_gain`)
@@ -422,81 +496,321 @@ def _f1040(
     ncg = _net_capital_gain(b, tag, f, "")
     earned = f["wages"] + f["ordinary_income"] + ty.interest
     agi = earned + ty.qualified_dividends + line7
-    h = base_household(ty)
-    if ty.itemize:
-        sched_a = _schedule_a(b, tag, h, p, agi)
-        line14, amt_deductions = sched_a["line17"], sched_a["amt_deductions"]
-    else:  # the standard deduction (and the non-itemizer's charity): fixed, `h.itemize` is 0
-        fixed = form_1040(h, p, SCALAR)
-        line14 = Lin.const(fixed["line14"])
-        amt_deductions = Lin.const(fixed["line14"] - fixed["standard"])
+    line14, amt_deductions, itemize = _deduction(b, tag, ty, p, agi)
     # line 7 less net capital gain is at least -$3,000 (-$1,500 MFS) whatever the gains.
     other_gain = _floor(line7 - ncg, -p.loss_limit)
-    line5 = earned + other_gain - line14  # QDCG worksheet line 5, the ordinary taxable income
     line4 = ncg + ty.qualified_dividends
-    qdcg = _qdcg_worksheet(b, tag, ty.year, line5, line4, p, key)
+    # Line 15 less the gains (QDCG line 4) before line 15's floor at 0: negative where the
+    # deduction exceeds the ordinary income.
+    ordinary = earned + other_gain - line14
+    qdcg = _qdcg_worksheet(b, tag, ordinary, line4, p, key)
     return {
-        "agi": agi, "earned": earned, "line7": line7, "gains": line4, "line15": line5 + line4,
-        "amt_deductions": amt_deductions, "band15": qdcg["band15"],
+        "agi": agi, "earned": earned, "line7": line7, "gains": line4, "line15": qdcg["line1"],
+        "line1_raw": agi - line14, "itemize": itemize,
+        "amt_deductions": amt_deductions, "band0": qdcg["band0"], "band15": qdcg["band15"],
         "regular_tax": qdcg["line25"],
     }  # fmt: skip
 
 
-def _schedule_a(b: Builder, tag: str, h: Household, p: Params, agi: Lin) -> dict[str, Lin]:
-    """Schedule A (`models.forms.schedule_a`) of the year's fixed deductions `h`, as functions of
-    AGI alone:
+def _deduction(
+    b: Builder, tag: str, ty: TaxYear, p: Params, agi: Lin
+) -> tuple[Lin, Lin, bool | Any]:
+    """Form 1040 line 14 and what the AMT keeps of it (`_deductions`), with the year's deduction:
+    the file's, or where it leaves the choice (`ty.itemize` None) the plan's, made with the year's
+    actions (§63(e): the taxpayer elects to itemize). A larger line 14 and a larger AMT
+    deduction never cost a plan anything (the taxes fall; the credit carried out falls by no more
+    than the tax), so where one side gives both at every AGI in range the choice is that side's
+    (`_dominant`); otherwise both are built and a binary picks one (`itemize`, 1: itemized).
+    Returns line 14, the AMT's deductions and the choice (a bool, or the binary)."""
+    itemize = ty.itemize if ty.itemize is not None else _dominant(ty, p, agi)
+    if itemize is not None:
+        return (*_deductions(b, tag, _deducting(ty, itemize), p, agi), itemize)
+    w = b.binary(f"{tag}__itemize")
+    std_line14, std_amt = _deductions(b, f"{tag}__std", _deducting(ty, False), p, agi)
+    item_line14, item_amt = _deductions(b, f"{tag}__item", _deducting(ty, True), p, agi)
+    line14 = b.below_either(f"{tag}__line14", w, item_line14, std_line14)
+    amt_deductions = b.below_either(f"{tag}__amt_deductions", w, item_amt, std_amt)
+    return line14, amt_deductions, w
 
-      line17          line 17, the itemized deductions (Form 1040 lines 12 and 14)
-      amt_deductions  what the AMT keeps of them: line 17 less the taxes of line 7 (Form 6251
-                      line 2a), before the 2026 section 68 reduction (line 2_68)
+
+def _deducting(ty: TaxYear, itemize: bool) -> Household:
+    """The year's own Household with the deduction `itemize` selects."""
+    return replace(base_household(ty), itemize=1.0 if itemize else 0.0)
+
+
+def _dominant(ty: TaxYear, p: Params, agi: Lin) -> bool | None:
+    """True (False) when itemizing (the standard deduction) gives at least as large a line 14
+    and as large an AMT deduction at every AGI in range, None when neither does. The differences
+    are PWL in AGI: their least and largest values are at the range's ends and their kinks."""
+    hs, hi = _deducting(ty, False), _deducting(ty, True)
+
+    def line14(a: float) -> float:
+        return _line14(hi, a, p) - _line14(hs, a, p)
+
+    def amt(a: float) -> float:
+        return _amt_kept(hi, a, p) - _amt_kept(hs, a, p)
+
+    values = []
+    for f in (line14, amt):
+        kinks = breakpoints(f, agi.lo, agi.hi) if agi.hi > agi.lo else []
+        values.append([f(x) for x in (agi.lo, agi.hi, *kinks)])
+    if all(min(v) >= 0.0 for v in values):
+        return True
+    if all(max(v) <= 0.0 for v in values):
+        return False
+    return None
+
+
+def _line14(h: Household, agi: float, p: Params) -> float:
+    return float(deductions(h, agi, p, SCALAR)["line14"])
+
+
+def _amt_kept(h: Household, agi: float, p: Params) -> float:
+    """What the AMT keeps of line 14: less the deduction for seniors and Form 6251 line 2a (the
+    taxes of Schedule A line 7, or the standard deduction), before the 2026 section 68 reduction
+    (line 2_68)."""
+    d = deductions(h, agi, p, SCALAR)
+    sa = d["schedule_a"]
+    if d["itemizing"]:
+        return float(d["line14"] - d["line13b"] - sa["line7_taxes"] + sa["limitation"])
+    return float(d["line14"] - d["line13b"] - d["standard"])
+
+
+def _deductions(b: Builder, tag: str, h: Household, p: Params, agi: Lin) -> tuple[Lin, Lin]:
+    """Form 1040 lines 12e-14 (`models.forms.deductions`) of the year's fixed deductions `h`, as
+    functions of AGI alone:
+
+      line14          line 14: Schedule A line 17 or the standard deduction, plus the deduction
+                      for seniors (Schedule 1-A) and a non-itemizer's charity
+      amt_deductions  what the AMT keeps of them (`_amt_kept`)
     Both are reliefs of any shape: they fall with AGI (SALT cap phase-down, section 68, the 0.5%
-    floor on charity) but rise where the 60%-of-AGI limit on charity binds, so a binary sits at
-    each kink where they bend upward (the SALT phase-down floor among them) inside AGI's range."""
-    line17 = b.below(f"{tag}__line17", agi, lambda a: schedule_a(h, a, p, SCALAR)["line17"])
-
-    def kept_for_amt(a: float) -> float:
-        sa = schedule_a(h, a, p, SCALAR)
-        return sa["line17"] - sa["line7_taxes"] + sa["limitation"]
-
-    amt_deductions = b.below(f"{tag}__amt_deductions", agi, kept_for_amt)
-    return {"line17": line17, "amt_deductions": amt_deductions}
+    floor on charity, the seniors' phase-out) but rise where the 60%-of-AGI limit on charity
+    binds, so a binary sits at each kink where they bend upward (the SALT phase-down floor, the
+    end of the seniors' phase-out among them) inside AGI's range. The standard deduction without
+    a senior is fixed: two constants."""
+    if not h.itemize and not h.seniors:
+        fixed = form_1040(h, p, SCALAR)
+        return Lin.const(fixed["line14"]), Lin.const(fixed["line14"] - fixed["standard"])
+    return (
+        b.below(f"{tag}__line14", agi, lambda a: _line14(h, a, p)),
+        b.below(f"{tag}__amt_deductions", agi, lambda a: _amt_kept(h, a, p)),
+    )
 
 
 def _qdcg_worksheet(
-    b: Builder, tag: str, year: int, line5: Lin, line4: Lin, p: Params, key: tuple[Any, ...]
+    b: Builder, tag: str, ordinary: Lin, line4: Lin, p: Params, key: tuple[Any, ...]
 ) -> dict[str, Lin]:
-    """The QDCG worksheet (`models.forms.qdcg_worksheet`) as the module docstring writes it, for
-    line 5 (ordinary taxable income) at least the 0% band, the Tax Table limit and the top of
-    every ordinary band taxed below 15% (else `ModelNotSupported`):
-        line25 = R(line 5) + 20% line 4 - 5% min(line 4, band15)
+    """The QDCG worksheet (`models.forms.qdcg_worksheet`) of `ordinary` (Form 1040 line 15 less
+    line 4 before the floor at 0) and line 4 (qualified dividends and net capital gain). With
+    line 10 = min(line 1, line 4) the gains taxed and line 5 the ordinary taxable income, the
+    0% part (line 9) is min(line 10, band0) and the 0% and 15% parts together min(line 10,
+    band15), so
+        line23 = T(line 5) + 20% line 10 - 5% min(line 10, band15) - 15% min(line 10, band0)
+    (the rates those of `capital_gains.rates`), and line 25 = min(line 23, line 24), line 24 the
+    tax on all of line 1 as ordinary income (T is `_tax_on_ordinary`: the Tax Table below its
+    limit). Line 24 is left out where it is never the smaller (`_line23_excess`): line 5 at
+    least the 0% band, the Table limit and the top of every ordinary band taxed below 15%, or
+    gains enough that taxing them as ordinary income always costs more.
 
+      line1, line5  line 15 and line 5, max(0, ...): convex costs (no binary), built only where
+                    `ordinary` can be negative
+      line10        min(line 1, line 4) = max(0, line 4 + min(0, ordinary)): a convex cost of
+                    line10_short = min(0, ordinary), a concave cost (one binary)
       line29        band15 = max(0, cg15 - line 5), the room in the 15% band: Form 6251 line 29
                     (hence the name), shared with Part III; a convex relief, a binary at cg15
-      ordinary_tax  line 22, the rate schedule R: a convex cost
-      qdcg_at15     line 17, the gains taxed at 15%: a relief and a minimum (no binary)"""
-    _, r15, r20 = p.cg_rates
-    need = max(
-        [p.table_max, p.cg0]
-        + [e for e, r in zip(p.ord_edges, p.ord_rates, strict=False) if r < r15]
-    )
-    if line5.lo < need:
-        raise ModelNotSupported(
-            f"{year}: ordinary taxable income can fall to ${max(line5.lo, 0):,.0f}; the "
-            f"optimizer needs at least ${need:,.0f} in every year (the Tax Table and the 0% "
-            f"capital-gain band are not modelled yet)"
-        )
+      line21        band0 = max(0, cg0 - line 5), the room in the 0% band (Form 6251 line 21)
+      ordinary_tax  line 22, T(line 5); line24: T(line 1)
+      qdcg_at15, qdcg_at0  the minima with band15 and band0: reliefs (no binary)
+      line25        min(line 23, line 24): a cost and a minimum, one binary; line 23 exceeds
+                    line 24 by at most `_line23_excess`"""
+    r0, r15, r20 = p.cg_rates
+    if ordinary.lo >= 0.0:
+        line1, line5, line10 = ordinary + line4, ordinary, line4
+    else:
+        line1 = _floor(b.above(f"{tag}__line1", ordinary + line4, _plus, "plus"), 0.0)
+        line5 = _floor(b.above(f"{tag}__line5", ordinary, _plus, "plus"), 0.0)
+        short = b.above(f"{tag}__line10_short", ordinary, _minus, "minus")
+        line10 = _floor(b.above_max(f"{tag}__line10", [line4 + short, Lin.const(0.0)]), 0.0)
     band15 = b.below(f"{tag}__line29", line5, lambda o: max(p.cg15 - o, 0.0), ("line29", p.cg15))
-    line25 = (
-        b.above(
-            f"{tag}__ordinary_tax",
-            line5,
-            lambda o: rate_schedule(o, p.ord_rates, p.ord_edges, SCALAR),
-            ("ordinary_tax", key),
-        )
-        + line4 * r20
-        - b.below_min(f"{tag}__qdcg_at15", line4, band15) * (r20 - r15)
+    band0 = b.below(f"{tag}__line21", line5, lambda o: max(p.cg0 - o, 0.0), ("line21", p.cg0))
+    line23 = (
+        _tax_on_ordinary(b, f"{tag}__ordinary_tax", line5, p, key)
+        + line10 * r20
+        - b.below_min(f"{tag}__qdcg_at15", line10, band15) * (r20 - r15)
+        - b.below_min(f"{tag}__qdcg_at0", line10, band0) * (r15 - r0)
     )
-    return {"band15": band15, "line25": _floor(line25, 0.0)}
+    excess = _line23_excess(p, key, line5, line10)
+    if excess <= 0.0:
+        line25 = line23
+    else:
+        line24 = _tax_on_ordinary(b, f"{tag}__line24", line1, p, key)
+        line25 = b.above_min(f"{tag}__line25", line23, line24, excess)
+    return {"line1": line1, "band0": band0, "band15": band15, "line25": _floor(line25, 0.0)}
+
+
+# The Tax Table in the model. Its rows are probed from the engine (`models.forms`), once per law:
+# row r holds the incomes [edges[r], edges[r + 1]), and its tax is the rate schedule at the row's
+# midpoint (`mids[r]`, `formula[r]`) rounded to whole dollars, half up (`taxes[r]`).
+@dataclass(frozen=True)
+class _Rows:
+    params: Params
+    edges: list[float]
+    mids: list[float]
+    formula: list[float]
+    taxes: list[float]
+    error: float  # the most the Table's tax and the rate schedule differ at any income
+
+    def of(self, x: float) -> int:
+        """The row the engine puts `x` in (`models.forms.tax_table_midpoint`); past the last
+        row at or above the Table's limit."""
+        return bisect.bisect_left(self.mids, float(tax_table_midpoint(x, self.params, SCALAR)))
+
+
+_ROWS: dict[Hashable, _Rows] = {}
+_ROW_UNIT = 20.0  # the row index's scale in the functions of it: kinks a row apart must be
+# further apart than `models.pwl`'s probe window
+_ROW_END = 0.005  # dollars: an income is in a row when at least half a cent below its end
+_HALF_UP = 1e-3  # the Table's tax is the least whole dollar >= formula - 0.5 + this (checked)
+
+
+def _table_rows(p: Params, key: tuple[Any, ...]) -> _Rows:
+    """The Tax Table of the law `p` (named by `key`), row by row from 0 to its limit."""
+    rows = _ROWS.get(key)
+    if rows is None:
+        edges: list[float] = [0.0]
+        mids: list[float] = []
+        formula: list[float] = []
+        taxes: list[float] = []
+        while edges[-1] < p.table_max:
+            mid = float(tax_table_midpoint(edges[-1], p, SCALAR))
+            if not mid > edges[-1]:
+                raise RuntimeError(f"Tax Table: no row starts at {edges[-1]}")
+            edges.append(2.0 * mid - edges[-1])
+            mids.append(mid)
+            formula.append(_schedule(mid, p))
+            taxes.append(float(tax_on_ordinary(mid, p, SCALAR)))
+            if math.ceil(formula[-1] - 0.5 + _HALF_UP) != taxes[-1]:
+                raise RuntimeError(f"Tax Table row at {edges[-2]}: rounding not modelled")
+        # The schedule rises across a row, so it differs most from the row's tax at an end.
+        ends = [_schedule(e, p) for e in edges]
+        error = max(max(tax - ends[r], ends[r + 1] - tax) for r, tax in enumerate(taxes))
+        rows = _ROWS[key] = _Rows(p, edges, mids, formula, taxes, float(error))
+    return rows
+
+
+def _line23_excess(p: Params, key: tuple[Any, ...], line5: Lin, line10: Lin) -> float:
+    """The most QDCG line 23 can exceed line 24 with lines 5 and 10 in their ranges, from the
+    law. Line 23 taxes the gains, stacked on line 5, at 0/15/20%, line 24 at the ordinary rates:
+    with F(x) the first taxing of [0, x] less the second, line 23 - line 24 is F(line 5 + line
+    10) - F(line 5), plus what the Tax Table's rounding adds (at most twice its largest
+    difference from the rate schedule, where line 5 can be in the Table). F is PWL, so the most
+    over the box is at a corner of the lines where a kink of F meets a side of the box."""
+    r0, r15, r20 = p.cg_rates
+
+    def f(x: float) -> float:
+        gains = r0 * min(x, p.cg0) + r15 * max(min(x, p.cg15) - p.cg0, 0.0)
+        return gains + r20 * max(x - p.cg15, 0.0) - _schedule(x, p)
+
+    kinks = {0.0, p.cg0, p.cg15, *p.ord_edges}
+    a_lo, a_hi, g_lo, g_hi = max(line5.lo, 0.0), line5.hi, max(line10.lo, 0.0), line10.hi
+    corners = [(a, b) for a in {a_lo, a_hi, *kinks} for b in kinks]
+    corners += [(a, a + g) for a in {a_lo, a_hi, *kinks} for g in (g_lo, g_hi)]
+    corners += [(b - g, b) for b in kinks for g in (g_lo, g_hi)]
+    most = max(
+        (
+            f(b) - f(a)
+            for a, b in corners
+            if a_lo - 1e-9 <= a <= a_hi + 1e-9 and g_lo - 1e-9 <= b - a <= g_hi + 1e-9
+        ),
+        default=0.0,
+    )
+    return most + (2.0 * _table_rows(p, key).error if line5.lo < p.table_max else 0.0)
+
+
+def _schedule(x: float, p: Params) -> float:
+    """The rate schedule of ordinary income (`models.forms.rate_schedule`)."""
+    return float(rate_schedule(x, p.ord_rates, p.ord_edges, SCALAR))
+
+
+def _row_function(values: list[float]) -> Callable[[float], float]:
+    """The PWL function through (`_ROW_UNIT` r, values[r]), extended by its end pieces."""
+    last = len(values) - 1
+
+    def f(q: float) -> float:
+        r = min(max(math.floor(q / _ROW_UNIT), 0), last - 1)
+        t = q / _ROW_UNIT - r
+        return values[r] + (values[r + 1] - values[r]) * t
+
+    return f
+
+
+def _tax_on_ordinary(b: Builder, name: str, x: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
+    """Form 1040 line 16's tax on ordinary income `x` >= 0 (`models.forms.tax_on_ordinary`): the
+    Tax Table below `p.table_max`, the rate schedule (a convex cost) at or above it. The Table is
+    a step function, exact with two integers:
+
+      row      the row index r: x + 1/2 cent <= the row's end, the end a convex function of r,
+               bounded from above (a relief: binaries only where the row widths change, below
+               $25 and at $3,000, when x can reach there)
+      mid      the rate schedule at the row's midpoint, a convex cost of r
+      tax      the Table's tax: an integer >= mid - 0.5 + 0.001 (half up; checked row by row)
+    The cost grows with r, so the least row whose end lies above x is chosen: the row of x.
+    Where x can reach both sides of the limit, one binary (`formula`: 1 at or above it) picks
+    the Table or the schedule, and the tax is at least the schedule's less the most the two ever
+    differ (`_Rows.error`, a few dollars) whichever it picks, which keeps the relaxation close to
+    the schedule where a big-M on the Table's rows leaves it nothing. An income within half a
+    cent below a row's end would be put in the next row (incomes in whole cents never are)."""
+
+    def schedule(v: float) -> float:
+        return _schedule(v, p)
+
+    x = b.narrowed(name, x)
+    if x.lo >= p.table_max:
+        return b.above(name, x, schedule, ("ordinary_tax", key))
+    b.watch(name, x)
+    rows = _table_rows(p, key)
+    last = len(rows.taxes) - 1
+    lo = min(rows.of(max(x.lo, 0.0)), last)
+    hi = min(rows.of(x.hi), last)
+    over = x.hi >= p.table_max
+    r = b.integer(f"{name}__row", lo, hi)
+    u = b.binary(f"{name}__formula") if over else None
+
+    def settle_row() -> None:
+        row = rows.of(value_of(x))
+        r.varValue = float(min(max(row, lo), hi))
+        if u is not None:
+            u.varValue = 1.0 if row > last else 0.0
+
+    b.on_settle(settle_row)
+    q = Lin(_ROW_UNIT * r, _ROW_UNIT * lo, _ROW_UNIT * hi)
+    if lo < hi:
+        end = b.below(f"{name}__end", q, _row_function(rows.edges[1:]), ("table_end", key))
+        slack = (x.hi + _ROW_END - end.lo) * u if u is not None else 0.0
+        b.prob += x.expr + _ROW_END <= end.expr + slack, f"{name}__in_row"
+    mid = b.above(f"{name}__mid", q, _row_function(rows.formula), ("table_mid", key))
+    tax = b.integer(f"{name}__tax", rows.taxes[lo], rows.taxes[hi])
+    b.prob += tax >= mid.expr - 0.5 + _HALF_UP, f"{name}__half_up"
+    if u is None:
+        b.on_settle(lambda: setattr(tax, "varValue", rows.taxes[int(r.varValue)]))
+        return Lin(tax, rows.taxes[lo], rows.taxes[hi])
+    reach = x.hi - p.table_max + _ROW_END
+    b.prob += x.expr <= p.table_max - _ROW_END + reach * u, f"{name}__below"
+    b.prob += x.expr >= p.table_max - (p.table_max - x.lo) * (1 - u), f"{name}__above"
+    formula = b.above(f"{name}__schedule", x, schedule, ("ordinary_tax", key))
+    least = min(rows.taxes[lo], formula.lo)
+    y = b.var(name, least, max(rows.taxes[hi], formula.hi))
+    b.prob += y >= tax - (rows.taxes[hi] - least) * u, f"{name}__table"
+    # The Table's tax is at least the schedule's less `rows.error` (valid at u = 0 too): the
+    # relaxation keeps the schedule's tax within that, whatever u.
+    b.prob += y >= formula.expr - rows.error * (1 - u), f"{name}__rates"
+
+    def settle_tax() -> None:
+        tax.varValue = rows.taxes[int(r.varValue)]
+        y.varValue = value_of(formula) if u.varValue else tax.varValue
+
+    b.on_settle(settle_tax)
+    return Lin(y, least, y.upBound)
 
 
 def _line7(b: Builder, name: str, net_gain: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
@@ -543,8 +857,21 @@ def _f6251(
     )  # fmt: skip
     line6 = _line6(b, f"{tag}__line6", amti, p, key)
     amt_gains = _net_capital_gain(b, tag, f, "amt_") + ty.qualified_dividends
-    tmt = _floor(_tmt(b, f"{tag}__p3", line6, amt_gains, f1040["band15"], p, key), 0.0)
+    tmt = _floor(_tmt(b, f"{tag}__p3", line6, amt_gains, f1040, p, key), 0.0)
     return {"amti": amti, "exclusion_amti": f1040["agi"] - amt_deductions, "tmt": tmt}
+
+
+def _line4(b: Builder, name: str, amti: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
+    """Form 6251 line 4 of an AMTI before the MFS add-back (`models.forms.tentative_minimum_tax`):
+    the same amount but for married filing separately, whose add-back makes it a cost that bends
+    down where the add-back reaches its cap (a binary there)."""
+    if not p.mfs:
+        return amti
+
+    def line4(a: float) -> float:
+        return tentative_minimum_tax(a, 0.0, 0.0, p, SCALAR)["amti"]
+
+    return b.above(name, amti, line4, ("line4", key))
 
 
 def _line6(b: Builder, name: str, amti: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
@@ -559,22 +886,32 @@ def _line6(b: Builder, name: str, amti: Lin, p: Params, key: tuple[Any, ...]) ->
 
 
 def _tmt(
-    b: Builder, tag: str, excess: Lin, gains: Lin, band15: Lin, p: Params, key: tuple[Any, ...]
+    b: Builder,
+    tag: str,
+    excess: Lin,
+    gains: Lin,
+    f1040: dict[str, Lin],
+    p: Params,
+    key: tuple[Any, ...],
 ) -> Lin:
     """Form 6251 line 40 (= line 38 here) from the taxable excess (line 6), the AMT's qualified
-    dividends and net capital gain (line 13) and the room left in the 15% band (line 29).
+    dividends and net capital gain (line 13) and the room left in the 0% and 15% bands of the
+    regular tax (`f1040`'s band0, line 21, and band15: lines 21 and 29 together). As in the QDCG
+    worksheet (`_qdcg_worksheet`), with g = line 22:
+        line38 = S(excess - g) + 20% g - 5% min(g, band15) - 15% min(g, band0)
 
-    A cost: line 22 = min(excess, gains) and line 30 = min(line 22, line 29) are reliefs (the TMT
-    falls as they grow: 15% or 20% instead of 26% or 28%), so both are minima bounded from above
-    without a binary; line 18 (the 26/28% schedule) is convex."""
-    _, r15, r20 = p.cg_rates
+    A cost: line 22 = min(excess, gains) and the minima with the bands (`line30`, `line23`) are
+    reliefs (the TMT falls as they grow: 0%, 15% or 20% instead of 26% or 28%), so all are
+    minima bounded from above without a binary; line 18 (the 26/28% schedule) is convex."""
+    r0, r15, r20 = p.cg_rates
     g = _floor(b.below_min(f"{tag}__line22", excess, gains), 0.0)
-    at15 = b.below_min(f"{tag}__line30", g, band15)
+    at15 = b.below_min(f"{tag}__line30", g, f1040["band15"])
+    at0 = b.below_min(f"{tag}__line23", g, f1040["band0"])
     line17 = _floor(excess - g, 0.0)
     line18 = b.above(
         f"{tag}__line18", line17, lambda y: amt_rate_schedule(y, p, SCALAR), ("line18", key)
     )
-    return line18 + g * r20 - at15 * (r20 - r15)
+    return line18 + g * r20 - at15 * (r20 - r15) - at0 * (r15 - r0)
 
 
 def _f8801(
@@ -600,9 +937,7 @@ def _f8801(
     Lines passed on: income_tax, carryforward_out."""
     tmt = f6251["tmt"]
     excl_excess = _line6(b, f"{tag}__x_line6", f6251["exclusion_amti"], p, key)
-    excl_tmt = _floor(
-        _tmt(b, f"{tag}__xp3", excl_excess, f1040["gains"], f1040["band15"], p, key), 0.0
-    )
+    excl_tmt = _floor(_tmt(b, f"{tag}__xp3", excl_excess, f1040["gains"], f1040, p, key), 0.0)
     creditable_floor = (
         excl_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", tmt, excl_tmt)
     )
@@ -676,16 +1011,22 @@ def _minus(v: float) -> float:
 
 
 def _cash(m: LadderModel, scenario: Scenario) -> None:
-    """cash[y] = cash[y-1] + savings + proceeds - exercise cost - last year's extra tax."""
+    """cash[y] = cash[y-1] x (1 + r) + savings + proceeds - exercise cost - last year's extra
+    tax, r = `scenario.cash_return`: the balance at the end of the year before (the start cash,
+    in the first year) earns a year's return, the year's own flows none that year, as in the
+    exact evaluation (`models.exact`, whose docstring says why). Linear: r is a number. With r 0
+    the rows are those of a model without a return, term for term."""
     options = {o.id: o for o in scenario.options}
     years = {ty.year: ty for ty in scenario.years}
     windows = {w.id: w for w in scenario.windows}
+    growth = 1.0 + scenario.cash_return
     cash = Lin.const(scenario.start_cash)
     prior_tax: Lin = Lin.const(0.0)
     for ty in scenario.years:
         flows = _cash_terms(m, options, years, windows, ty.year)
         moved = linear(flows) if flows else 0.0
-        cash = Lin(cash.expr + ty.savings + moved - prior_tax.expr, -math.inf, math.inf)
+        grown = cash.expr * growth if scenario.cash_return else cash.expr
+        cash = Lin(grown + ty.savings + moved - prior_tax.expr, -math.inf, math.inf)
         m.prob += cash.expr >= scenario.cash_floor, f"{m.prefix}cash__y{ty.year}"
         m.cash[ty.year] = cash
         prior_tax = m.years[ty.year]["extra_tax"]
@@ -738,11 +1079,14 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
         per_share = terminal_option_value(scenario, option.strike)
         terminal.append(per_share * (left - pulp.lpSum(taken[option.id])))
     credit_left = m.years[last]["mtc_carryforward_out"].expr - m.base[last]["credit_out"]
+    lines = m.years[last]
+    loss_left = lines["st_loss_carryover_out"].expr + lines["lt_loss_carryover_out"].expr
     wealth = (
         m.cash[last].expr
         - m.years[last]["extra_tax"].expr
         + pulp.lpSum(terminal)
         + scenario.credit_value * credit_left
+        + terminal_loss_value(scenario) * (loss_left - m.base[last]["loss_out"])
     )
     m.objective = Lin(wealth, -math.inf, math.inf)
     if m.sets_objective:
@@ -765,6 +1109,10 @@ def read_plan(m: LadderModel) -> Plan:
         shares = step * round(var.value() or 0.0)
         if shares:
             plan.sales[key] = float(shares)
+    for ty in m.scenario.years:
+        if ty.itemize is None:  # the plan's to choose
+            chosen = m.itemize[ty.year]
+            plan.itemize[ty.year] = chosen if isinstance(chosen, bool) else chosen.value() > 0.5
     return plan
 
 
@@ -779,11 +1127,19 @@ def settle(m: LadderModel, plan: Plan | None = None) -> list[str]:
     year and recovered as credit later is worth the same with `credit_value` 1), so the figures
     read afterwards (`model_taxes`, the objective) are the model's functions at the plan. A
     broken constraint means the plan does not fit (cash below the floor, more shares sold than
-    held) or, for the solver's own plan, a modelling error."""
+    held) or, for the solver's own plan, a modelling error. A plan given from outside names the
+    deduction of every year whose choice the model leaves to the plan (a baseline's: the one its
+    exact evaluation chose, `with_deductions`); where one side dominates, the model's is kept
+    (it is at least as good)."""
     plan = read_plan(m) if plan is None else plan
     for table, chosen in ((m.exercise, plan.exercises), (m.sell, plan.sales)):
         for key, (var, step) in table.items():
             var.varValue = float(round(chosen.get(key, 0.0) / step))
+    for year, w in m.itemize.items():
+        if not isinstance(w, bool):
+            if year not in plan.itemize:
+                raise ValueError(f"the plan does not say which deduction it takes in {year}")
+            w.varValue = 1.0 if plan.itemize[year] else 0.0
     m.builder.settle()
     return [name for name, c in m.prob.constraints.items() if not c.valid(SETTLE_TOLERANCE)]
 

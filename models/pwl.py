@@ -12,6 +12,7 @@ small: most kinks of a tax schedule lie outside the range a given year can reach
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -238,6 +239,14 @@ class Builder:
         self.binaries += 1
         return pulp.LpVariable(name, cat=pulp.LpBinary)
 
+    def integer(self, name: str, lo: float, hi: float) -> pulp.LpVariable:
+        return pulp.LpVariable(name, lowBound=lo, upBound=hi, cat=pulp.LpInteger)
+
+    def on_settle(self, settle: Callable[[], None]) -> None:
+        """`settle` runs in build order with the others: register it after the settlers of the
+        amounts it reads and before those of the amounts that read its variables."""
+        self._settlers.append(settle)
+
     def settle(self) -> None:
         """Every auxiliary variable at the value its function takes at its inputs' values, in
         build order (inputs before the amounts computed from them)."""
@@ -264,6 +273,35 @@ class Builder:
         """A relief y = f(x): y <= f(x), exact wherever f is convex (binaries there only);
         `key` as in `above`."""
         return self._one_sided(name, x, f, -1.0, key)
+
+    def exact(
+        self, name: str, x: Lin, f: Callable[[float], float], key: Hashable | None = None
+    ) -> Lin:
+        """y = f(x) exactly, a binary at every kink inside x's range: for an amount that is
+        neither a cost nor a relief (wanted large in one plan and small in another), so no
+        one-sided bound is exact at the optimum. `key` as in `above`."""
+        x = self.narrowed(name, x)
+        if x.hi - x.lo <= 1e-9:
+            return Lin.const(f(x.lo))
+        s = self._segments(name, x, f, key)
+        kinks = list(range(1, len(s.slopes)))
+        if kinks:
+            self.watch(name, x)
+        v, settle = self._exact_part(name, x, s, kinks)
+        self._settlers.append(settle)
+        return Lin(v, min(s.values), max(s.values))
+
+    def watch(self, name: str, x: Lin) -> None:
+        """Asks `planner.solve.tighten` for tighter bounds on `x`, the input of `name`'s exact
+        part (its binaries or integers), which a rebuild then reads (`narrowed`)."""
+        self.inputs[name] = Lin(pulp.LpAffineExpression(x.expr), x.lo, x.hi)
+
+    def narrowed(self, name: str, x: Lin) -> Lin:
+        """`x` within the bounds proven for the input of `name`, if any (`bounds`)."""
+        if name not in self.bounds:
+            return x
+        lo, hi = self.bounds[name]
+        return Lin(x.expr, max(x.lo, min(lo, x.hi)), min(x.hi, max(hi, x.lo)))
 
     def _segments(
         self, name: str, x: Lin, f: Callable[[float], float], key: Hashable | None
@@ -293,9 +331,7 @@ class Builder:
             v(x) = f(lo) + sum_i slope_i d_i
 
         and c by one line per piece: sign * (y - v(x) - c_m(x)) >= 0."""
-        if name in self.bounds:
-            lo, hi = self.bounds[name]
-            x = Lin(x.expr, max(x.lo, min(lo, x.hi)), min(x.hi, max(hi, x.lo)))
+        x = self.narrowed(name, x)
         lo, hi = x.lo, x.hi
         if hi - lo <= 1e-9:
             return Lin.const(f(lo))
@@ -303,8 +339,8 @@ class Builder:
         kinks = range(1, len(s.slopes))
         loose = [j for j in kinks if sign * (s.slopes[j] - s.slopes[j - 1]) >= 0]
         exact = [j for j in kinks if j not in loose]
-        if exact:
-            self.inputs[name] = x
+        if exact:  # as an expression: a lone variable too (an amount the forms computed)
+            self.watch(name, x)
         v, settle_v = self._exact_part(name, x, s, exact)
         bounds = (min(s.values), max(s.values))
         if not loose:
@@ -370,6 +406,18 @@ class Builder:
 
     # -- minima and maxima of two or more amounts --------------------------------------------
 
+    def below_either(self, name: str, w: Any, a: Lin, b: Lin) -> Lin:
+        """A relief y = a where the binary w is 1, b where it is 0:  y <= a + (b.hi - a.lo)(1 - w),
+        y <= b + (a.hi - b.lo) w."""
+        lo, hi = min(a.lo, b.lo), max(a.hi, b.hi)
+        y = self.var(name, lo, hi)
+        self.prob += y <= a.expr + max(b.hi - a.lo, 0.0) * (1 - w), f"{name}__le_a"
+        self.prob += y <= b.expr + max(a.hi - b.lo, 0.0) * w, f"{name}__le_b"
+        self._settlers.append(
+            lambda: setattr(y, "varValue", _value(a.expr if w.varValue > 0.5 else b.expr))
+        )
+        return Lin(y, lo, hi)
+
     def above_max(self, name: str, terms: list[Lin]) -> Lin:
         """A cost y = max(terms): y >= each (convex, no binary)."""
         lo, hi = max(t.lo for t in terms), max(t.hi for t in terms)
@@ -397,16 +445,18 @@ class Builder:
         self._settlers.append(lambda: setattr(y, "varValue", min(_value(a.expr), _value(b.expr))))
         return Lin(y, lo, hi)
 
-    def above_min(self, name: str, a: Lin, b: Lin) -> Lin:
+    def above_min(self, name: str, a: Lin, b: Lin, excess: float = math.inf) -> Lin:
         """A cost y = min(a, b): not convex, so one binary w (1: b is the smaller) when the bounds
-        let either be the smaller:  y >= a - (a.hi - lo) w,  y >= b - (b.hi - lo)(1 - w)."""
+        let either be the smaller:  y >= a - M w,  y >= b - (b.hi - lo)(1 - w), with M = a.hi - lo
+        or `excess`, a bound on a - b known from elsewhere (a <= b + excess), if smaller: a small M
+        keeps the relaxation close to a."""
         known = _never_above(a, b)
         if known is not None:
             return known
         lo, hi = min(a.lo, b.lo), min(a.hi, b.hi)
         y = self.var(name, lo, hi)
         w = self.binary(f"{name}__pick_b")
-        self.prob += y >= a.expr - (a.hi - lo) * w, f"{name}__ge_a"
+        self.prob += y >= a.expr - min(a.hi - lo, excess) * w, f"{name}__ge_a"
         self.prob += y >= b.expr - (b.hi - lo) * (1 - w), f"{name}__ge_b"
 
         def settle() -> None:

@@ -14,17 +14,19 @@ Conventions:
   taxes of the last year are paid out of the final wealth.
 - `savings` is what the household adds to cash in a year after its ordinary taxes and spending, as
   if it held no options; the plan is charged only the tax it adds to (or saves from) that base.
+- Cash earns `cash_return` a year, after tax: the balance at the end of a year (the start cash
+  before the first) earns a year's return by the end of the next; the year's own flows earn none
+  that year. The return is not income on the forms (it is a rate net of its tax).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from models.engine import tax_one
 from models.forms import SCALAR, Household
-from models.grants import add_years, day_of
+from models.grants import add_years, date_of, day_of
 from models.law import Holding
 
 ISO = "iso"
@@ -43,6 +45,7 @@ OWN_FIELDS = (
     "mortgage_interest",
     "charitable",
     "aged_blind",
+    "seniors",
 )
 
 # Fields of models.forms.Household that actions move.
@@ -55,6 +58,15 @@ EFFECT_FIELDS = (
     "amt_ltcg_adjustment",
     "amt_stcg_adjustment",
     "amt_ordinary_adjustment",
+)
+
+# The capital losses carried from one year into the next (IRC §1212(b)), regular and refigured for
+# the AMT: models.forms.Household fields in, and with "_out" the results of `household_tax` out.
+LOSS_CARRYOVER_FIELDS = (
+    "st_loss_carryover",
+    "lt_loss_carryover",
+    "amt_st_loss_carryover",
+    "amt_lt_loss_carryover",
 )
 
 
@@ -76,6 +88,7 @@ class TaxYear:
     mortgage_interest: float = 0.0
     charitable: float = 0.0
     aged_blind: int = 0
+    seniors: int = 0
     itemize: bool | None = None
     savings: float = 0.0
 
@@ -182,22 +195,39 @@ def exercise_lot(option: OptionClass, year: TaxYear, shares: float) -> Lot:
     )
 
 
-def _held_more_than(years: int, since: date, sale_date: date) -> bool:
-    return day_of(sale_date) > add_years(day_of(since), years, SCALAR)
+def _first_day_after(years: int, since: date) -> date:
+    """The first day more than `years` years after `since`: the day after the anniversary (of a
+    February 29, February 28 in a common year, as `models.grants.add_years` has it)."""
+    return date_of(add_years(day_of(since), years, SCALAR) + 1)
+
+
+def qualifying_date(lot: Lot) -> date:
+    """The first day a sale of `lot` is a qualifying disposition (§422(a)(1)): more than
+    `lot.holding.from_grant` years after the grant and `.from_exercise` after the exercise.
+    `is_qualifying` compares with it, so the key dates of a plan and its sales cannot disagree."""
+    h = lot.holding
+    return max(
+        _first_day_after(h.from_grant, lot.grant_date),
+        _first_day_after(h.from_exercise, lot.exercise_date),
+    )
+
+
+def long_term_date(lot: Lot) -> date:
+    """The first day a sale of `lot` is long-term: held more than `lot.holding.long_term` years
+    since exercise (§1222)."""
+    return _first_day_after(lot.holding.long_term, lot.exercise_date)
 
 
 def is_qualifying(lot: Lot, sale_date: date) -> bool:
     """§422(a)(1): no disposition within 2 years of the grant nor within 1 year of exercise
-    (`lot.holding.from_grant`, `.from_exercise`)."""
-    h = lot.holding
-    return _held_more_than(h.from_grant, lot.grant_date, sale_date) and _held_more_than(
-        h.from_exercise, lot.exercise_date, sale_date
-    )
+    (`lot.holding.from_grant`, `.from_exercise`): on or after `qualifying_date`."""
+    return sale_date >= qualifying_date(lot)
 
 
 def is_long_term(lot: Lot, sale_date: date) -> bool:
-    """Held more than one year since exercise (§1222; `lot.holding.long_term`)."""
-    return _held_more_than(lot.holding.long_term, lot.exercise_date, sale_date)
+    """Held more than one year since exercise (§1222; `lot.holding.long_term`): on or after
+    `long_term_date`."""
+    return sale_date >= long_term_date(lot)
 
 
 def sale_effect(lot: Lot, window: SaleWindow) -> Effect:
@@ -252,6 +282,15 @@ class Scenario:
     start_cash: float
     cash_floor: float
     amt_credit_carryforward: float = 0.0
+    # Capital losses carried into the first year (positive amounts), regular and refigured for the
+    # AMT (`LOSS_CARRYOVER_FIELDS`; Schedule D lines 6 and 14 and their AMT Schedule D twins).
+    st_loss_carryover: float = 0.0
+    lt_loss_carryover: float = 0.0
+    amt_st_loss_carryover: float = 0.0
+    amt_lt_loss_carryover: float = 0.0
+    # After-tax return a year on cash (a rate): the balance at the end of each year (the start
+    # cash before the first) earns it over the next year (`models.exact`, module docstring).
+    cash_return: float = 0.03
     objective: str = "wealth"  # "wealth" | "min_tax"
     required_exercise: dict[str, float] = field(default_factory=dict)  # option id -> shares
     discount_rate: float = 0.0
@@ -282,6 +321,9 @@ class Plan:
 
     exercises: dict[tuple[str, int], float] = field(default_factory=dict)
     sales: dict[tuple[str, str], float] = field(default_factory=dict)
+    # The deduction taken (True: itemized) in years whose choice the scenario leaves open
+    # (`TaxYear.itemize` None); a year not named here takes the one with the lower total tax.
+    itemize: dict[int, bool] = field(default_factory=dict)
 
 
 def terminal_share_value(scenario: Scenario, regular_basis: float) -> float:
@@ -298,12 +340,23 @@ def terminal_option_value(scenario: Scenario, strike: float) -> float:
     return max(scenario.final_price - strike, 0.0) * (1.0 - scenario.terminal_ordinary_rate)
 
 
+def terminal_loss_value(scenario: Scenario) -> float:
+    """A dollar of regular capital loss carried out of the last year (Schedule D's carryover), in
+    after-tax dollars (shared as above): `terminal_tax_rate`, the rate at which a held share's
+    loss is already credited in its terminal value, so that selling a share at a loss or
+    holding it ends the same. What it is really worth depends on the gains and income of years
+    after the horizon, which no plan knows (at most $3,000 a year against ordinary income). The
+    AMT's carryover is not valued: it only lowers a tentative minimum tax later."""
+    return scenario.terminal_tax_rate
+
+
 def terminal_value(
     scenario: Scenario, held: dict[str, tuple[Lot, float]], unexercised: dict[str, float]
 ) -> float:
     """What is left at the end of the horizon, in after-tax dollars: the held shares and the
     unexercised options at their values per share. The minimum tax credit left is valued
-    separately at `credit_value` per dollar."""
+    separately at `credit_value` per dollar, a capital loss carried out of the last year at
+    `terminal_loss_value`."""
     strikes = {o.id: o.strike for o in scenario.options}
     value = 0.0
     for lot, shares in held.values():
@@ -313,22 +366,25 @@ def terminal_value(
     return value
 
 
-def base_household(ty: TaxYear, credit: float = 0.0) -> Household:
-    """The `models.forms.Household` of one year with no option actions."""
+def loss_carryovers_in(scenario: Scenario) -> dict[str, float]:
+    """The capital losses the scenario carries into its first year, as Household fields."""
+    return {f: float(getattr(scenario, f)) for f in LOSS_CARRYOVER_FIELDS}
+
+
+def loss_carryovers_out(result: dict[str, Any]) -> dict[str, float]:
+    """The capital losses a year's tax (`models.engine.tax_one`) carries into the next year, as
+    that year's Household fields (the Capital Loss Carryover Worksheet, regular and AMT)."""
+    return {f: float(result[f + "_out"]) for f in LOSS_CARRYOVER_FIELDS}
+
+
+def base_household(
+    ty: TaxYear, credit: float = 0.0, losses: dict[str, float] | None = None
+) -> Household:
+    """The `models.forms.Household` of one year with no option actions: `credit` the minimum tax
+    credit and `losses` the capital losses (`LOSS_CARRYOVER_FIELDS`; missing ones are 0) carried
+    in on the base chain (`loss_carryovers_in`, then `loss_carryovers_out` year by year)."""
     return Household(
-        **{f: float(getattr(ty, f)) for f in OWN_FIELDS}, amt_credit_carryforward=credit
+        **{f: float(getattr(ty, f)) for f in OWN_FIELDS},
+        amt_credit_carryforward=credit,
+        **(losses or {}),
     )
-
-
-def resolve_deductions(scenario: Scenario, params: dict[int, Any]) -> Scenario:
-    """The scenario with every year's deduction fixed: as the file says, else the one with the
-    lower total tax without option actions (following the base credit chain). The optimizer and
-    the exact evaluation then use the same deduction, so their taxes can be compared line by line;
-    a plan's actions do not switch it. `params[year]` is that year's `models.law.Params`."""
-    years = []
-    credit = scenario.amt_credit_carryforward
-    for ty in scenario.years:
-        result = tax_one(base_household(ty, credit), params[ty.year], ty.itemize)
-        years.append(replace(ty, itemize=bool(result["itemized"])))
-        credit = result["mtc_carryforward_out"]
-    return replace(scenario, years=tuple(years))

@@ -81,7 +81,7 @@ class BookColumn:
 
 
 def _income_columns(prefix: tuple[str, ...]) -> tuple[BookColumn, ...]:
-    kinds = {"aged_blind": "integer", "itemize": "boolean"}
+    kinds = {"aged_blind": "integer", "seniors": "integer", "itemize": "boolean"}
     return tuple(BookColumn(f, kinds.get(f, "number"), (*prefix, f)) for f in INCOME_FIELDS)
 
 
@@ -97,6 +97,7 @@ CLIENT_COLUMNS: tuple[BookColumn, ...] = (
     BookColumn("filing_status", "text", ("household", "filing_status"), required=True),
     BookColumn("start_cash", "number", ("household", "start_cash"), required=True),
     BookColumn("cash_floor", "number", ("household", "cash_floor")),
+    BookColumn("cash_return", "number", ("household", "cash_return")),
     BookColumn("amt_credit_carryforward", "number", ("household", "amt_credit_carryforward")),
     BookColumn("first_year", "integer", ("horizon", "first_year"), required=True),
     BookColumn("years", "integer", ("horizon", "years"), required=True),

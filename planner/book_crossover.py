@@ -40,12 +40,12 @@ from models.grants import (
     iso_vested,
     latest_expiry,
 )
-from models.law import STATUSES, IsoLaw, iso_law_for
+from models.law import STATUS_INDEX, STATUSES, IsoLaw, iso_law_for
 from models.scenario import ISO, OWN_FIELDS
 from planner.book import BOOK_COLUMNS, Book, client_key, column_bounds
 from planner.errors import InputError, LawYearError
 from planner.household_taxes import compute_crossover, compute_tax
-from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, number_problems
+from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, number_problems, senior_problems
 from planner.law import law_for_years
 from planner.options import Overrides
 from planner.scenario import DEFAULT_EXERCISE_MONTH_DAY, PERIOD_MONTHS, Grant, bound_text
@@ -324,6 +324,10 @@ def inputs_from_tables(
 
     for i, why in number_problems(house, HOUSEHOLD_COLUMNS).items():
         errors.reasons.setdefault(str(ids[i]), f"clients: {why}")
+    codes = house["filing_status"].map(STATUS_INDEX).to_numpy()
+    seniors, aged_blind = house["seniors"].to_numpy(), house["aged_blind"].to_numpy()
+    for rows, why in senior_problems(codes, seniors, aged_blind):
+        errors.add(ids, rows, f"clients: field 'seniors': {why}")
 
     g = book.tables["grants"]
     iso = _NO_ISO

@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,7 +37,12 @@ from rich.text import Text
 from models.law import STATUSES
 from planner.compare import baseline_rows, compare_table, load_variants, plan_variant
 from planner.errors import EngineError, InputError
-from planner.household_taxes import CHUNK_ROWS, compute_crossover, compute_tax
+from planner.household_taxes import (
+    CHUNK_ROWS,
+    LOSS_CARRYOVER_OUT,
+    compute_crossover,
+    compute_tax,
+)
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import citations, default_inflation, law_for_years, published_years
 from planner.limits import GROWTH, MAX_TIME_LIMIT, MAX_WORKERS
@@ -79,7 +85,7 @@ class _Number(click.FloatRange):
 
 
 def _money(x: float) -> str:
-    return f"${x:,.2f}"
+    return f"-${-x:,.2f}" if x < 0 else f"${x:,.2f}"
 
 
 def _signed(x: float) -> str:
@@ -222,7 +228,11 @@ def tax(
     \b
     Output columns: id, year, filing_status, agi, deduction, taxable_income, regular_tax, amti,
     amt_exemption, tmt, amt, niit, additional_medicare_tax, mtc_allowed, mtc_generated,
-    mtc_carryforward_out, total_tax, itemized, projected.
+    mtc_carryforward_out, st_loss_carryover_out, lt_loss_carryover_out,
+    amt_st_loss_carryover_out, amt_lt_loss_carryover_out (the capital losses carried to next
+    year, regular and AMT: next year's st_loss_carryover ... amt_lt_loss_carryover), total_tax,
+    itemized, projected. The table on the console shows a carryover column only when some row
+    carries a loss out.
 
     \b
     Example:
@@ -257,7 +267,8 @@ def tax(
     elif output is not None:
         err_console.print(f"wrote {len(out):,} rows to {output}")
     else:
-        _print_rows(out, _TAX_TABLE_COLUMNS)
+        carried = tuple(c for c in LOSS_CARRYOVER_OUT if (out[c] != 0).any())
+        _print_rows(out, _TAX_TABLE_COLUMNS + carried)
     if note:
         err_console.print(note)
 
@@ -642,8 +653,8 @@ def _check_outdir(outdir: Path | None) -> None:
     "--output",
     "outdir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for actions.parquet, years.parquet, lots.parquet and summary.parquet "
-    "(and paths.parquet for a robust plan).",
+    help="Folder for actions.parquet, years.parquet, lots.parquet, summary.parquet, "
+    "key_dates.parquet and warnings.parquet (and paths.parquet for a robust plan).",
 )
 @_with_sets
 @_with_solver(
@@ -682,7 +693,10 @@ def plan(
     Writes (with -o): actions (one row per exercise or sale), years (income, regular tax, AMTI,
     TMT, AMT, credit generated/used/carried, NIIT, cash; the model's own figures beside as
     model_*), lots (regular and AMT basis, sold per year, held at the end), summary (objective of
-    the plan and of each baseline, solver, status, gap, times, plan-vs-exact difference).
+    the plan and of each baseline, solver, status, gap, times, plan-vs-exact difference),
+    key_dates (each lot's first qualifying and long-term day, each option class's expiry and
+    ISO window end; also printed), warnings (a deadline within the first year; a sale window
+    before its year's exercise date; also printed).
 
     \b
     SCENARIO is a file, or layers joined by '+': base.yaml+ipo-2028.yaml reads base.yaml and
@@ -784,8 +798,23 @@ def _print_robust(result: Any, out: dict[str, pd.DataFrame]) -> None:
                 _money(a["price"]),
             )  # fmt: skip
         console.print(t if not now.empty else "Decided now: no exercise or sale this year.")
+    paths = list(result.paths)
+    dates = out.get("key_dates", pd.DataFrame())
+    if not dates.empty:
+        # The dates the same on every path: the scenario's, and those of the decisions made now.
+        columns = [c for c in dates.columns if c != "path"]
+        rows = dates[columns].astype(str).apply(tuple, axis=1)
+        on_every_path = (rows.map(rows.value_counts()) == len(paths)).to_numpy()
+        shared = dates.loc[on_every_path, columns].drop_duplicates()
+        _print_key_dates(shared, "Key dates (the same on every path)")
     for line in robust_lines(result):
         console.print(line)
+    warnings = out.get("warnings", pd.DataFrame())
+    if not warnings.empty:
+        on = warnings.groupby("message", sort=False)["path"].agg(list)
+        for message, where in on.items():
+            some = "" if len(where) == len(paths) else f" (path {', '.join(where)})"
+            console.print(textwrap.fill(f"Warning{some}: {message}", 80, subsequent_indent="  "))
 
 
 def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
@@ -849,8 +878,49 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
                     note,
                 )
         console.print(t)
+    _print_key_dates(out["key_dates"])
     for line in summary_lines(result):
         console.print(line)
+    _print_warnings(out["warnings"])
+
+
+_EVENT_LABELS = {
+    "qualifying": "qualifying",
+    "long_term": "long-term",
+    "iso_window_end": "ISO window ends",
+    "expiry": "expires",
+}
+
+
+def _print_key_dates(dates: pd.DataFrame, title: str = "Key dates") -> None:
+    """The key dates (`planner.key_dates`) as one compact table that reads at 80 columns: a lot's
+    events of one day on one row."""
+    if dates.empty:
+        return
+    t = Table(
+        title=title,
+        caption="qualifying, long-term: from this day on; expires, ISO window ends: last day",
+        header_style="bold",
+    )
+    t.add_column("date")
+    t.add_column("grant / lot", max_width=24, overflow="fold")  # 80 columns at most
+    t.add_column("what")
+    t.add_column("shares", justify="right")
+    rows: dict[tuple[Any, str], list[Any]] = {}
+    for _, d in dates.iterrows():
+        subject = str(d["lot_id"] if isinstance(d["lot_id"], str) else d["option_id"])
+        row = rows.setdefault((d["date"], subject), [d["shares"], []])
+        row[1].append(_EVENT_LABELS[d["event"]])
+    for (day, subject), (shares, events) in rows.items():
+        count = "" if pd.isna(shares) else f"{shares:,.0f}"
+        t.add_row(day.isoformat(), subject, ", ".join(events), count)
+    console.print(t)
+
+
+def _print_warnings(warnings: pd.DataFrame) -> None:
+    """Each warning of the plan, wrapped at 80 columns."""
+    for message in warnings.get("message", ()):
+        console.print(textwrap.fill(f"Warning: {message}", 80, subsequent_indent="  "))
 
 
 @cli.command()

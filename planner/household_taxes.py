@@ -30,7 +30,16 @@ from planner.law import law_for_years
 TAX_OUTPUT_COLUMNS = (
     "id", "year", "filing_status", "agi", "deduction", "taxable_income", "regular_tax", "amti",
     "amt_exemption", "tmt", "amt", "niit", "additional_medicare_tax", "mtc_allowed",
-    "mtc_generated", "mtc_carryforward_out", "total_tax", "itemized", "projected",
+    "mtc_generated", "mtc_carryforward_out", "st_loss_carryover_out", "lt_loss_carryover_out",
+    "amt_st_loss_carryover_out", "amt_lt_loss_carryover_out", "total_tax", "itemized",
+    "projected",
+)  # fmt: skip
+# The capital losses carried to the next year (Capital Loss Carryover Worksheet lines 8 and 13,
+# regular and AMT): next year's st_loss_carryover, lt_loss_carryover, amt_st_loss_carryover and
+# amt_lt_loss_carryover.
+LOSS_CARRYOVER_OUT = (
+    "st_loss_carryover_out", "lt_loss_carryover_out", "amt_st_loss_carryover_out",
+    "amt_lt_loss_carryover_out",
 )  # fmt: skip
 
 CHUNK_ROWS = 250_000

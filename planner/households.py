@@ -62,7 +62,30 @@ HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
     Column("mortgage_interest", "deductible home mortgage interest"),
     Column("charitable", "cash gifts to charity"),
     Column("aged_blind", "number of age-65+/blind conditions, 0-4", integer=True, maximum=4),
+    Column(
+        "seniors",
+        "people on the return aged 65 or over (0-2; 2 only on a joint return), for the 2025-2028 "
+        "deduction for seniors (Schedule 1-A, Form 1040 line 13b)",
+        integer=True,
+        maximum=2,
+    ),
     Column("amt_credit_carryforward", "minimum tax credit carried in from earlier years (8801)"),
+    Column(
+        "st_loss_carryover",
+        "short-term capital loss carried in, as a positive amount (Schedule D line 6)",
+    ),
+    Column(
+        "lt_loss_carryover",
+        "long-term capital loss carried in, as a positive amount (Schedule D line 14)",
+    ),
+    Column(
+        "amt_st_loss_carryover",
+        "the short-term capital loss carried in for the AMT (AMT Schedule D line 6; line 2k)",
+    ),
+    Column(
+        "amt_lt_loss_carryover",
+        "the long-term capital loss carried in for the AMT (AMT Schedule D line 14; line 2k)",
+    ),
 )
 
 GRANT_COLUMNS: tuple[Column, ...] = (
@@ -403,6 +426,19 @@ def check_columns(path: Path, df: pd.DataFrame, allowed: tuple[Column, ...]) -> 
             raise InputError(f"{path}: unknown column '{name}'{hint}")
 
 
+def senior_problems(
+    statuses: np.ndarray, seniors: np.ndarray, aged_blind: np.ndarray
+) -> list[tuple[np.ndarray, str]]:
+    """The rows whose count of people aged 65 or over no return can have, each with the reason:
+    two only on a joint return (the taxpayer, and the spouse: §151(d)(5)(C)(ii)), and never more
+    than the age-or-blindness conditions, of which each such person has one (§63(f)(1))."""
+    joint = np.asarray(statuses) == STATUS_INDEX["mfj"]
+    return [
+        ((seniors > 1) & ~joint, "must be at most 1 unless filing_status is mfj"),
+        (seniors > aged_blind, "must not be more than aged_blind (each senior is one of them)"),
+    ]
+
+
 def parse_households(
     path: Path, df: pd.DataFrame, extra: tuple[Column, ...] = ()
 ) -> tuple[HouseholdTable, dict[str, np.ndarray]]:
@@ -431,6 +467,11 @@ def parse_households(
             f"{df['filing_status'].iloc[i]!r} (use one of: {', '.join(STATUSES)})"
         )
     money = {c.name: _numbers(path, df, c) for c in HOUSEHOLD_COLUMNS}
+    for rows, why in senior_problems(statuses, money["seniors"], money["aged_blind"]):
+        if rows.any():
+            i = int(np.flatnonzero(rows)[0])
+            got = _shown(df["seniors"].iloc[i])
+            raise InputError(f"{_where(path, df, i)}: field 'seniors': {why}, got {got}")
     extras = {c.name: _numbers(path, df, c) for c in extra}
     table = HouseholdTable(
         ids=ids.map(id_text).reset_index(drop=True),

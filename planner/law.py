@@ -22,7 +22,7 @@ from planner.limits import GROWTH
 
 _RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates")
 _EDGE_LISTS = ("tax_table.first_row_edges",)
-_NULLABLE = ("salt.phasedown_threshold",)
+_NULLABLE = ("salt.phasedown_threshold", "senior_deduction.phaseout_threshold")
 _WHOLE_UNITS = ("months", "years")  # the date arithmetic of models.grants counts whole ones
 
 
@@ -171,7 +171,7 @@ def _project_value(rule: dict[str, Any], last: YearLaw, name: str, year: int, ra
     step = rule["step"]
 
     def one(v: Any, status: str | None) -> Any:
-        # A per-status step may omit MFS when MFS is derived as half of MFJ below.
+        # A per-status step may omit a status derived as half of MFJ below.
         s = step.get(status, 1) if isinstance(step, dict) else step
         if isinstance(v, list):
             return [_round(e * factor, s, rule["round"]) for e in v]
@@ -180,9 +180,12 @@ def _project_value(rule: dict[str, Any], last: YearLaw, name: str, year: int, ra
     if not isinstance(prior, dict):
         return one(prior, None)
     out = {s: one(prior[s], s) for s in STATUSES}
-    if rule.get("mfs") == "half_mfj":
-        mfj = out["mfj"]
-        out["mfs"] = [e / 2 for e in mfj] if isinstance(mfj, list) else mfj / 2
+    mfj = out["mfj"]
+    for status in STATUSES:
+        # `mfs: half_mfj`, `single: half_mfj`: half the MFJ amount as indexed and rounded, as
+        # the statute defines that status's amount (e.g. §1(j)(5)(B)(i)(III)).
+        if rule.get(status) == "half_mfj":
+            out[status] = [e / 2 for e in mfj] if isinstance(mfj, list) else mfj / 2
     return out
 
 

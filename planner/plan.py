@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from models.baselines import best_baseline, evaluate_baselines_by
-from models.exact import Evaluation, InfeasiblePlan, evaluate
-from models.law import YearLaw, params_for
-from models.milp import ModelNotSupported, build, model_taxes, read_plan, settle
+from models.exact import Evaluation, InfeasiblePlan, evaluate, with_deductions
+from models.law import YearLaw
+from models.milp import build, model_taxes, read_plan, settle
 from models.pwl import value_of
-from models.scenario import Plan, Scenario, resolve_deductions
-from planner.errors import InputError
+from models.scenario import Plan, Scenario
+from planner.key_dates import date_warnings, key_dates
 from planner.options import PlanOptions
 from planner.solve import MIN_SECONDS, Budget, SolveResult, retightened, solve
 
 COMPARED_LINES = (
     "regular_tax", "tmt", "amt", "niit", "mtc_allowed", "mtc_generated", "mtc_carryforward_out",
-    "total_tax", "extra_tax",
+    "st_loss_carryover_out", "lt_loss_carryover_out", "amt_st_loss_carryover_out",
+    "amt_lt_loss_carryover_out", "total_tax", "extra_tax",
 )  # fmt: skip
 EXACT_TOLERANCE = 1.0  # dollars per year and line
 CUT_SHORT = "cut short by the time limit"  # a baseline's note: its later actions were left out
@@ -64,10 +65,14 @@ def explain_infeasible(scenario: Scenario, laws: dict[int, YearLaw]) -> str:
             f"${scenario.cash_floor:,.0f}"
         )
     try:
-        evaluate(scenario, Plan(), laws)
+        base = evaluate(scenario, Plan(), laws)
     except InfeasiblePlan as exc:
         return f"even with no exercise or sale, {'; '.join(exc.problems)}"
-    spare = scenario.start_cash + sum(ty.savings for ty in scenario.years) - scenario.cash_floor
+    # The last year's cash with no action, above the floor, bounds the strike payments of the
+    # whole horizon: a dollar paid in an earlier year would have grown by the return on cash
+    # (with a negative return, shrunk by at most the whole horizon's).
+    shrink = min(1.0, 1.0 + scenario.cash_return) ** (len(scenario.years) - 1)
+    spare = (base.final_cash - scenario.cash_floor) / shrink
     for key, shares in scenario.required_exercise.items():
         options = [o for o in scenario.options if o.id == key]
         reachable = sum(max(o.exercisable.values(), default=0.0) for o in options)
@@ -89,12 +94,6 @@ def explain_infeasible(scenario: Scenario, laws: dict[int, YearLaw]) -> str:
     )
 
 
-def resolved(scenario: Scenario, laws: dict[int, YearLaw]) -> Scenario:
-    """The scenario with every year's deduction fixed (`models.scenario.resolve_deductions`)."""
-    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
-    return resolve_deductions(scenario, params)
-
-
 def run_plan(
     scenario: Scenario,
     laws: dict[int, YearLaw],
@@ -106,11 +105,7 @@ def run_plan(
     (`planner.solve.Budget`, in that order; by default the options' time limit from now), and
     the baselines cut short have the time the solver leaves to finish."""
     budget = budget or Budget.of(options.time_limit)
-    scenario = resolved(scenario, laws)
-    try:
-        model = build(scenario, laws)
-    except ModelNotSupported as exc:
-        raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
+    model = build(scenario, laws)
     baselines, cut_short = evaluate_baselines_by(scenario, laws, budget.for_baselines())
     sign = 1.0 if scenario.objective == "wealth" else -1.0
     best_name = best_baseline(baselines, scenario.objective)
@@ -144,7 +139,7 @@ def run_plan(
     if best_name is not None:
         best_plan, best = baselines[best_name]
         below = r.objective is None or sign * (best.objective_value - r.objective) > gap * scale
-        if below and not settle(model, best_plan):
+        if below and not settle(model, with_deductions(best_plan, best)):
             # The solver ended below a baseline (time limit, none left for it, or a numerically
             # wrong proof): the baseline is the plan, still run through the model to compare
             # with the exact figures. The status says so.
@@ -214,7 +209,8 @@ def totals(ev: Evaluation) -> dict[str, float]:
 
 
 def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
-    """actions, years, lots and summary, as the `plan` command writes them."""
+    """summary, actions, years, lots, key_dates and warnings (`planner.key_dates`), as the
+    `plan` command writes them (with no plan: summary, key_dates and warnings)."""
     s = result.scenario
     rows = []
     if result.evaluation is not None:
@@ -235,9 +231,11 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         rows.append({"approach": name, **totals(ev), "note": "; ".join(notes)})
     summary = pd.DataFrame(rows)
     out = {"summary": summary}
+    # Key dates and warnings come last, and with no plan too: the deadlines are the scenario's.
+    dated = {"key_dates": key_dates(s, result.plan), "warnings": date_warnings(s)}
     ev = result.evaluation
     if ev is None:
-        return out
+        return {**out, **dated}
     actions = pd.DataFrame(ev.actions)
     if not actions.empty:
         actions = actions[
@@ -269,7 +267,7 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         for year in s.year_numbers:
             lots[f"sold_{year}"] = [d.get(year, 0.0) for d in sold]
     out["lots"] = lots
-    return out
+    return {**out, **dated}
 
 
 def summary_lines(result: PlanResult) -> list[str]:
@@ -296,6 +294,13 @@ def summary_lines(result: PlanResult) -> list[str]:
             f"Optimized {what}: ${ev.objective_value:,.0f}; no baseline meets the "
             f"required exercises."
         )
+    lines.append(
+        f"Cash earns {s.cash_return * 100:.4g}% a year after tax (household.cash_return), in "
+        f"the cash of every year."
+    )
+    carried = loss_carried_line(ev)
+    if carried is not None:
+        lines.append(carried)
     asked = result.options.gap
     if r.gap is not None:
         gap = f"{r.gap:.1e}"
@@ -323,3 +328,20 @@ def summary_lines(result: PlanResult) -> list[str]:
     if not math.isclose(ev.min_cash, s.cash_floor) and ev.min_cash < s.cash_floor:
         lines.append("Cash falls below the floor: a bug, please report.")
     return lines
+
+
+def loss_carried_line(ev: Evaluation) -> str | None:
+    """The capital losses the plan carries out of each year (short- plus long-term, regular and
+    AMT: the years table's `*_loss_carryover_out`) in one sentence, or None if it carries none."""
+    parts = []
+    for row in ev.years:
+        regular = row["st_loss_carryover_out"] + row["lt_loss_carryover_out"]
+        amt = row["amt_st_loss_carryover_out"] + row["amt_lt_loss_carryover_out"]
+        if regular > 0 or amt > 0:
+            parts.append(f"{row['year']} ${regular:,.0f} / ${amt:,.0f}")
+    if not parts:
+        return None
+    return (
+        f"Capital loss carried to the next year (regular / AMT): {'; '.join(parts)}. A loss "
+        f"left after {ev.years[-1]['year']} is not valued."
+    )

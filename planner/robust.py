@@ -21,7 +21,7 @@ import pandas as pd
 
 from models.baselines import best_baseline, evaluate_baselines_by, stagger
 from models.exact import Evaluation, InfeasiblePlan, evaluate
-from models.milp import ModelNotSupported, build, model_taxes, read_plan
+from models.milp import build, model_taxes, read_plan
 from models.pwl import value_of
 from models.scenario import Scenario
 from models.stochastic import (
@@ -32,13 +32,11 @@ from models.stochastic import (
     path_plans,
     settle_stochastic,
 )
-from planner.errors import InputError
 from planner.plan import (
     CUT_SHORT,
     EXACT_TOLERANCE,
     PlanResult,
     model_vs_exact,
-    resolved,
     run_plan,
     solver_overshoot,
     tables,
@@ -116,20 +114,17 @@ def run_robust(variant: Variant, mean_value: bool = True) -> RobustResult:
     what is left."""
     laws, options = variant.laws, variant.options
     budget = Budget.of(options.time_limit)
-    scenarios = {n: resolved(s, laws) for n, s in variant.paths.items()}
-    try:
-        # Each path's bounds without an objective cut: on the robust plan a path may end below
-        # its own best baseline. A path reached after the tightening's share has none.
-        until = budget.for_tightening()
-        bounds = {
-            n: tighten(build(s, laws), None, until) if time.monotonic() < until else {}
-            for n, s in scenarios.items()
-        }
-        sm = build_stochastic(
-            scenarios, variant.probabilities, laws, variant.shared_years, variant.risk, bounds
-        )
-    except ModelNotSupported as exc:
-        raise InputError(f"the optimizer cannot plan this scenario yet: {exc}") from None
+    scenarios = dict(variant.paths)
+    # Each path's bounds without an objective cut: on the robust plan a path may end below
+    # its own best baseline. A path reached after the tightening's share has none.
+    until = budget.for_tightening()
+    bounds = {
+        n: tighten(build(s, laws), None, until) if time.monotonic() < until else {}
+        for n, s in scenarios.items()
+    }
+    sm = build_stochastic(
+        scenarios, variant.probabilities, laws, variant.shared_years, variant.risk, bounds
+    )
     baselines, cut_short = {}, {}
     ends = stagger(budget.for_baselines(), len(scenarios))
     for (n, s), end in zip(scenarios.items(), ends, strict=True):
@@ -239,7 +234,8 @@ def expected_totals(
 
 def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
     """summary (the robust plan and the mean-value plan, in expected figures), paths (one row
-    per path), and each path's actions, years and lots with a `path` column."""
+    per path), and each path's actions, years, lots, key_dates and warnings with a `path`
+    column."""
     probs, r, v = result.probabilities, result.solve, result.variant
     evs = {n: p.evaluation for n, p in result.paths.items() if p.evaluation is not None}
     rows = []
@@ -264,7 +260,9 @@ def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
         })  # fmt: skip
     out = {"summary": pd.DataFrame(rows)}
     path_rows = []
-    per_path: dict[str, list[pd.DataFrame]] = {"actions": [], "years": [], "lots": []}
+    per_path: dict[str, list[pd.DataFrame]] = {
+        "actions": [], "years": [], "lots": [], "key_dates": [], "warnings": []
+    }  # fmt: skip
     for name, pr in result.paths.items():
         ev, mv = pr.evaluation, result.eev.get(name)
         best = best_baseline(pr.baselines, pr.scenario.objective)

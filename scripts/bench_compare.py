@@ -31,9 +31,8 @@ from dataclasses import replace  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from models.law import params_for  # noqa: E402
 from models.milp import build  # noqa: E402
-from models.scenario import Scenario, resolve_deductions  # noqa: E402
+from models.scenario import Scenario  # noqa: E402
 from models.stochastic import build_stochastic, reprice, settle_stochastic  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 from planner.solve import SOLVERS, solve, tighten  # noqa: E402
@@ -79,8 +78,6 @@ def main() -> None:
 
     base = synthetic_scenario(args.horizon, args.grants, args.seed)
     laws = law_for_years(base.year_numbers)
-    params = {y: params_for(laws[y], base.filing_status) for y in base.year_numbers}
-    base = resolve_deductions(base, params)
     print(
         f"household: {args.horizon} years x {args.grants} grants (seed {args.seed}), "
         f"{args.solver}, gap {args.gap:g}, time limit {args.time_limit:g} s, "

@@ -2,13 +2,14 @@
 
     python scripts/bench_plan.py [--horizons 1,3,5,10,15] [--grants 1,3,6] [--seeds 3]
                                  [--solvers cbc,highs] [--time-limit 60] [--gap 1e-4]
-                                 [--share-step 1] [--quick]
+                                 [--share-step 1] [--incomes high,low] [--quick]
 
-For every horizon x grants cell, --seeds generated households (`scripts/synthetic.py`, seeds
-0..N-1) are built (`models.milp.build`, deductions resolved first) and solved by each solver
-(`planner.solve`, single-threaded, within --gap of the best baseline's objective, at most
---time-limit seconds per solve). The model is rebuilt for every solver (a solve works in place).
-One row per cell and solver (medians over the seeds):
+For every income x horizon x grants cell, --seeds generated households (`scripts/synthetic.py`,
+seeds 0..N-1; income "high": wages $180k-$450k, "low": the same households with $38k-$95k and,
+on odd seeds, no wages after the first year) are built (`models.milp.build`, deductions
+resolved first) and solved by each solver (`planner.solve`, single-threaded, within --gap of the
+best baseline's objective, at most --time-limit seconds per solve). The model is rebuilt for
+every solver (a solve works in place). One row per cell and solver (medians over the seeds):
   build s, solve s   wall-clock seconds; a solve that hit the time limit counts at its time, so a
                      median that may lie above it is shown as ">=" (half or more not proven)
   status             solves proven within the gap out of all, then any others
@@ -34,6 +35,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
@@ -45,9 +47,8 @@ from synthetic import synthetic_scenario  # noqa: E402
 
 from models.baselines import evaluate_baselines  # noqa: E402
 from models.exact import InfeasiblePlan, evaluate  # noqa: E402
-from models.law import params_for  # noqa: E402
-from models.milp import ModelNotSupported, read_plan  # noqa: E402
-from models.scenario import Plan, Scenario, resolve_deductions  # noqa: E402
+from models.milp import read_plan  # noqa: E402
+from models.scenario import Plan, Scenario  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 from planner.solve import SOLVERS, build_tight, solve  # noqa: E402
 
@@ -62,11 +63,12 @@ SHORT = {"optimal": "opt", "time_limit": "tl", "no_solution": "none", "infeasibl
 class Run:
     """One household solved by one solver."""
 
+    income: str
     horizon: int
     grants: int
     seed: int
     solver: str
-    status: str  # a SolveResult status, or "unsupported" / "error"
+    status: str  # a SolveResult status, or "error"
     build_seconds: float = math.nan
     solve_seconds: float = math.nan
     gap: float | None = None
@@ -108,12 +110,10 @@ def _pin_one_cpu() -> str:
 
 
 def _household(
-    horizon: int, grants: int, seed: int, step: int
+    income: str, horizon: int, grants: int, seed: int, step: int
 ) -> tuple[Scenario, dict, str, float, Plan]:
-    scenario = synthetic_scenario(horizon, grants, seed, share_step=step)
+    scenario = synthetic_scenario(horizon, grants, seed, share_step=step, income=income)
     laws = law_for_years(scenario.year_numbers)
-    params = {y: params_for(laws[y], scenario.filing_status) for y in scenario.year_numbers}
-    scenario = resolve_deductions(scenario, params)
     baselines = evaluate_baselines(scenario, laws)
     pick = max if scenario.objective == "wealth" else min
     name = pick(baselines, key=lambda n: baselines[n][1].objective_value)
@@ -122,11 +122,7 @@ def _household(
 
 def _solve_one(scenario: Scenario, laws: dict, run: Run, gap: float, time_limit: float) -> None:
     """One solve as `isoplan plan` does it (bounds tightened with the best baseline as a cut)."""
-    try:
-        model = build_tight(scenario, laws, run.best_baseline)
-    except ModelNotSupported as exc:
-        run.status, run.note = "unsupported", str(exc)
-        return
+    model = build_tight(scenario, laws, run.best_baseline)
     run.build_seconds = model.build_seconds
     run.size = model.size
     try:
@@ -199,6 +195,7 @@ def _row(runs: list[Run]) -> list[str]:
         abs(r.objective - r.exact) for r in runs if r.objective is not None and r.exact is not None
     ]
     return [
+        r0.income,
         str(r0.horizon),
         str(r0.grants),
         r0.solver,
@@ -213,6 +210,7 @@ def _row(runs: list[Run]) -> list[str]:
 
 
 HEADER = [
+    "income",
     "years",
     "grants",
     "solver",
@@ -227,12 +225,12 @@ HEADER = [
 
 
 def _table(runs: list[Run]) -> list[str]:
-    cells: dict[tuple[int, int, str], list[Run]] = {}
+    cells: dict[tuple[str, int, int, str], list[Run]] = {}
     for r in runs:
-        cells.setdefault((r.horizon, r.grants, r.solver), []).append(r)
+        cells.setdefault((r.income, r.horizon, r.grants, r.solver), []).append(r)
     rows = [HEADER] + [_row(rs) for rs in cells.values()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    right = {0, 1, 3, 4, 6, 8, 9}
+    right = {1, 2, 4, 5, 7, 9, 10}
     out = []
     for k, row in enumerate(rows):
         cols = [
@@ -248,7 +246,11 @@ def _table(runs: list[Run]) -> list[str]:
 def _targets(runs: list[Run], gap: float, time_limit: float) -> list[str]:
     lines = []
     for (horizon, grants), target in TARGETS.items():
-        cell = [r for r in runs if (r.horizon, r.grants, r.solver) == (horizon, grants, "cbc")]
+        cell = [
+            r
+            for r in runs
+            if (r.income, r.horizon, r.grants, r.solver) == ("high", horizon, grants, "cbc")
+        ]
         what = (
             f"target {horizon}-year x {grants}-grant, CBC: proven within {TARGET_GAP:g} in "
             f"<= {target:g} s (median)"
@@ -275,17 +277,15 @@ def _targets(runs: list[Run], gap: float, time_limit: float) -> list[str]:
 def _anomalies(runs: list[Run], gap: float, time_limit: float) -> list[str]:
     """Results that should not happen: each names the household and both figures."""
     found = []
-    by_household: dict[tuple[int, int, int], list[Run]] = {}
+    by_household: dict[tuple[str, int, int, int], list[Run]] = {}
     for r in runs:
-        by_household.setdefault((r.horizon, r.grants, r.seed), []).append(r)
-    for (horizon, grants, seed), rs in by_household.items():
-        where = f"{horizon}-year x {grants}-grant seed {seed}"
+        by_household.setdefault((r.income, r.horizon, r.grants, r.seed), []).append(r)
+    for (income, horizon, grants, seed), rs in by_household.items():
+        where = f"{income}-income {horizon}-year x {grants}-grant seed {seed}"
         for r in rs:
             allowed = gap * max(1.0, abs(r.best_baseline or 1.0))  # the absolute gap asked for
-            if r.note and r.status not in ("unsupported",):
+            if r.note:
                 found.append(f"{where}, {r.solver}: {r.note}")
-            if r.status == "unsupported":
-                found.append(f"{where}: model not supported: {r.note}")
             if r.solve_seconds > 1.2 * time_limit + 5:
                 found.append(
                     f"{where}, {r.solver}: solve took {r.solve_seconds:.1f} s, "
@@ -365,12 +365,21 @@ def main() -> None:
         help="shares per unit of the exercise and sale variables (1, a scenario's default)",
     )
     ap.add_argument(
+        "--incomes",
+        default="high,low",
+        help="comma-separated: high (wages $180k-$450k), low ($38k-$95k, some none)",
+    )
+    ap.add_argument(
         "--quick", action="store_true", help="smoke run: horizons 1,3, grants 1,2, 2 seeds"
     )
     args = ap.parse_args()
     if args.quick:
         args.horizons, args.grants, args.seeds = [1, 3], [1, 2], 2
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
+    incomes = [s.strip() for s in args.incomes.split(",") if s.strip()]
+    for s in incomes:
+        if s not in ("high", "low"):
+            ap.error(f"unknown income {s!r} (use high or low)")
     for s in solvers:
         if s not in SOLVERS:
             ap.error(f"unknown solver {s!r} (use {' or '.join(SOLVERS)})")
@@ -378,33 +387,32 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: print what has finished
 
     runs: list[Run] = []
-    total = len(args.horizons) * len(args.grants) * args.seeds * len(solvers)
+    total = len(incomes) * len(args.horizons) * len(args.grants) * args.seeds * len(solvers)
     started = time.perf_counter()
     finished = False
     try:
-        for horizon in args.horizons:
-            for grants in args.grants:
-                for seed in range(args.seeds):
-                    household = _household(horizon, grants, seed, args.share_step)
-                    scenario, laws, name, best, _ = household
-                    for solver in solvers:
-                        run = Run(horizon, grants, seed, solver, "error")
-                        run.best_baseline, run.best_baseline_name = best, name
-                        run.maximize = scenario.objective == "wealth"
-                        _solve_one(scenario, laws, run, args.gap, args.time_limit)
-                        runs.append(run)
-                        improvement = _money(run.improvement)
-                        print(
-                            f"[{len(runs)}/{total} {time.perf_counter() - started:6.0f}s] "
-                            f"{horizon:2d}y x {grants}g seed {seed} {solver:5s}: "
-                            f"{run.status:11s} build {run.build_seconds:.3f} s, solve "
-                            f"{run.solve_seconds:.2f} s, gap "
-                            f"{'-' if run.gap is None else f'{run.gap:.1e}'}, objective "
-                            f"{_money(run.objective)} (exact {_money(run.exact)}; best baseline "
-                            f"{name} {best:,.0f}; plan {improvement})",
-                            file=sys.stderr,
-                            flush=True,
-                        )
+        cells = itertools.product(incomes, args.horizons, args.grants, range(args.seeds))
+        for income, horizon, grants, seed in cells:
+            household = _household(income, horizon, grants, seed, args.share_step)
+            scenario, laws, name, best, _ = household
+            for solver in solvers:
+                run = Run(income, horizon, grants, seed, solver, "error")
+                run.best_baseline, run.best_baseline_name = best, name
+                run.maximize = scenario.objective == "wealth"
+                _solve_one(scenario, laws, run, args.gap, args.time_limit)
+                runs.append(run)
+                improvement = _money(run.improvement)
+                print(
+                    f"[{len(runs)}/{total} {time.perf_counter() - started:6.0f}s] "
+                    f"{income} {horizon:2d}y x {grants}g seed {seed} {solver:5s}: "
+                    f"{run.status:11s} build {run.build_seconds:.3f} s, solve "
+                    f"{run.solve_seconds:.2f} s, gap "
+                    f"{'-' if run.gap is None else f'{run.gap:.1e}'}, objective "
+                    f"{_money(run.objective)} (exact {_money(run.exact)}; best baseline "
+                    f"{name} {best:,.0f}; plan {improvement})",
+                    file=sys.stderr,
+                    flush=True,
+                )
         finished = True
     except KeyboardInterrupt:
         print("interrupted: reporting the finished solves", file=sys.stderr, flush=True)

@@ -20,14 +20,17 @@ def synthetic_scenario(
     first_year: int = 2026,
     status: str | None = None,
     share_step: int = 1,
+    income: str = "high",
 ) -> Scenario:
     """A household with `grants` option grants over `horizon` tax years.
 
-    Wages $180k-$450k growing 3% a year, SALT and mortgage interest, a 409A price path that
-    rises on average, grants at several strikes and vesting stages (four-year vesting, some
-    already vested), every third grant with an NSO part, a lot of plain stock held at the start,
-    and liquidity from the middle of the horizon (with a tender offer a year before, on even
-    seeds).
+    Wages $180k-$450k growing 3% a year (`income` "low": $38k-$95k and SALT scaled alike, and on
+    odd seeds no wages after the first year, as after leaving the job; the random draws are the
+    same, so a low-income household is its high-income twin with less pay), SALT and mortgage
+    interest, a 409A price path that rises on average, grants at several strikes and vesting
+    stages (four-year vesting, some already vested), every third grant with an NSO part, a lot of
+    plain stock held at the start, and liquidity from the middle of the horizon (with a tender
+    offer a year before, on even seeds).
     """
     rng = np.random.default_rng(seed)
     law = law_for_years([first_year])[first_year]
@@ -35,13 +38,15 @@ def synthetic_scenario(
     status = status or str(rng.choice(STATUSES))
     years = list(range(first_year, first_year + horizon))
     wages = float(rng.uniform(180_000, 450_000))
+    scale = {"high": 1.0, "low": 95_000 / 450_000}[income]
     fmv = float(rng.uniform(5, 30))
     tax_years = []
     for y in years:
+        pay = 0.0 if income == "low" and seed % 2 and y > first_year else wages * scale
         tax_years.append(TaxYear(
             year=y, exercise_date=date(y, 12, 1), fmv=round(fmv, 2),
-            wages=round(wages * 1.03 ** (y - first_year), 2), interest=3_000.0,
-            qualified_dividends=4_000.0, salt=float(rng.uniform(12_000, 45_000)),
+            wages=round(pay * 1.03 ** (y - first_year), 2), interest=3_000.0,
+            qualified_dividends=4_000.0, salt=float(rng.uniform(12_000, 45_000)) * scale,
             mortgage_interest=float(rng.choice([0.0, 18_000.0])), savings=60_000.0,
         ))  # fmt: skip
         fmv *= float(rng.uniform(0.95, 1.35))

@@ -29,7 +29,7 @@ if os.environ.get("CI"):
 
 @pytest.fixture(scope="session")
 def laws() -> dict[int, YearLaw]:
-    return law_for_years([2024, 2025, 2026, 2027, 2030])
+    return law_for_years([2024, 2025, 2026, 2027, 2028, 2029, 2030])
 
 
 @dataclass

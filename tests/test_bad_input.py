@@ -167,6 +167,12 @@ CASES = [
          ("grants[0].grant_date", "between 1900-01-01 and 2200-12-31")),
     Case("set-not-yaml", ("plan", str(PLAN), "--set", "liquidity.ipo_date=[1,"),
          ("--set liquidity.ipo_date=[1,", "cannot read YAML")),
+    # ... and a count of people aged 65 or over that no return has (§151(d)(5)(C)(ii)).
+    Case("seniors-not-joint", ("tax", "{in}"),
+         ("row 1", "'seniors'", "at most 1 unless filing_status is mfj", "got 2"),
+         text("t.csv", "id,year,filing_status,wages,aged_blind,seniors\na,2026,single,1,2,2\n")),
+    Case("seniors-over-aged-blind", ("plan", str(PLAN), "--set", "default.seniors=1"),
+         ("default.seniors", "must not be more than aged_blind")),
     # 3. An output that cannot be written is refused before any work.
     Case("output-under-a-file", ("plan", str(PLAN), "-o", "{in}/plan"), ("cannot be made",),
          text("afile", "")),
@@ -221,6 +227,7 @@ def test_a_new_plan_folder_appears_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
     assert {p.name for p in (tmp_path / "plan").iterdir()} == {
         "actions.parquet", "years.parquet", "lots.parquet", "summary.parquet",
+        "key_dates.parquet", "warnings.parquet",
     }  # fmt: skip
 
 

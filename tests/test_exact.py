@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -26,11 +27,20 @@ from models.baselines import (
     exercise_all_now,
 )
 from models.crossover import crossover
-from models.engine import tax_one
+from models.engine import tax_many, tax_one
 from models.exact import InfeasiblePlan, evaluate, fica
 from models.forms import Household
-from models.law import YearLaw, holding_for, params_for
-from models.scenario import ISO, NSO, Lot, OptionClass, Plan, SaleWindow, Scenario, TaxYear
+from models.law import STATUSES, LawTable, YearLaw, holding_for, params_for
+from models.scenario import (
+    ISO,
+    NSO,
+    Lot,
+    OptionClass,
+    Plan,
+    SaleWindow,
+    Scenario,
+    TaxYear,
+)
 from planner.law import law_for_years
 
 YEARS = (2026, 2027, 2028, 2029)
@@ -83,6 +93,9 @@ def seed(**overrides: Any) -> Scenario:
         "windows": windows,
         "start_cash": 100_000.0,
         "cash_floor": 0.0,
+        # No return on cash, so the cash figures below add up by hand (the return on cash has
+        # its own tests: tests/test_cash_return.py).
+        "cash_return": 0.0,
     }
     fields.update(overrides)
     return Scenario(**fields)
@@ -170,6 +183,106 @@ def test_qualifying_sale_matches_the_form_8801_case(laws):
     assert ev.final_cash == pytest.approx(310_000.0)
     assert ev.wealth == pytest.approx(310_000.0 - 18_900.0 - 37_500.0)
     assert ev.lots[0]["held_end"] == 0.0 and ev.lots[0]["sold"] == {2026: 10_000.0}
+
+
+# ----------------------------------------------------------------------------------------------
+# Capital losses carried from year to year, regular and AMT (Capital Loss Carryover Worksheet)
+
+
+def _lot(**overrides: Any) -> Lot:
+    fields: dict[str, Any] = {
+        "id": "old",
+        "grant_id": "g0",
+        "kind": ISO,
+        "shares": 10_000.0,
+        "grant_date": date(2022, 1, 15),
+        "exercise_date": date(2025, 3, 1),
+        "exercise_year": 2025,
+        "regular_basis": 1.0,
+        "amt_basis": 51.0,
+        "holding": HOLDING,
+    }
+    fields.update(overrides)
+    return Lot(**fields)
+
+
+def _sell_2026(lot: Lot, price: float, **overrides: Any) -> tuple[Scenario, Plan]:
+    """The seed years with `lot` sold whole in June 2026 at `price`, and nothing else."""
+    window = SaleWindow(id="w", year=2026, date=date(2026, 6, 1), price=price)
+    scenario = seed(options=(), lots=(lot,), windows=(window,), **overrides)
+    return scenario, Plan(sales={(lot.id, "w"): lot.shares})
+
+
+def test_loss_carried_in_shrinks_year_by_year_on_both_chains(laws):
+    # 10,000 of long-term loss carried into 2026 (regular and AMT alike) and no gains: each year
+    # deducts $3,000 (worksheet line 13 = line 9 - line 11 = carried in - 3,000) until it is gone.
+    scenario = seed(lt_loss_carryover=10_000.0, amt_lt_loss_carryover=10_000.0)
+    ev = evaluate(scenario, Plan(), laws)
+    carried = [10_000.0, 7_000.0, 4_000.0, 1_000.0, 0.0]
+    assert [row["lt_loss_carryover"] for row in ev.years] == carried[:-1]
+    assert [row["lt_loss_carryover_out"] for row in ev.years] == carried[1:]
+    assert [row["amt_lt_loss_carryover"] for row in ev.years] == carried[:-1]
+    assert [row["amt_lt_loss_carryover_out"] for row in ev.years] == carried[1:]
+    for row, deducted in zip(ev.years, (3_000.0, 3_000.0, 3_000.0, 1_000.0), strict=True):
+        assert row["agi"] == WAGES - deducted
+        assert row["st_loss_carryover_out"] == row["amt_st_loss_carryover_out"] == 0.0
+        # No action: the base chain is the plan's, and the plan adds no tax.
+        assert row["base_lt_loss_carryover_out"] == row["lt_loss_carryover_out"]
+        assert row["extra_tax"] == 0.0
+        direct = tax(laws, row["year"], wages=WAGES, lt_loss_carryover=row["lt_loss_carryover"],
+                     amt_lt_loss_carryover=row["amt_lt_loss_carryover"])  # fmt: skip
+        assert row["total_tax"] == direct["total_tax"]
+
+
+def test_a_loss_the_plan_realizes_is_carried_forward_and_saves_tax_each_year(laws):
+    # 1,000 plain shares (basis $20, the same for the AMT) sold at $4 in 2026: a long-term loss
+    # of 16,000, $3,000 deducted a year: 13,000, 10,000, 7,000 and 4,000 carried out. The base
+    # carries nothing, so each year the plan saves the tax on $3,000 of ordinary income (24%
+    # band: TI about 184,000) and the 4,000 left after 2029 is worth terminal_tax_rate (23.8%)
+    # a dollar, as the loss of a share still held would be: $952.
+    lot = _lot(kind=NSO, shares=1_000.0, regular_basis=20.0, amt_basis=20.0)
+    scenario, plan = _sell_2026(lot, 4.0)
+    ev = evaluate(scenario, plan, laws)
+    outs = [13_000.0, 10_000.0, 7_000.0, 4_000.0]
+    assert [row["lt_loss_carryover_out"] for row in ev.years] == outs
+    assert [row["amt_lt_loss_carryover_out"] for row in ev.years] == outs
+    assert [row["lt_loss_carryover"] for row in ev.years] == [0.0, *outs[:-1]]
+    for row in ev.years:
+        assert row["base_lt_loss_carryover_out"] == 0.0
+        assert row["agi"] == WAGES - 3_000.0
+        assert row["extra_tax"] == pytest.approx(-0.24 * 3_000.0)
+    assert (ev.loss_left, ev.base_loss_left) == (4_000.0, 0.0)
+    assert ev.loss_left_value == pytest.approx(0.238 * 4_000.0)
+    rest = ev.final_cash - ev.last_year_tax + ev.credit_left_value + ev.loss_left_value
+    assert ev.wealth == pytest.approx(rest) and ev.terminal_value == 0.0
+
+
+def test_amt_only_loss_of_an_iso_sale_below_its_amt_basis_chains_into_later_years(laws):
+    # tests/cases/forms.yaml: 10,000 ISO shares (basis $1, AMT basis $51) sold qualifying at $4
+    # in 2026: a regular gain of 30,000, an AMT loss of 470,000, of which 3,000 a year counts.
+    case = forms_case("ISO qualifying sale below its AMT basis")
+    scenario, plan = _sell_2026(_lot(), 4.0, amt_credit_carryforward=154_376.0)
+    ev = evaluate(scenario, plan, laws)
+    row = ev.year(2026)
+    for key, want in case["expect"].items():
+        assert row[key] == pytest.approx(want, abs=0.005), key
+    outs = [467_000.0, 464_000.0, 461_000.0, 458_000.0]
+    assert [row["amt_lt_loss_carryover_out"] for row in ev.years] == outs
+    assert [row["amt_lt_loss_carryover"] for row in ev.years] == [0.0, *outs[:-1]]
+    credit = row["mtc_carryforward_out"]
+    for row in ev.years[1:]:
+        assert row["lt_loss_carryover"] == row["lt_loss_carryover_out"] == 0.0
+        assert row["base_amt_lt_loss_carryover_out"] == 0.0
+        # The same year computed directly from what the chain carries in.
+        direct = tax(laws, row["year"], wages=WAGES, amt_credit_carryforward=credit,
+                     amt_lt_loss_carryover=row["amt_lt_loss_carryover"])  # fmt: skip
+        for key in ("amti", "tmt", "mtc_allowed", "total_tax", "amt_lt_loss_carryover_out"):
+            assert row[key] == pytest.approx(direct[key], abs=1e-6), (row["year"], key)
+        # The AMT loss lowers AMTI by 3,000 (line 2k), the TMT by 26% of it, and with credit
+        # carried in on both chains the credit allowed rises by as much: the plan saves $780.
+        assert row["amti"] == WAGES - 3_000.0
+        assert row["extra_tax"] == pytest.approx(-0.26 * 3_000.0, abs=0.005)
+        credit = row["mtc_carryforward_out"]
 
 
 def test_credit_generated_at_exercise_comes_back_in_the_sale_year(laws):
@@ -596,3 +709,56 @@ def test_baselines_meet_required_exercise_under_min_tax(laws):
     crossing = results["crossover_each_year"][0].exercises
     assert crossing[("iso", 2026)] == 627  # then up to each year's crossover, the rest in 2029
     assert crossing[("iso", 2029)] > 1_000
+
+
+# ----------------------------------------------------------------------------------------------
+# The engine's choice of deduction: the lower total tax, then the larger credit generated, then
+# the lower regular tax (models.engine; the tie cases of tests/cases/forms.yaml)
+# ----------------------------------------------------------------------------------------------
+
+# A couple in 2026 with $36,000 of state and local taxes: itemizing or not ties in total tax once
+# the AMT (or a credit carried in) makes the tentative minimum tax the total either way.
+TIE_COUPLE = {"wages": 250_000.0, "salt": 36_000.0}
+
+
+@pytest.mark.parametrize(
+    ("extra", "itemized", "credit_kept"),
+    [
+        ({"iso_spread": 150_000.0}, True, 912.0),  # AMT both ways: $912 more AMT, all credit
+        ({"amt_credit_carryforward": 100_000.0}, True, 912.0),  # $912 less credit used
+        ({}, True, None),  # no tie: itemizing is $912 cheaper
+        # A tie again, but now the standard deduction (32,200 > 30,000) has the lower regular
+        # tax: 24% x 2,200 = 528 more AMT, all credit, so the engine keeps it.
+        ({"salt": 30_000.0, "iso_spread": 150_000.0}, False, 528.0),
+    ],
+)
+def test_deduction_choice_on_a_tie_keeps_the_credit(laws, extra, itemized, credit_kept):
+    p = params_for(laws[2026], "mfj")
+    h = Household(**{**TIE_COUPLE, **extra})
+    chosen = tax_one(h, p)
+    assert bool(chosen["itemized"]) is itemized
+    other = tax_one(h, p, itemize=not itemized)
+    assert chosen["total_tax"] <= other["total_tax"] + 0.005
+    if credit_kept is not None:
+        assert chosen["total_tax"] == pytest.approx(other["total_tax"], abs=0.005)
+        kept = chosen["mtc_carryforward_out"] - other["mtc_carryforward_out"]
+        assert kept == pytest.approx(credit_kept, abs=0.005)
+    # The vectorized engine chooses the same way, row by row.
+    rows = [h, replace(h, salt=0.0)]  # the second: no itemized deductions, the standard one
+    arrays = {f: np.array([getattr(r, f) for r in rows]) for f in ("wages", "salt")}
+    others = {k: np.full(2, v) for k, v in extra.items() if k != "salt"}
+    vec = tax_many(
+        Household(**arrays, **others),
+        LawTable({2026: laws[2026]}).gather(np.full(2, STATUSES.index("mfj"))),
+        np.full(2, np.nan),
+    )
+    assert vec["itemized"].tolist() == [itemized, False]
+    assert vec["mtc_carryforward_out"][0] == pytest.approx(chosen["mtc_carryforward_out"])
+
+
+def test_the_base_itemizes_on_a_tie(laws):
+    """A year with no action whose deduction the scenario leaves open (the base every plan is
+    measured against) takes the tie's credit too: the couple itemizes, keeping $912 of credit."""
+    years = tuple(replace(ty, **TIE_COUPLE, itemize=None) for ty in seed().years[:1])
+    scenario = seed(filing_status="mfj", years=years, amt_credit_carryforward=100_000.0)
+    assert evaluate(scenario, Plan(), laws).years[0]["itemized"] is True

@@ -439,7 +439,8 @@ def _arrow(values: list[Any], retype: str) -> pa.Array:
             array = array.cast(pa.string())
         elif retype == "float32":
             array = array.cast(pa.float32())
-        elif retype == "dictionary":
+        elif retype == "dictionary" and not pa.types.is_null(array.type):
+            # (Parquet cannot write a dictionary of the null type: a column of empty cells.)
             array = array.dictionary_encode()
         elif retype == "large_string":
             array = array.cast(pa.large_string())

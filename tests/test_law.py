@@ -62,6 +62,39 @@ def test_projection(laws: dict[int, YearLaw]) -> None:
     assert flat.values["amt.exemption"] == laws[2026].values["amt.exemption"]
 
 
+def test_projected_zero_rate_band_is_half_the_joint_one(laws: dict[int, YearLaw]) -> None:
+    """§1(j)(5)(B)(i): the joint (and HOH) 0% amounts are indexed and rounded down to $50; any
+    other individual, single or MFS, has half the joint amount in effect. 2027 at 2.5%:
+    98,900 x 1.025 = 101,372.50 -> 101,350, so 50,675 (indexing 49,450 itself: 50,650)."""
+    zero = laws[2027].values["capital_gains.zero_rate_max"]
+    assert zero == {"single": 50675, "mfj": 101350, "mfs": 50675, "hoh": 67850}
+    for year in (2028, 2030):
+        zero = laws[year].values["capital_gains.zero_rate_max"]
+        assert zero["single"] == zero["mfs"] == zero["mfj"] / 2
+    # The 15% band: only MFS is half the joint one (§1(j)(5)(B)(ii)(I)); single has its own.
+    fifteen = laws[2027].values["capital_gains.fifteen_rate_max"]
+    assert fifteen["mfs"] == fifteen["mfj"] / 2 and fifteen["single"] == 559100
+
+
+def test_mfs_salt_phasedown_is_half_the_rate(laws: dict[int, YearLaw]) -> None:
+    """The worksheet phases the whole cap down by 30% and halves it last (line 10): MFS 15%."""
+    for year in (2025, 2026, 2027, 2029):
+        rate = laws[year].values["salt.phasedown_rate"]
+        assert rate["mfs"] == rate["mfj"] / 2 == 0.15, year
+    assert laws[2024].values["salt.phasedown_rate"] == laws[2030].values["salt.phasedown_rate"] == 0
+
+
+def test_senior_deduction_years(laws: dict[int, YearLaw]) -> None:
+    """$6,000 per senior 2025-2028 (none for MFS), not indexed; none before or after."""
+    for year in (2025, 2026, 2027, 2028):
+        amount = laws[year].values["senior_deduction.amount"]
+        assert amount == {"single": 6000, "mfj": 6000, "mfs": 0, "hoh": 6000}, year
+        threshold = laws[year].values["senior_deduction.phaseout_threshold"]
+        assert threshold == {"single": 75000, "mfj": 150000, "mfs": 75000, "hoh": 75000}, year
+    for year in (2024, 2029, 2030):
+        assert set(laws[year].values["senior_deduction.amount"].values()) == {0}, year
+
+
 def test_projection_can_be_refused() -> None:
     with pytest.raises(LawDataError, match="projection is off"):
         law_for_years([2027], allow_projection=False)

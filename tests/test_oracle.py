@@ -67,8 +67,15 @@ AMT_PHASEOUT_START = {
 AMT_PHASEOUT_RATE = {2024: 0.25, 2025: 0.25, 2026: 0.50}
 # taxcalc 6.8.0 `AMT_em_pe`: above this AMTI an MFS exemption is zeroed (a cliff, no add-back).
 TAXCALC_MFS_CLIFF = {2024: 875_950.0, 2025: 900_350.0, 2026: 639_200.0}
-# SALT cap phase-down (IRC §164(b)(7)) for 2026: statute vs taxcalc 6.8.0 `ID_AllTaxes_c_ps`.
-SALT_2026 = {"cap": 40_400.0, "rate": 0.30, "floor": 10_000.0, "threshold": 505_000.0}
+# SALT cap phase-down (IRC §164(b)(7)): the applicable limitation amount (the whole cap) less 30%
+# of MAGI over the threshold (half the threshold for MFS), not below the floor, and then halved
+# for MFS (§164(b)(6)(B); Schedule A instructions 2025, line 5e worksheet lines 1-10).
+# taxcalc 6.8.0 `ID_AllTaxes_c_ps` is $513,850 for 2026 (rule 5) and it phases the MFS cap down
+# after halving it, at the full 30% (rule 6).
+SALT = {
+    2025: {"cap": 40_000.0, "rate": 0.30, "floor": 10_000.0, "threshold": 500_000.0},
+    2026: {"cap": 40_400.0, "rate": 0.30, "floor": 10_000.0, "threshold": 505_000.0},
+}
 TAXCALC_SALT_THRESHOLD_2026 = 513_850.0
 # §170(p) non-itemizer charitable deduction, 2026+.
 NONITEMIZER_CHARITY_CAP = {"single": 1_000.0, "mfj": 2_000.0, "mfs": 1_000.0, "hoh": 1_000.0}
@@ -144,29 +151,45 @@ def _itemized_statute(before: float, case: pd.Series) -> float:
     return before - 2.0 / 37.0 * min(before, excess)
 
 
-def _salt_statute_2026(case: pd.Series) -> float:
-    status = case["filing_status"]
-    over = max(case["tc_agi"] - _mfs_half(status, SALT_2026["threshold"]), 0.0)
-    limit = max(
-        _mfs_half(status, SALT_2026["cap"]) - SALT_2026["rate"] * over,
-        _mfs_half(status, SALT_2026["floor"]),
-    )
+def _salt_statute(case: pd.Series) -> float:
+    """The statutory SALT deduction of a 2025 or 2026 itemizer (the line 5e worksheet)."""
+    status, law = case["filing_status"], SALT[int(case["year"])]
+    over = max(case["tc_agi"] - _mfs_half(status, law["threshold"]), 0.0)
+    limit = _mfs_half(status, max(law["cap"] - law["rate"] * over, law["floor"]))
     return float(min(case["salt"], limit))
 
 
-def _salt_threshold_2026(case: pd.Series, _: Shift) -> Shift | None:
-    """2026 SALT phase-down starts at $505,000 ($252,500 MFS), 101% of 2025's $500,000
-    (§164(b)(7)(B)); taxcalc 6.8.0 inflation-indexes it to $513,850 ($256,925)."""
-    if case["year"] != 2026 or not case["itemize"]:
-        return None
-    salt_stat = _salt_statute_2026(case)
+def _salt_shift(case: pd.Series) -> Shift | None:
+    """Taxable income moved by the statutory SALT deduction in place of taxcalc's `c18300`."""
+    salt_stat = _salt_statute(case)
     salt_tc = float(case["tc_salt_deducted"])
     if abs(salt_stat - salt_tc) < 0.005:
         return None
     before = float(case["tc_itemized_before_limitation"])
+    if case["year"] < 2026:
+        return Shift(taxable_income=-(salt_stat - salt_tc))
     # With taxcalc's own §68 mechanics, so the §68 rule below owns only its own part.
     delta_itemized = _itemized_tc(before + salt_stat - salt_tc, case) - _itemized_tc(before, case)
     return Shift(taxable_income=-delta_itemized)
+
+
+def _salt_threshold_2026(case: pd.Series, _: Shift) -> Shift | None:
+    """2026 SALT phase-down starts at $505,000 ($252,500 MFS), 101% of 2025's $500,000
+    (§164(b)(7)(B)); taxcalc 6.8.0 inflation-indexes it to $513,850 ($256,925). MFS rows are
+    rule 6's, which owns their whole SALT difference."""
+    if case["year"] != 2026 or not case["itemize"] or case["filing_status"] == "mfs":
+        return None
+    return _salt_shift(case)
+
+
+def _mfs_salt_phasedown(case: pd.Series, _: Shift) -> Shift | None:
+    """MFS, 2025-2026: the statute phases the whole cap down by 30% and halves it last
+    (§164(b)(7)(B)(i), (b)(6)(B); line 5e worksheet, line 10), 15% of the excess off the $20,000
+    ($20,200) MFS cap; taxcalc 6.8.0 phases its halved cap down at the full 30%. In 2026 its
+    threshold differs too (rule 5), which this rule also owns for MFS rows."""
+    if case["year"] not in SALT or not case["itemize"] or case["filing_status"] != "mfs":
+        return None
+    return _salt_shift(case)
 
 
 def _itemized_limitation_2026(case: pd.Series, _: Shift) -> Shift | None:
@@ -177,7 +200,7 @@ def _itemized_limitation_2026(case: pd.Series, _: Shift) -> Shift | None:
         return None
     before_tc = float(case["tc_itemized_before_limitation"])
     reduction_tc = before_tc - float(case["tc_itemized_deduction"])
-    before_stat = before_tc - float(case["tc_salt_deducted"]) + _salt_statute_2026(case)
+    before_stat = before_tc - float(case["tc_salt_deducted"]) + _salt_statute(case)
     delta_itemized = _itemized_statute(before_stat, case) - _itemized_tc(before_stat, case)
     if abs(delta_itemized) < 0.005 and reduction_tc < 0.005:
         return None
@@ -215,6 +238,11 @@ RULES: tuple[Rule, ...] = (
         "salt-threshold-2026",
         "SALT phase-down threshold $505,000 vs taxcalc's $513,850",
         _salt_threshold_2026,
+    ),
+    Rule(
+        "mfs-salt-phasedown",
+        "MFS SALT cap phased down before halving (15% of the excess) vs taxcalc's 30%",
+        _mfs_salt_phasedown,
     ),
     Rule(
         "itemized-limitation-2026",
@@ -531,4 +559,33 @@ def test_isoplan_matches_oracle(households: pd.DataFrame, oracle_results: pd.Dat
     assert unexplained.empty, (
         f"{len(unexplained)} unexplained differences (explained by rule: {summary}):\n"
         + unexplained.head(25).to_string()
+    )
+
+
+def test_capital_loss_carried_in_matches_oracle(oracle: Any, households: pd.DataFrame) -> None:
+    """Capital losses carried in (Schedule D lines 6 and 14), the same for the AMT.
+
+    Tax-Calculator has no capital loss carryover, in or out: its p22250 / p23250 are the net
+    short- and long-term gain or loss, Schedule D lines 7 and 15, carryovers already in. So it
+    gets the netted lines and isoplan the carryover columns: the year's figures must agree as in
+    `test_isoplan_matches_oracle`. The carryovers out (the Capital Loss Carryover Worksheet) and
+    an AMT carryover that differs have no counterpart there (docs/known-differences.md)."""
+    rng = np.random.default_rng(16)
+    n = len(households)
+    carried = households.copy()
+    carried["st_loss_carryover"] = _sometimes(rng, 0.4, _log_uniform(rng, 500, 60_000, n)).round(0)
+    carried["lt_loss_carryover"] = _sometimes(rng, 0.4, _log_uniform(rng, 500, 300_000, n)).round(0)
+    carried["amt_st_loss_carryover"] = carried["st_loss_carryover"]
+    carried["amt_lt_loss_carryover"] = carried["lt_loss_carryover"]
+    netted = households.copy()
+    netted["stcg"] = households["stcg"] - carried["st_loss_carryover"]
+    netted["ltcg"] = households["ltcg"] - carried["lt_loss_carryover"]
+    assert ((netted["stcg"] + netted["ltcg"]) < -3_000).sum() > 50  # losses beyond the limit
+    ours = compute_tax(carried)
+    findings = classify(_merge(netted, ours, oracle.oracle_frame(netted)))
+    if findings.empty:
+        return
+    unexplained = findings[~findings["explained"]]
+    assert unexplained.empty, (
+        f"{len(unexplained)} unexplained differences:\n" + unexplained.head(25).to_string()
     )

@@ -130,3 +130,53 @@ def test_keyed_kinks_are_kept_and_checked_in_each_range(laws: dict[int, YearLaw]
             x.varValue = target
             b.settle()
             assert pulp.value(y.expr) == pytest.approx(_bump(target))
+
+
+@pytest.mark.parametrize("sense", [pulp.LpMinimize, pulp.LpMaximize])
+def test_exact_is_on_its_function_whatever_the_objective(sense: int) -> None:
+    """`Builder.exact`: the solver can push y neither above nor below f(x), whichever way the
+    objective pulls (a binary at each kink in range), and `settle` agrees."""
+    for target in (-100.0, 0.0, 37.0, 200.0, 300.0):
+        prob = pulp.LpProblem("t", sense)
+        b = Builder(prob)
+        x = pulp.LpVariable("x", -100, 300)
+        y = b.exact("y", Lin(x, -100, 300), _f)
+        assert b.binaries == 3  # _f has kinks at 50, 200 and 250
+        prob += y.expr
+        prob += x == target, "fix"
+        prob.solve(pulp.PULP_CBC_CMD(msg=False))
+        assert pulp.value(y.expr) == pytest.approx(_f(target), abs=1e-6)
+        b.settle()
+        assert pulp.value(y.expr) == pytest.approx(_f(target), abs=1e-9)
+
+
+def test_below_either_takes_the_side_its_binary_picks() -> None:
+    """`Builder.below_either`: a relief that is a where the binary is 1 and b where it is 0."""
+    for pick in (0, 1):
+        prob = pulp.LpProblem("t", pulp.LpMaximize)
+        b = Builder(prob)
+        x = pulp.LpVariable("x", 0, 100)
+        w = b.binary("w")
+        y = b.below_either("y", w, Lin(x, 0, 100), Lin(0.5 * x + 20, 20, 70))
+        prob += y.expr
+        prob += x == 30, "fix_x"
+        prob += w == pick, "fix_w"
+        prob.solve(pulp.PULP_CBC_CMD(msg=False))
+        assert pulp.value(y.expr) == pytest.approx(30.0 if pick else 35.0)
+        b.settle()
+        assert pulp.value(y.expr) == pytest.approx(30.0 if pick else 35.0)
+
+
+def test_above_min_with_a_known_excess_is_exact() -> None:
+    """`above_min(..., excess)`: with a - b known to be at most `excess`, the big-M on a is that
+    bound, and the minimum is still exact."""
+    for a_value in (10.0, 40.0, 70.0):
+        prob = pulp.LpProblem("t", pulp.LpMinimize)
+        b = Builder(prob)
+        x = pulp.LpVariable("x", 0, 100)
+        # a - c = 0.5 x - 20 <= 30 on [0, 100]
+        low = b.above_min("low", Lin(x, 0, 100), Lin(0.5 * x + 20, 20, 70), excess=30.0)
+        prob += low.expr
+        prob += x == a_value, "fix"
+        prob.solve(pulp.PULP_CBC_CMD(msg=False))
+        assert pulp.value(low.expr) == pytest.approx(min(a_value, 0.5 * a_value + 20))

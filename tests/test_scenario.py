@@ -282,6 +282,21 @@ def test_income_defaults_overrides_and_growth() -> None:
     assert load(doc).years == s.years
 
 
+def test_capital_losses_carried_in() -> None:
+    # Regular and AMT, short- and long-term: Scenario fields of the same names (0 by default);
+    # amounts carried in are positive, so a negative one is refused with its field.
+    carried = {"st_loss_carryover": 1_000, "lt_loss_carryover": 2_000,
+               "amt_st_loss_carryover": 3_000, "amt_lt_loss_carryover": 470_000}  # fmt: skip
+    doc = base(household={"filing_status": "single", "start_cash": 1, **carried})
+    s = validate(doc, "scenario.yaml").scenario
+    assert {k: getattr(s, k) for k in carried} == carried
+    d = validate(base(), "scenario.yaml").scenario
+    assert [getattr(d, k) for k in carried] == [0.0] * 4
+    bad = base(household={"filing_status": "single", "start_cash": 1, "lt_loss_carryover": -5})
+    with pytest.raises(InputError, match="lt_loss_carryover"):
+        validate(bad, "scenario.yaml")
+
+
 def test_household_objective_solver_and_tax_law() -> None:
     doc = base(
         household={"filing_status": "MFJ", "start_cash": 1, "cash_floor": 2,
@@ -329,7 +344,8 @@ def test_every_plan_example_loads(path: Path) -> None:
 def test_examples_tell_their_stories() -> None:
     names = {p.name for p in EXAMPLES}
     assert names == {"plan-seed-story.yaml", "plan-multi-grant.yaml", "plan-departure.yaml",
-                     "plan-tender-offer.yaml"}  # fmt: skip
+                     "plan-tender-offer.yaml", "plan-single-90k.yaml",
+                     "plan-departed-no-wages.yaml", "plan-crash-loss.yaml"}  # fmt: skip
     seed = load_scenario(ROOT / "scenarios" / "plan-seed-story.yaml")
     assert seed.options[0].exercisable[2026] == 10_000 and seed.years[0].fmv == 51
     assert [w.id for w in seed.windows] == ["market-2028", "market-2029"]
@@ -340,6 +356,13 @@ def test_examples_tell_their_stories() -> None:
     assert option(gone, "extended").treatment(date(2027, 12, 15)) == NSO
     tender = load_scenario(ROOT / "scenarios" / "plan-tender-offer.yaml")
     assert [(w.kind, w.price, w.max_shares) for w in tender.windows] == [("tender", 28, 5_000)]
+    low = load_scenario(ROOT / "scenarios" / "plan-single-90k.yaml")
+    assert {ty.wages for ty in low.years} == {90_000} and low.filing_status == "single"
+    off = load_scenario(ROOT / "scenarios" / "plan-departed-no-wages.yaml")
+    assert [ty.wages for ty in off.years] == [0, 0, 150_000, 155_000]
+    assert option(off, "second").treatment(date(2026, 12, 15)) == NSO
+    crash = load_scenario(ROOT / "scenarios" / "plan-crash-loss.yaml")
+    assert {lot.id: lot.regular_basis for lot in crash.lots}["rsu-2024"] == 42
 
 
 # ----------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from models.stochastic import (
     reprice,
     settle_stochastic,
 )
-from planner.plan import resolved, run_plan
+from planner.plan import run_plan
 from planner.robust import run_robust
 from planner.scenario import load
 from planner.solve import build_tight, solve, tighten
@@ -40,7 +40,7 @@ GAP = 1e-7
 @pytest.fixture(scope="module")
 def seed() -> tuple[Scenario, dict[int, YearLaw]]:
     v = load(SEED)
-    return resolved(v.scenario, v.laws), v.laws
+    return v.scenario, v.laws
 
 
 def _deterministic(s: Scenario, laws: dict[int, YearLaw]) -> float:
@@ -147,7 +147,7 @@ def test_first_stage_is_shared_and_names_are_deterministic(
 def example() -> tuple[dict[str, Scenario], dict[str, float], dict[int, YearLaw]]:
     """The four paths of scenarios/whatif/paths-ipo.yaml, deductions resolved."""
     v = load_variant(str(PATHS))
-    scenarios = {n: resolved(s, v.laws) for n, s in v.paths.items()}
+    scenarios = dict(v.paths)
     return scenarios, v.probabilities, v.laws
 
 

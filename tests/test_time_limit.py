@@ -20,7 +20,7 @@ from models.exact import evaluate
 from planner.batch import plan_client
 from planner.book import Client
 from planner.options import Overrides
-from planner.plan import CUT_SHORT, resolved, run_plan, summary_lines, tables
+from planner.plan import CUT_SHORT, run_plan, summary_lines, tables
 from planner.robust import robust_lines, run_robust
 from planner.scenario import Validated
 from planner.solve import Budget
@@ -92,7 +92,7 @@ def test_a_baseline_cut_short_is_feasible_and_named(many: Client) -> None:
     """Past its deadline a policy takes no new action: every plan so far is still feasible
     (the exact evaluation checks the cash floor), and each policy that had to stop is named."""
     v = validated(many, LIMIT)
-    scenario = resolved(v.scenario, v.laws)
+    scenario = v.scenario
     baselines, cut = evaluate_baselines_by(scenario, v.laws, time.monotonic())
     assert cut == list(baselines)  # every policy had something to do
     for plan, ev in baselines.values():

@@ -5,7 +5,7 @@ The format (`isoplan schema` prints it as JSON Schema; scenarios/plan-*.yaml are
 
     description: the story, in words                      # required
     household: {filing_status: single, start_cash: 80000, cash_floor: 20000,
-                amt_credit_carryforward: 0}
+                cash_return: 0.03, amt_credit_carryforward: 0}   # cash earns 3% after tax
     horizon: {first_year: 2026, years: 4}                 # or implied by the keys of `years`
     default: {wages: 200000, savings: 40000}              # income of every year ...
     wage_growth: 0.03                                     # ... default wages grow 3% a year

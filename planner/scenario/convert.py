@@ -95,6 +95,16 @@ def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYea
             **doc.default.model_dump(),
             **{f: getattr(override, f) for f in given},
         }
+        seniors = inc["seniors"]
+        loc = ("years", y, "seniors") if "seniors" in given else ("default", "seniors")
+        if seniors > 1 and doc.household.filing_status != "mfj":
+            raise where.error(loc, f"must be at most 1 unless filing_status is mfj, got {seniors}")
+        if seniors > inc["aged_blind"]:
+            raise where.error(
+                loc,
+                f"must not be more than aged_blind ({inc['aged_blind']}; each senior is one of "
+                f"them), got {seniors}",
+            )
         if "wages" not in given:
             inc["wages"] = round(doc.default.wages * (1.0 + doc.wage_growth) ** k, 2)
             if inc["wages"] > MAX_MONEY:
@@ -123,6 +133,7 @@ def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYea
                 mortgage_interest=inc["mortgage_interest"],
                 charitable=inc["charitable"],
                 aged_blind=inc["aged_blind"],
+                seniors=inc["seniors"],
                 itemize=inc["itemize"],
                 savings=inc["savings"],
             )
@@ -486,6 +497,11 @@ def validate(
         start_cash=doc.household.start_cash,
         cash_floor=doc.household.cash_floor,
         amt_credit_carryforward=doc.household.amt_credit_carryforward,
+        st_loss_carryover=doc.household.st_loss_carryover,
+        lt_loss_carryover=doc.household.lt_loss_carryover,
+        amt_st_loss_carryover=doc.household.amt_st_loss_carryover,
+        amt_lt_loss_carryover=doc.household.amt_lt_loss_carryover,
+        cash_return=doc.household.cash_return,
         objective=obj.goal,
         required_exercise=required,
         discount_rate=obj.discount_rate,

@@ -148,7 +148,8 @@ class _Model(BaseModel):
 
 
 class Household(_Model):
-    """The household: filing status, cash, and the minimum tax credit carried in."""
+    """The household: filing status, cash, and the minimum tax credit and capital losses carried
+    in."""
 
     filing_status: Annotated[Literal["single", "mfj", "mfs", "hoh"], BeforeValidator(_lower)]
     """single, mfj (married filing jointly), mfs (married filing separately), hoh (head of
@@ -157,9 +158,28 @@ class Household(_Model):
     """Cash available at the start of the first year (before its exercises)."""
     cash_floor: Money = 0.0
     """Cash that must remain at every point of the plan (an emergency reserve)."""
+    cash_return: Growth = _DEFAULTS["cash_return"]
+    """After-tax return earned on cash, a rate per year (0.03 = 3%): the balance at the end of
+    each year (the start cash, before the first) earns it over the next year; the year's own
+    savings, sales, exercises and taxes earn nothing that year. It gives paying tax later a
+    value. 0 reproduces the figures of isoplan before it had a return on cash."""
     amt_credit_carryforward: Money = 0.0
     """Minimum tax credit carried into the first year from earlier AMT (Form 8801 line 26 of the
     year before)."""
+    st_loss_carryover: Money = 0.0
+    """Short-term capital loss carried into the first year, as a positive amount (Schedule D
+    line 6: line 8 of the year before's Capital Loss Carryover Worksheet)."""
+    lt_loss_carryover: Money = 0.0
+    """Long-term capital loss carried into the first year, as a positive amount (Schedule D line
+    14: line 13 of the year before's Capital Loss Carryover Worksheet)."""
+    amt_st_loss_carryover: Money = 0.0
+    """Short-term capital loss carried into the first year for the AMT (the AMT Capital Loss
+    Carryover Worksheet, Form 6251 instructions line 2k). It differs from st_loss_carryover when
+    shares with a different AMT basis (ISO stock) were sold at a loss; the same amount if
+    nothing differed."""
+    amt_lt_loss_carryover: Money = 0.0
+    """Long-term capital loss carried into the first year for the AMT (as amt_st_loss_carryover,
+    long-term)."""
 
 
 class Income(_Model):
@@ -190,6 +210,11 @@ class Income(_Model):
     """Cash gifts to charity."""
     aged_blind: Annotated[int, Field(ge=0, le=4), _N] = 0
     """Number of age-65-or-older and blind conditions of the filers, 0-4."""
+    seniors: Annotated[int, Field(ge=0, le=2), _N] = 0
+    """Number of people on the return aged 65 or over at the end of the year: 0-1, or 0-2 on a
+    joint return; each is also one of the aged_blind conditions. They get the deduction for
+    seniors of 2025-2028 ($6,000 each, less 6% of modified AGI over $75,000, $150,000 joint; none
+    married filing separately), itemizing or not."""
     itemize: bool | None = None
     """true / false forces the deduction; null chooses the one with the lower tax."""
     savings: Amount = 0.0
