@@ -689,6 +689,11 @@ def plan(
     same objective: do nothing until liquidity, exercise everything now, the AMT crossover every
     year, an even split.
 
+    Any income: the IRS Tax Table, the 0% capital-gain band and a year without wages are planned
+    exactly. Each year's deduction (standard or itemized) is chosen with that year's actions
+    unless the file sets `itemize`; capital losses beyond the year's limit carry forward,
+    regular and AMT; cash earns `household.cash_return` (3% a year after tax unless set; 0 for none).
+
     \b
     Writes (with -o): actions (one row per exercise or sale), years (income, regular tax, AMTI,
     TMT, AMT, credit generated/used/carried, NIIT, cash; the model's own figures beside as
