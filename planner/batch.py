@@ -15,9 +15,10 @@ or a duplicated row. `OUTDIR/manifest.json` ties the folder to one book and one 
 options; `OUTDIR/batch.json` (the run's summary) appears when every chunk is done.
 
 Each `OUTDIR/<table>/` folder is a Parquet dataset (`pandas.read_parquet(OUTDIR / "actions")`):
-actions, years, lots and summary as `isoplan plan` writes them plus client_id (lots: the sales per
-year are in actions; `shares_sold` totals them), clients (one row per planned client: status,
-gap, value over the best baseline, AMT avoided against each baseline) and errors. Rows are the same
+actions, years, lots, summary, key_dates and warnings as `isoplan plan` writes them plus
+client_id (lots: the sales per year are in actions; `shares_sold` totals them), clients (one row
+per planned client: status, gap, value over the best baseline, AMT avoided against each
+baseline) and errors. Rows are the same
 for the same input and options, except the timing columns (`TIMING_COLUMNS`).
 """
 
@@ -51,7 +52,7 @@ from planner.plan import run_plan, tables
 from planner.solve import Budget
 
 FORMAT_VERSION = "1"
-RESULT_TABLES = ("actions", "years", "lots", "summary")
+RESULT_TABLES = ("actions", "years", "lots", "summary", "key_dates", "warnings")
 TABLES = (*RESULT_TABLES, "clients", "errors")
 TIMING_COLUMNS = ("build_seconds", "solve_seconds")
 STAGES = ("read", "validate", "plan", "time_limit", "crash")
@@ -68,6 +69,10 @@ _TYPES: dict[str, dict[str, pa.DataType]] = {
     "lots": {"lot_id": _TEXT, "source": _TEXT, "grant_id": _TEXT, "kind": _TEXT,
              "exercise_year": _INT, "exercise_date": _DATE},
     "summary": {"approach": _TEXT, "solver": _TEXT, "status": _TEXT, "note": _TEXT},
+    "key_dates": {"date": _DATE, "event": _TEXT, "lot_id": _TEXT, "option_id": _TEXT,
+                  "grant_id": _TEXT, "source": _TEXT},
+    "warnings": {"warning": _TEXT, "year": _INT, "date": _DATE, "subject": _TEXT,
+                 "message": _TEXT},
     "clients": {"goal": _TEXT, "status": _TEXT, "time_limit_hit": _BOOL, "best_baseline": _TEXT},
     "errors": {"stage": _TEXT, "reason": _TEXT},
 }  # fmt: skip

@@ -692,7 +692,8 @@ def plan(
     Any income: the IRS Tax Table, the 0% capital-gain band and a year without wages are planned
     exactly. Each year's deduction (standard or itemized) is chosen with that year's actions
     unless the file sets `itemize`; capital losses beyond the year's limit carry forward,
-    regular and AMT; cash earns `household.cash_return` (3% a year after tax unless set; 0 for none).
+    regular and AMT; cash earns `household.cash_return` (3% a year after tax unless set; 0:
+    none).
 
     \b
     Writes (with -o): actions (one row per exercise or sale), years (income, regular tax, AMTI,
@@ -1233,6 +1234,8 @@ def batch(
 
 
 def _batch_lines(s: Any) -> list[str]:
+    from planner.batch import TABLES
+
     failed = f"{s.failed:,} failed (see {s.outdir}/errors)" if s.failed else "none failed"
     lines = [f"Book {s.book}: {s.planned:,} clients planned, {failed}, {s.time_limits_hit:,} hit "
              "the time limit."]  # fmt: skip
@@ -1257,7 +1260,7 @@ def _batch_lines(s: Any) -> list[str]:
                 "(Negative: the plans pay more AMT than that baseline, for more after-tax wealth, "
                 "e.g. exercising early so that more of the gain is taxed as long-term.)"
             )
-    lines.append(f"Results: {s.outdir}/{{actions,years,lots,summary,clients,errors}}/")
+    lines.append(f"Results: {s.outdir}/{{{','.join(TABLES)}}}/")
     return lines
 
 
