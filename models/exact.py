@@ -57,6 +57,7 @@ from models.scenario import (
     SaleWindow,
     Scenario,
     TaxYear,
+    exercise_chances,
     exercise_effect,
     exercise_lot,
     is_long_term,
@@ -64,6 +65,7 @@ from models.scenario import (
     loss_carryovers_in,
     loss_carryovers_out,
     sale_effect,
+    same_day_effect,
     terminal_loss_value,
     terminal_value,
 )
@@ -136,9 +138,12 @@ class Evaluation:
       scenario.cash_return), `savings`, `proceeds`, `exercise_cost`, `tax_paid` (last year's
       extra tax, paid in April; negative when the plan saved tax), `cash_in` (cash_return +
       savings + proceeds), `cash_out` (exercise cost + tax paid), `cash` (end of year).
-    actions: one row per exercise or sale, by date (an exercise before a sale on the same day):
-      `year`, `date`, `kind` ("exercise" | "sale"), `option_id` (exercise), `lot_id`, `window_id`
-      (sale), `shares`, `price` (strike for an exercise, sale price for a sale), `fmv` (exercise),
+    actions: one row per exercise or sale, by date (an exercise before a sale on the same day,
+      then an exercise sold that day): `year`, `date`, `kind` ("exercise" | "sale" |
+      "exercise_and_sell": exercised on a window's date and sold in it,
+      `models.scenario.same_day_effect`; its `cost` the strike, its `proceeds` the price),
+      `option_id` (exercise), `lot_id`, `window_id` (sale), `shares`, `price` (strike for an
+      exercise, sale price for a sale), `fmv` (exercise),
       `treatment` (exercise: "iso" | "nso"; sale: the lot's kind), `qualifying` (ISO sales:
       True / False; otherwise None), `long_term` (sales), `cost` (exercise) or `proceeds` (sale),
       `cash` (signed), and the action's total change to each Household field of EFFECT_FIELDS.
@@ -220,6 +225,7 @@ class _Checked:
     lots: dict[str, Lot]  # every lot: the scenario's, then the plan's (shares = created)
     plan_lot_ids: set[str]
     itemize: dict[int, bool] = field(default_factory=dict)  # the plan's deduction choices
+    same_day: dict[tuple[str, str], float] = field(default_factory=dict)  # snapped, no zeros
 
 
 @dataclass
@@ -350,14 +356,33 @@ class Evaluator:
         the order of the rules: exercises, vesting, the lots they create, sales, lots and caps."""
         problems: list[str] = []
         exercises = self._check_exercises(plan, problems)
-        self._check_vested(exercises, problems)
+        same_day = self._check_same_day(plan, problems)
+        self._check_vested(exercises, same_day, problems)
         lots, plan_lot_ids = self._plan_lots(exercises, problems)
         sales = self._check_sales(plan, lots, plan_lot_ids, problems)
-        self._check_caps(sales, lots, problems)
+        self._check_caps(sales, same_day, lots, problems)
         itemize = self._check_deductions(plan, problems)
         if problems:
             raise InfeasiblePlan(problems)
-        return _Checked(exercises, sales, lots, plan_lot_ids, itemize)
+        return _Checked(exercises, sales, lots, plan_lot_ids, itemize, same_day)
+
+    def _check_same_day(self, plan: Plan, problems: list[str]) -> dict[tuple[str, str], float]:
+        """The plan's exercises sold the same day in a window, snapped (zeros dropped): of an
+        option class of the scenario, in a window of the horizon."""
+        out: dict[tuple[str, str], float] = {}
+        for key, x in plan.same_day.items():
+            option_id, window_id = key
+            what = f"same-day exercise and sale of option {option_id!r} in window {window_id!r}"
+            window = self.windows.get(window_id)
+            if option_id not in self.options:
+                problems.append(f"{what}: no option class {option_id!r} in the scenario")
+            elif window is None or window.year not in self.year_of:
+                problems.append(f"{what}: no sale window {window_id!r} in the horizon")
+            else:
+                shares = self._snap(what, x, problems)
+                if shares:
+                    out[key] = shares
+        return out
 
     def _check_deductions(self, plan: Plan, problems: list[str]) -> dict[int, bool]:
         """The plan's deduction choices: only in years of the horizon whose deduction the
@@ -395,32 +420,44 @@ class Evaluator:
                 exercises[(option_id, year)] = shares
         return exercises
 
-    def _check_vested(self, exercises: dict[tuple[str, int], float], problems: list[str]) -> None:
-        """Cumulative exercises never above the vested-and-unexpired count of the year (checked in
-        every year where something is exercisable; once expired, nothing more can be done)."""
+    def _check_vested(
+        self,
+        exercises: dict[tuple[str, int], float],
+        same_day: dict[tuple[str, str], float],
+        problems: list[str],
+    ) -> None:
+        """Cumulative exercises never above the vested-and-unexpired count of each day one can
+        happen on (`models.scenario.exercise_chances`: the years' exercise dates and the sale
+        windows'; checked where something is exercisable; once expired, nothing more can be
+        done)."""
         for option in self.scenario.options:
             done = 0.0
             over = False
-            for ty in self.scenario.years:
-                x = exercises.get((option.id, ty.year), 0.0)
+            for c in exercise_chances(self.scenario, option):
+                if c.window_id is None:
+                    x = exercises.get((option.id, c.year), 0.0)
+                    when = f"in {c.year} ({c.date.isoformat()})"
+                else:
+                    x = same_day.get((option.id, c.window_id), 0.0)
+                    when = f"in window {c.window_id!r} ({c.date.isoformat()})"
                 done += x
-                available = float(option.exercisable.get(ty.year, 0.0))
-                if x > 0 and available <= 0:
+                if x > 0 and c.exercisable <= 0:
                     why = (
                         f"it expired on {option.expiry.isoformat()}"
-                        if ty.exercise_date >= option.expiry
+                        if c.date >= option.expiry
                         else "no share of it is vested by then"
                     )
                     problems.append(
-                        f"exercise of {_shares(x)} shares of option {option.id!r} in {ty.year} "
-                        f"({ty.exercise_date.isoformat()}): nothing is exercisable ({why})"
+                        f"exercise of {_shares(x)} shares of option {option.id!r} {when}: "
+                        f"nothing is exercisable ({why})"
                     )
-                elif available > 0 and done > available + _SHARE_TOLERANCE and not over:
-                    over = True  # the first year says it; later years would repeat it
+                elif c.exercisable > 0 and done > c.exercisable + _SHARE_TOLERANCE and not over:
+                    over = True  # the first day says it; later days would repeat it
+                    through = c.year if c.window_id is None else f"window {c.window_id!r}"
                     problems.append(
-                        f"option {option.id!r}: exercises through {ty.year} total "
-                        f"{_shares(done)} shares but only {_shares(available)} are vested and "
-                        f"unexpired by {ty.exercise_date.isoformat()}"
+                        f"option {option.id!r}: exercises through {through} total "
+                        f"{_shares(done)} shares but only {_shares(c.exercisable)} are vested "
+                        f"and unexpired by {c.date.isoformat()}"
                     )
 
     def _plan_lots(
@@ -498,14 +535,20 @@ class Evaluator:
         return None
 
     def _check_caps(
-        self, sales: dict[tuple[str, str], float], lots: dict[str, Lot], problems: list[str]
+        self,
+        sales: dict[tuple[str, str], float],
+        same_day: dict[tuple[str, str], float],
+        lots: dict[str, Lot],
+        problems: list[str],
     ) -> None:
         """The sales summed: never more shares from a lot than it holds, nor more in a window
-        than its offer buys."""
+        (same-day exercises included) than its offer buys."""
         sold: dict[str, float] = defaultdict(float)
         per_window: dict[str, float] = defaultdict(float)
         for (lot_id, window_id), shares in sales.items():
             sold[lot_id] += shares
+            per_window[window_id] += shares
+        for (_, window_id), shares in same_day.items():
             per_window[window_id] += shares
         for lot_id, total in sold.items():
             if total > lots[lot_id].shares + _SHARE_TOLERANCE:
@@ -546,6 +589,7 @@ class Evaluator:
         )
         self._add_exercises(checked, deltas, detail)
         self._add_sales(checked, deltas, detail)
+        self._add_same_day(checked, deltas, detail)
         return deltas
 
     def _add_exercises(self, checked: _Checked, deltas: _Deltas, detail: bool) -> None:
@@ -573,6 +617,20 @@ class Evaluator:
             if detail:
                 row = _sale_row(lot_id, lot, window, shares, effect.cash, totals)
                 deltas.actions.append(((window.date, 1, lot_id, window_id), row))
+
+    def _add_same_day(self, checked: _Checked, deltas: _Deltas, detail: bool) -> None:
+        """Each exercise sold the same day in a window: its effect on the window's year, the
+        strike paid and the price received (one action row)."""
+        for (option_id, window_id), shares in checked.same_day.items():
+            option, window = self.options[option_id], self.windows[window_id]
+            effect = same_day_effect(option, window)
+            totals = _add_effect(deltas.fields[window.year], shares, effect.fields)
+            deltas.fica_wages[window.year] += shares * effect.fica_wages
+            deltas.cost[window.year] += shares * option.strike
+            deltas.proceeds[window.year] += shares * window.price
+            if detail:
+                row = _same_day_row(option, window, shares, totals)
+                deltas.actions.append(((window.date, 2, option_id, window_id), row))
 
     def _years(self, deltas: _Deltas) -> list[dict[str, Any]]:
         """The year rows in order, passing from each year to the next what links them: the credit
@@ -768,6 +826,31 @@ def _exercise_row(
     }
 
 
+def _same_day_row(
+    option: OptionClass, window: SaleWindow, shares: float, totals: dict[str, float]
+) -> dict[str, Any]:
+    """The action row of an exercise sold the same day in a window (`price` the window's, the
+    strike in `cost`)."""
+    return {
+        "year": window.year,
+        "date": window.date,
+        "kind": "exercise_and_sell",
+        "option_id": option.id,
+        "lot_id": None,
+        "window_id": window.id,
+        "shares": shares,
+        "price": window.price,
+        "fmv": window.price,
+        "treatment": option.treatment(window.date),
+        "qualifying": False if option.treatment(window.date) == ISO else None,
+        "long_term": False,
+        "cost": shares * option.strike,
+        "proceeds": shares * window.price,
+        "cash": shares * (window.price - option.strike),
+        **{f: totals.get(f, 0.0) for f in EFFECT_FIELDS},
+    }
+
+
 def _sale_row(
     lot_id: str,
     lot: Lot,
@@ -866,9 +949,10 @@ def _lot_row(lot: Lot, source: str, sold: dict[int, float], held_end: float) -> 
 
 
 def _exercised(checked: _Checked) -> defaultdict[str, float]:
-    """Shares exercised over the horizon, by option class (0 for those never exercised)."""
+    """Shares exercised over the horizon, by option class (0 for those never exercised), those
+    sold the same day included."""
     exercised: defaultdict[str, float] = defaultdict(float)
-    for (option_id, _), shares in checked.exercises.items():
+    for (option_id, _), shares in (*checked.exercises.items(), *checked.same_day.items()):
         exercised[option_id] += shares
     return exercised
 

@@ -102,11 +102,13 @@ from models.scenario import (
     Scenario,
     TaxYear,
     base_household,
+    exercise_chances,
     exercise_effect,
     exercise_lot,
     loss_carryovers_in,
     loss_carryovers_out,
     sale_effect,
+    same_day_effect,
     terminal_loss_value,
     terminal_option_value,
     terminal_share_value,
@@ -122,6 +124,7 @@ class LadderModel:
     builder: Builder
     exercise: dict[tuple[str, int], tuple[Any, int]] = field(default_factory=dict)
     sell: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
+    same_day: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
     lots: dict[str, Lot] = field(default_factory=dict)
     # Each year's deduction: the file's or a dominant side's (a bool), or the plan's (a binary).
     itemize: dict[int, Any] = field(default_factory=dict)
@@ -140,7 +143,8 @@ class LadderModel:
     @property
     def decisions(self) -> list[pulp.LpVariable]:
         """The share variables (exercises and sales), in multiples of the share step."""
-        return [var for var, _ in (*self.exercise.values(), *self.sell.values())]
+        tables = (self.exercise, self.sell, self.same_day)
+        return [var for table in tables for var, _ in table.values()]
 
     @property
     def size(self) -> dict[str, int]:
@@ -235,23 +239,36 @@ def build(
 
 def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], step: int) -> None:
     prob = m.prob
+    windows = {w.id: w for w in scenario.windows}
     for option in scenario.options:
         taken: list[Any] = []
-        for ty in scenario.years:
-            cap = option.exercisable.get(ty.year, 0.0)
-            if cap <= 0:
+        for c in exercise_chances(scenario, option):
+            if c.exercisable <= 0:
                 continue
-            var = pulp.LpVariable(
-                f"{m.prefix}exercise__{option.id}__y{ty.year}",
-                0,
-                math.floor(cap / step),
-                cat=pulp.LpInteger,
-            )
-            m.exercise[(option.id, ty.year)] = (var, step)
+            if c.window_id is None:
+                var = pulp.LpVariable(
+                    f"{m.prefix}exercise__{option.id}__y{c.year}",
+                    0,
+                    math.floor(c.exercisable / step),
+                    cat=pulp.LpInteger,
+                )
+                m.exercise[(option.id, c.year)] = (var, step)
+                lot = exercise_lot(option, years[c.year], 1.0)
+                m.lots[lot.id] = lot
+                name = f"{m.prefix}vesting__{option.id}__y{c.year}"
+            else:
+                if windows[c.window_id].price <= option.strike:
+                    continue  # exercised and sold at or below the strike: never worth it
+                var = pulp.LpVariable(
+                    f"{m.prefix}same_day__{option.id}__{c.window_id}",
+                    0,
+                    math.floor(c.exercisable / step),
+                    cat=pulp.LpInteger,
+                )
+                m.same_day[(option.id, c.window_id)] = (var, step)
+                name = f"{m.prefix}vesting__{option.id}__{c.window_id}"
             taken.append(step * var)
-            prob += pulp.lpSum(taken) <= cap, f"{m.prefix}vesting__{option.id}__y{ty.year}"
-            lot = exercise_lot(option, ty, 1.0)
-            m.lots[lot.id] = lot
+            prob += pulp.lpSum(taken) <= c.exercisable, name
     for lot in scenario.lots:
         m.lots[lot.id] = lot
     for lot_id, lot in m.lots.items():
@@ -269,13 +286,15 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
     for w in scenario.windows:
         if w.max_shares is None:
             continue
-        sold = [_shares(v) for (lot_id, wid), v in m.sell.items() if wid == w.id]
+        sold = [_shares(v) for (_, wid), v in (*m.sell.items(), *m.same_day.items()) if wid == w.id]
         if sold:
             prob += pulp.lpSum(sold) <= w.max_shares, f"{m.prefix}tender__{w.id}"
     for key, shares in scenario.required_exercise.items():
         # The key is an option class id (a grant's ISO part keeps the grant's id), as in the
         # scenario format and the exact evaluation.
-        chosen = [_shares(v) for (oid, _), v in m.exercise.items() if oid == key]
+        chosen = [
+            _shares(v) for (oid, _), v in (*m.exercise.items(), *m.same_day.items()) if oid == key
+        ]
         prob += pulp.lpSum(chosen) >= shares, f"{m.prefix}required__{key}"
 
 
@@ -358,6 +377,9 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
     for (lot_id, window_id), (var, step) in m.sell.items():
         w, lot = windows[window_id], m.lots[lot_id]
         add(w.year, lot.grant_id, "sale", sale_effect(lot, w).fields, var, step)
+    for (option_id, window_id), (var, step) in m.same_day.items():
+        w, option = windows[window_id], options[option_id]
+        add(w.year, option.grant_id, "same_day", same_day_effect(option, w).fields, var, step)
     out: dict[int, dict[str, Lin]] = {}
     for ty in scenario.years:
         fields = {}
@@ -1042,6 +1064,10 @@ def _cash_terms(m: LadderModel, options: dict, years: dict, windows: dict, year:
         w = windows[window_id]
         if w.year == year:
             terms.append((sale_effect(m.lots[lot_id], w).cash * step, var))
+    for (option_id, window_id), (var, step) in m.same_day.items():
+        w = windows[window_id]
+        if w.year == year:
+            terms.append((same_day_effect(options[option_id], w).cash * step, var))
     return terms
 
 
@@ -1066,7 +1092,7 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
     for (lot_id, _), v in m.sell.items():
         sold[lot_id].append(_shares(v))
     taken: dict[str, list[Any]] = defaultdict(list)
-    for (option_id, _), v in m.exercise.items():
+    for (option_id, _), v in (*m.exercise.items(), *m.same_day.items()):
         taken[option_id].append(_shares(v))
     terminal = []
     for lot_id, lot in m.lots.items():
@@ -1109,6 +1135,10 @@ def read_plan(m: LadderModel) -> Plan:
         shares = step * round(var.value() or 0.0)
         if shares:
             plan.sales[key] = float(shares)
+    for key, (var, step) in m.same_day.items():
+        shares = step * round(var.value() or 0.0)
+        if shares:
+            plan.same_day[key] = float(shares)
     for ty in m.scenario.years:
         if ty.itemize is None:  # the plan's to choose
             chosen = m.itemize[ty.year]
@@ -1132,7 +1162,8 @@ def settle(m: LadderModel, plan: Plan | None = None) -> list[str]:
     exact evaluation chose, `with_deductions`); where one side dominates, the model's is kept
     (it is at least as good)."""
     plan = read_plan(m) if plan is None else plan
-    for table, chosen in ((m.exercise, plan.exercises), (m.sell, plan.sales)):
+    tables = ((m.exercise, plan.exercises), (m.sell, plan.sales), (m.same_day, plan.same_day))
+    for table, chosen in tables:
         for key, (var, step) in table.items():
             var.varValue = float(round(chosen.get(key, 0.0) / step))
     for year, w in m.itemize.items():

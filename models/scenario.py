@@ -125,6 +125,9 @@ class OptionClass:
     exercisable: dict[int, float]
     holding: Holding
     iso_deadline: date | None = None
+    # The same count on the date of each sale window of the horizon (window id -> shares), for an
+    # exercise on that date sold the same day (`same_day_effect`).
+    window_exercisable: dict[str, float] = field(default_factory=dict)
 
     def treatment(self, exercise_date: date) -> str:
         """ISO or NSO tax treatment of an exercise on this date."""
@@ -175,6 +178,50 @@ def exercise_effect(option: OptionClass, year: TaxYear) -> Effect:
     if option.treatment(year.exercise_date) == ISO:
         return Effect(fields={"iso_spread": spread}, cash=-option.strike)
     return Effect(fields={"wages": spread}, cash=-option.strike, fica_wages=spread)
+
+
+@dataclass(frozen=True)
+class Chance:
+    """A day an option class can be exercised on: a tax year's exercise date (`window_id` None)
+    or a sale window's (an exercise sold the same day), with the count exercisable then."""
+
+    date: date
+    year: int
+    window_id: str | None
+    exercisable: float
+
+
+def exercise_chances(scenario: Scenario, option: OptionClass) -> list[Chance]:
+    """Every day of the horizon an option class can be exercised on, in order (on one day the
+    year's exercise before a window's): exercises summed up to a chance never exceed its count
+    (`models.exact` checks it, `models.milp` constrains it), where anything is exercisable."""
+    years = set(scenario.year_numbers)
+    chances = [
+        Chance(ty.exercise_date, ty.year, None, float(option.exercisable.get(ty.year, 0.0)))
+        for ty in scenario.years
+    ]
+    chances += [
+        Chance(w.date, w.year, w.id, float(option.window_exercisable.get(w.id, 0.0)))
+        for w in scenario.windows
+        if w.year in years
+    ]
+    return sorted(chances, key=lambda c: (c.date, c.window_id is not None, c.window_id or ""))
+
+
+def same_day_effect(option: OptionClass, window: SaleWindow) -> Effect:
+    """Exercising one share on a sale window's date and selling it there the same day (a tender
+    offer, the end of a lockup): the FMV at exercise is the window's price, so the sale realizes
+    no capital gain.
+
+    ISO: a disqualifying disposition in the year of exercise (§421(b), §422(c)(2)): the spread is
+      ordinary income (not FICA wages, §3121(a)(22)), and the AMT follows the regular tax: no
+      line 2i or 2k amount.
+    NSO (or an ISO exercised after its window closed): the spread is wages (§83), with FICA.
+    Cash: the price less the strike."""
+    spread = max(window.price - option.strike, 0.0)
+    if option.treatment(window.date) == ISO:
+        return Effect(fields={"ordinary_income": spread}, cash=window.price - option.strike)
+    return Effect(fields={"wages": spread}, cash=window.price - option.strike, fica_wages=spread)
 
 
 def exercise_lot(option: OptionClass, year: TaxYear, shares: float) -> Lot:
@@ -324,6 +371,9 @@ class Plan:
     # The deduction taken (True: itemized) in years whose choice the scenario leaves open
     # (`TaxYear.itemize` None); a year not named here takes the one with the lower total tax.
     itemize: dict[int, bool] = field(default_factory=dict)
+    # Shares exercised on a sale window's date and sold in it the same day, per (option class
+    # id, window id) (`same_day_effect`).
+    same_day: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def terminal_share_value(scenario: Scenario, regular_basis: float) -> float:

@@ -107,6 +107,9 @@ def first_stage(m: LadderModel, shared_years: tuple[int, ...]) -> dict[str, tupl
     for (lot_id, window_id), v in m.sell.items():
         if windows[window_id].year in shared_years:
             out[f"sell__{lot_id}__{window_id}"] = v
+    for (option_id, window_id), v in m.same_day.items():
+        if windows[window_id].year in shared_years:
+            out[f"same_day__{option_id}__{window_id}"] = v
     return out
 
 
@@ -221,6 +224,7 @@ def fix_first_stage(m: LadderModel, plan: Plan, shared_years: tuple[int, ...]) -
     chosen = {
         **{f"exercise__{o}__y{y}": s for (o, y), s in plan.exercises.items()},
         **{f"sell__{lot}__{w}": s for (lot, w), s in plan.sales.items()},
+        **{f"same_day__{o}__{w}": s for (o, w), s in plan.same_day.items()},
     }
     for key, (var, step) in first_stage(m, shared_years).items():
         var.lowBound = var.upBound = round(chosen.get(key, 0.0) / step)

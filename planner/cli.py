@@ -797,11 +797,9 @@ def _print_robust(result: Any, out: dict[str, pd.DataFrame]) -> None:
         for c in ("year", "action", "grant / lot", "shares", "price"):
             t.add_column(c, justify="right" if c in ("shares", "price") else "left")
         for _, a in now.iterrows():
-            exercise = a["kind"] == "exercise"
+            action, subject = _action(a)
             t.add_row(
-                str(a["year"]), "exercise" if exercise else f"sell ({a['window_id']})",
-                str(a["option_id"] if exercise else a["lot_id"]), f"{a['shares']:,.0f}",
-                _money(a["price"]),
+                str(a["year"]), action, subject, f"{a['shares']:,.0f}", _money(a["price"])
             )  # fmt: skip
         console.print(t if not now.empty else "Decided now: no exercise or sale this year.")
     paths = list(result.paths)
@@ -821,6 +819,15 @@ def _print_robust(result: Any, out: dict[str, pd.DataFrame]) -> None:
         for message, where in on.items():
             some = "" if len(where) == len(paths) else f" (path {', '.join(where)})"
             console.print(textwrap.fill(f"Warning{some}: {message}", 80, subsequent_indent="  "))
+
+
+def _action(a: Any) -> tuple[str, str]:
+    """An action row's label and the grant or lot it acts on, as the plan tables print them."""
+    if a["kind"] == "exercise":
+        return "exercise", str(a["option_id"])
+    if a["kind"] == "exercise_and_sell":
+        return f"exercise, sell ({a['window_id']})", str(a["option_id"])
+    return f"sell ({a['window_id']})", str(a["lot_id"])
 
 
 def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
@@ -861,28 +868,18 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         for _, a in actions.iterrows():
             if a["kind"] == "exercise":
                 note = f"{a['treatment'].upper()}, FMV {_money(a['fmv'])}"
-                t.add_row(
-                    str(a["year"]),
-                    "exercise",
-                    str(a["option_id"]),
-                    f"{a['shares']:,.0f}",
-                    _money(a["price"]),
-                    note,
-                )
+            elif a["kind"] == "exercise_and_sell":
+                note = f"{a['treatment'].upper()}, strike {_money(a['cost'] / a['shares'])}"
             else:
                 note = (
                     ("qualifying" if a["qualifying"] else "disqualifying")
                     if a["treatment"] == "iso"
                     else ("long-term" if a["long_term"] else "short-term")
                 )
-                t.add_row(
-                    str(a["year"]),
-                    f"sell ({a['window_id']})",
-                    str(a["lot_id"]),
-                    f"{a['shares']:,.0f}",
-                    _money(a["price"]),
-                    note,
-                )
+            action, subject = _action(a)
+            t.add_row(
+                str(a["year"]), action, subject, f"{a['shares']:,.0f}", _money(a["price"]), note
+            )
         console.print(t)
     _print_key_dates(out["key_dates"])
     for line in summary_lines(result):

@@ -160,8 +160,9 @@ def _liquidity_before_exercise(scenario: Scenario) -> list[dict[str, object]]:
             "subject": window.id,
             "message": (
                 f"{ty.year}: the {what} on {day} comes before the year's exercise date {ex}: "
-                f"the plan cannot exercise and sell in it (set an exercise_date on or before {day} "
-                f"under prices.{ty.year} to allow it)."
+                f"shares exercised that year can be sold in it only if exercised on {day} and "
+                f"sold the same day (a disqualifying disposition; set an exercise_date on or "
+                f"before {day} under prices.{ty.year} to exercise earlier and hold)."
             ),
         })  # fmt: skip
     return rows

@@ -203,8 +203,8 @@ def totals(ev: Evaluation) -> dict[str, float]:
         "credit_used": sum(r["mtc_allowed"] for r in years),
         "credit_left": ev.credit_left,
         "lowest_cash": ev.min_cash,
-        "shares_exercised": sum(a["shares"] for a in ev.actions if a["kind"] == "exercise"),
-        "shares_sold": sum(a["shares"] for a in ev.actions if a["kind"] == "sale"),
+        "shares_exercised": sum(a["shares"] for a in ev.actions if a["kind"] != "sale"),
+        "shares_sold": sum(a["shares"] for a in ev.actions if a["kind"] != "exercise"),
     }
 
 

@@ -762,3 +762,52 @@ def test_the_base_itemizes_on_a_tie(laws):
     years = tuple(replace(ty, **TIE_COUPLE, itemize=None) for ty in seed().years[:1])
     scenario = seed(filing_status="mfj", years=years, amt_credit_carryforward=100_000.0)
     assert evaluate(scenario, Plan(), laws).years[0]["itemized"] is True
+
+
+# ----------------------------------------------------------------------------------------------
+# An exercise on a sale window's date, sold the same day
+
+
+def test_an_iso_exercised_and_sold_in_a_window_is_ordinary_income_without_amt(laws):
+    # 1,000 ISOs at $1 exercised on the IPO window's date (2028-09-01, $71) and sold there: a
+    # disqualifying disposition in the year of exercise, so the spread 70,000 is ordinary income
+    # (not FICA wages) and the AMT follows the regular tax (no line 2i or 2k amount). The cash:
+    # 71,000 received less 1,000 paid.
+    options = (seed_option(window_exercisable={"ipo": 10_000.0}),)
+    scenario = seed(options=options)
+    ev = evaluate(scenario, Plan(same_day={("iso", "ipo"): 1_000.0}), laws)
+    row = ev.year(2028)
+    assert row["ordinary_income"] == 70_000.0
+    assert row["iso_spread"] == row["amt_ordinary_adjustment"] == row["ltcg"] == 0.0
+    assert row["fica_wages"] == WAGES and row["extra_fica"] == 0.0
+    assert (row["proceeds"], row["exercise_cost"]) == (71_000.0, 1_000.0)
+    direct = tax(laws, 2028, wages=WAGES, ordinary_income=70_000.0)
+    assert row["total_tax"] == pytest.approx(direct["total_tax"])
+    [action] = ev.actions
+    assert (action["kind"], action["date"], action["shares"]) == (
+        "exercise_and_sell",
+        date(2028, 9, 1),
+        1_000.0,
+    )
+    assert ev.unexercised["iso"] == 9_000.0 and not ev.lots
+
+
+def test_an_nso_exercised_and_sold_in_a_window_is_wages(laws):
+    """The spread of an NSO (here an ISO exercised after its window closed) is wages, with FICA."""
+    option = seed_option(iso_deadline=date(2027, 1, 1), window_exercisable={"ipo": 10_000.0})
+    ev = evaluate(seed(options=(option,)), Plan(same_day={("iso", "ipo"): 1_000.0}), laws)
+    row = ev.year(2028)
+    assert row["wages"] == WAGES + 70_000.0 and row["fica_wages"] == WAGES + 70_000.0
+    assert row["ordinary_income"] == 0.0 and ev.actions[0]["treatment"] == "nso"
+
+
+def test_a_same_day_exercise_counts_against_what_is_vested_on_its_date(laws):
+    """Vesting is checked on the window's own date, with the year's exercises before it."""
+    option = seed_option(window_exercisable={"ipo": 2_000.0})
+    plan = Plan(exercises={("iso", 2028): 1_500.0}, same_day={("iso", "ipo"): 1_000.0})
+    with pytest.raises(InfeasiblePlan, match=r"exercises through window 'ipo' total 2,500"):
+        evaluate(seed(options=(option,)), plan, laws)
+    with pytest.raises(InfeasiblePlan, match=r"in window 'ipo' \(2028-09-01\): nothing is"):
+        evaluate(seed(), Plan(same_day={("iso", "ipo"): 1_000.0}), laws)
+    with pytest.raises(InfeasiblePlan, match=r"no sale window 'tender' in the horizon"):
+        evaluate(seed(), Plan(same_day={("iso", "tender"): 1_000.0}), laws)

@@ -240,7 +240,8 @@ def test_deadlines_in_the_first_year_and_liquidity_before_exercise_warn(tmp_path
     )
     assert (
         "Warning: 2027: the tender offer on 2027-06-15 comes before the year's exercise date "
-        "2027-12-15: the plan cannot exercise and sell in it"
+        "2027-12-15: shares exercised that year can be sold in it only if exercised on "
+        "2027-06-15 and sold the same day"
     ) in flat
 
     out = tmp_path / "plan"

@@ -42,6 +42,7 @@ from models.scenario import (
     SaleWindow,
     Scenario,
     TaxYear,
+    exercise_chances,
 )
 from planner.batch import plan_client
 from planner.book import read_book
@@ -132,6 +133,7 @@ def plan_key(plan: Plan) -> frozenset[tuple[Any, float]]:
     items = [(("x", *k), float(v)) for k, v in plan.exercises.items() if v]
     items += [(("s", *k), float(v)) for k, v in plan.sales.items() if v]
     items += [(("d", y), float(v)) for y, v in plan.itemize.items()]
+    items += [(("x_s", *k), float(v)) for k, v in plan.same_day.items() if v]
     return frozenset(items)
 
 
@@ -269,24 +271,31 @@ def test_seniors_year_is_exact(status: str, seniors: int, wages: float, itemize:
 # 2. Brute force
 
 
-def _exercise_choices(scenario: Scenario, option: OptionClass) -> list[dict[int, float]]:
-    """Every way to exercise an option class: per year where any share is exercisable, 0 to all
-    of them in share steps, the running total never above the class's largest count. (Totals
-    the year's own count does not allow are left in: the evaluation must refuse them.)"""
+def _exercise_choices(scenario: Scenario, option: OptionClass) -> list[dict[int | str, float]]:
+    """Every way to exercise an option class: on each day one can (a year's exercise date, keyed
+    by the year, or a sale window's with the shares sold the same day, keyed by the window, where
+    the price is above the strike) where any share is exercisable, 0 to all of them in share
+    steps, the running total never above the class's largest count. (Totals a day's own count
+    does not allow are left in: the evaluation must refuse them.)"""
     step = scenario.share_step
     most = max(option.exercisable.values(), default=0.0)
-    years = [y for y in scenario.year_numbers if option.exercisable.get(y, 0.0) > 0]
-    out: list[dict[int, float]] = []
+    prices = {w.id: w.price for w in scenario.windows}
+    chances = [
+        c for c in exercise_chances(scenario, option)
+        if c.exercisable > 0 and (c.window_id is None or prices[c.window_id] > option.strike)
+    ]  # fmt: skip
+    out: list[dict[int | str, float]] = []
 
-    def walk(i: int, done: float, chosen: dict[int, float]) -> None:
-        if i == len(years):
+    def walk(i: int, done: float, chosen: dict[int | str, float]) -> None:
+        if i == len(chances):
             out.append(dict(chosen))
             return
-        cap = option.exercisable[years[i]]
-        for k in range(math.floor(cap / step) + 1):
+        c = chances[i]
+        key = c.year if c.window_id is None else c.window_id
+        for k in range(math.floor(c.exercisable / step) + 1):
             if done + k * step > most:
                 break
-            walk(i + 1, done + k * step, {**chosen, years[i]: k * step} if k else chosen)
+            walk(i + 1, done + k * step, {**chosen, key: k * step} if k else chosen)
 
     walk(0, 0.0, {})
     return out
@@ -320,7 +329,9 @@ def all_plans(scenario: Scenario) -> Iterator[Plan]:
         for o in scenario.options
     ]
     for parts in itertools.product(*per_option):
-        exercises = {k: v for part in parts for k, v in part.items()}
+        chosen = {k: v for part in parts for k, v in part.items()}
+        exercises = {k: v for k, v in chosen.items() if isinstance(k[1], int)}
+        same_day = {k: v for k, v in chosen.items() if isinstance(k[1], str)}
         lots = {lot.id: lot.shares for lot in scenario.lots}
         lots.update({f"{o}@{y}": x for (o, y), x in exercises.items()})
         per_lot = [
@@ -330,11 +341,11 @@ def all_plans(scenario: Scenario) -> Iterator[Plan]:
         for sales_parts in itertools.product(*per_lot):
             sales = {k: v for part in sales_parts for k, v in part.items()}
             sold = Counter()
-            for (_, w), x in sales.items():
+            for (_, w), x in (*sales.items(), *same_day.items()):
                 sold[w] += x
             if all(sold[w] <= cap for w, cap in caps.items()):
                 for itemize in choices:
-                    yield Plan(exercises=dict(exercises), sales=sales, itemize=itemize)
+                    yield Plan(dict(exercises), sales, itemize, dict(same_day))
 
 
 def brute_force(scenario: Scenario, laws: dict[int, YearLaw]) -> tuple[dict, Counter]:
@@ -574,8 +585,17 @@ def tiny_choose_deduction() -> Scenario:
     )
 
 
+def tiny_tender_same_day() -> Scenario:
+    """The tiny tender offer with its options exercisable on the tender's date too: the plan may
+    exercise there and sell the same day (a disqualifying disposition, ordinary income)."""
+    s = tiny_tender()
+    options = tuple(replace(o, window_exercisable={"tender-2027": 6000.0}) for o in s.options)
+    return replace(s, options=options)
+
+
 TINY = {
     "choose-deduction": tiny_choose_deduction,
+    "tender-same-day": tiny_tender_same_day,
     # Low incomes, every filing status: the Tax Table, the 0% capital-gain band, no wages.
     "low-departed": lambda: tiny_low_income("single", 0.0, {2026: 9.0, 2027: 12.0}, 12.0),
     "low-single-90k": lambda: tiny_low_income(

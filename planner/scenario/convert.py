@@ -212,7 +212,12 @@ def _vesting(g: Grant, law: IsoLaw) -> Vesting:
 
 
 def _options(
-    doc: ScenarioFile, taxyears: list[TaxYear], iso_law: IsoLaw, holding: Holding, where: Where
+    doc: ScenarioFile,
+    taxyears: list[TaxYear],
+    windows: tuple[SaleWindow, ...],
+    iso_law: IsoLaw,
+    holding: Holding,
+    where: Where,
 ) -> tuple[OptionClass, ...]:
     seen: dict[str, int] = {}
     for i, g in enumerate(doc.grants):
@@ -255,13 +260,18 @@ def _options(
         if g.type == ISO and any(n > k for n, k in zip(first[i], iso[i], strict=True)):
             classes.append((NSO, g.id + ":nso"))
         for kind, class_id in classes:
-            shares = {}
-            for ty in taxyears:
-                t = day_of(ty.exercise_date)
-                iso_so_far = iso_vested(t, v, iso[i], years, SCALAR)
+            used = used_iso if kind == ISO else used_nso
+
+            def on(
+                day: date, kind: str = kind, used: Any = used, v: Any = v, iso_i: Any = iso[i]
+            ) -> float:
+                """The class's options exercisable on `day` (vested, unexpired, not used)."""
+                t = day_of(day)
+                iso_so_far = iso_vested(t, v, iso_i, years, SCALAR)
                 part = iso_so_far if kind == ISO else vested(t, v, SCALAR) - iso_so_far
-                used = used_iso if kind == ISO else used_nso
-                shares[ty.year] = float(exercisable(t, part, used, v.expiry, SCALAR))
+                return float(exercisable(t, part, used, v.expiry, SCALAR))
+
+            shares = {ty.year: on(ty.exercise_date) for ty in taxyears}
             out.append(
                 OptionClass(
                     id=class_id,
@@ -273,6 +283,7 @@ def _options(
                     exercisable=shares,
                     holding=holding,
                     iso_deadline=deadline if kind == ISO else None,
+                    window_exercisable={w.id: on(w.date) for w in windows},
                 )
             )
     return tuple(out)
@@ -482,9 +493,9 @@ def validate(
     holding = holding_for(law)
     _check_years(doc, years, where)
     taxyears = _tax_years(doc, years, where)
-    classes = _options(doc, taxyears, iso_law_for(law), holding, where)
-    lots = _lots(doc, years[0], holding, where)
     windows = _windows(doc, taxyears, where)
+    classes = _options(doc, taxyears, windows, iso_law_for(law), holding, where)
+    lots = _lots(doc, years[0], holding, where)
     required = _objective(doc, classes, where)
     obj = doc.objective
     scenario = Scenario(
