@@ -560,11 +560,24 @@ def _deducting(ty: TaxYear, itemize: bool) -> Household:
     return replace(base_household(ty), itemize=1.0 if itemize else 0.0)
 
 
+# `_dominant`'s answers by (household, law, AGI range): a plan builds its model twice (the second
+# time with tightened bounds), and the answer takes a search for the kinks.
+_DOMINANT: dict[tuple[Any, ...], bool | None] = {}
+
+
 def _dominant(ty: TaxYear, p: Params, agi: Lin) -> bool | None:
     """True (False) when itemizing (the standard deduction) gives at least as large a line 14
     and as large an AMT deduction at every AGI in range, None when neither does. The differences
     are PWL in AGI: their least and largest values are at the range's ends and their kinks."""
     hs, hi = _deducting(ty, False), _deducting(ty, True)
+    key = (astuple(hs), _key(p), agi.lo, agi.hi)
+    if key not in _DOMINANT:
+        _DOMINANT[key] = _dominant_side(hs, hi, p, agi)
+    return _DOMINANT[key]
+
+
+def _dominant_side(hs: Household, hi: Household, p: Params, agi: Lin) -> bool | None:
+    """`_dominant`'s answer for the standard (`hs`) and itemizing (`hi`) households."""
 
     def line14(a: float) -> float:
         return _line14(hi, a, p) - _line14(hs, a, p)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -106,6 +107,14 @@ def synthetic_scenario(
                 kind="tender",
             )
         )
+    # A window is days after its year's exercise date: the same count is vested then, if the
+    # options have not expired (an exercise there is sold the same day).
+    options = [
+        replace(o, window_exercisable={
+            w.id: o.exercisable.get(w.year, 0.0) if w.date < o.expiry else 0.0 for w in windows
+        })
+        for o in options
+    ]  # fmt: skip
     return Scenario(
         description=f"synthetic household {seed}: {grants} grants over {horizon} years",
         filing_status=status, years=tuple(tax_years), options=tuple(options), lots=lots,
