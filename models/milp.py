@@ -97,8 +97,11 @@ from models.pwl import Builder, Lin, breakpoints, linear, value_of
 from models.scenario import (
     EFFECT_FIELDS,
     LOSS_CARRYOVER_FIELDS,
+    Chance,
     Lot,
+    OptionClass,
     Plan,
+    SaleWindow,
     Scenario,
     TaxYear,
     base_household,
@@ -257,8 +260,10 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
                 m.lots[lot.id] = lot
                 name = f"{m.prefix}vesting__{option.id}__y{c.year}"
             else:
-                if windows[c.window_id].price <= option.strike:
-                    continue  # exercised and sold at or below the strike: never worth it
+                w = windows[c.window_id]
+                # Sold at or below the strike, an exercise never pays.
+                if w.price <= option.strike or _no_more_than_exercise_and_sale(option, w, c, years):
+                    continue
                 var = pulp.LpVariable(
                     f"{m.prefix}same_day__{option.id}__{c.window_id}",
                     0,
@@ -296,6 +301,23 @@ def _decisions(m: LadderModel, scenario: Scenario, years: dict[int, TaxYear], st
             _shares(v) for (oid, _), v in (*m.exercise.items(), *m.same_day.items()) if oid == key
         ]
         prob += pulp.lpSum(chosen) >= shares, f"{m.prefix}required__{key}"
+
+
+def _no_more_than_exercise_and_sale(
+    option: OptionClass, w: SaleWindow, c: Chance, years: dict[int, TaxYear]
+) -> bool:
+    """True when exercising on a window's date and selling the same day is exactly what
+    exercising on its year's exercise date (not later than the window) and selling in the window
+    does: the window's price is that FMV, the treatment is the same on both days, and no more
+    options are exercisable at the window. Then the same-day variable would only be a second
+    name for plans the model has (a symmetry that costs branching), so it is left out."""
+    ty = years[w.year]
+    return (
+        ty.exercise_date <= w.date
+        and w.price == ty.fmv
+        and option.treatment(ty.exercise_date) == option.treatment(w.date)
+        and 0.0 < c.exercisable <= option.exercisable.get(w.year, 0.0)
+    )
 
 
 def _lot_shares(m: LadderModel, lot_id: str) -> Lin:
