@@ -341,7 +341,9 @@ def loss_carried_line(ev: Evaluation) -> str | None:
             parts.append(f"{row['year']} ${regular:,.0f} / ${amt:,.0f}")
     if not parts:
         return None
+    last = ev.years[-1]["year"]
     return (
-        f"Capital loss carried to the next year (regular / AMT): {'; '.join(parts)}. A loss "
-        f"left after {ev.years[-1]['year']} is not valued."
+        f"Capital loss carried to the next year (regular / AMT): {'; '.join(parts)}. A regular "
+        f"loss left after {last} counts at terminal_tax_rate a dollar, as a held share's loss "
+        f"does; an AMT one is not valued."
     )
