@@ -646,7 +646,7 @@ class Evaluator:
             cash = _add_cash(row, ty, deltas, cash, tax_due, self.scenario.cash_return)
             years.append(row)
             carry = row["mtc_carryforward_out"]
-            losses = {f: row[f + "_out"] for f in LOSS_CARRYOVER_FIELDS}
+            losses = loss_carryovers_out(row)
             tax_due = row["extra_tax"]
         return years
 

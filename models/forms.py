@@ -471,6 +471,18 @@ def tentative_minimum_tax(
     }
 
 
+def amt_deduction_lines(ded: dict[str, Any], ops: Any) -> dict[str, Any]:
+    """Form 6251 lines 1a, 2a and 2_68 from Form 1040's deductions (`deductions`, or `form_1040`,
+    which has the same keys): what the AMT takes back of line 14 (`form_6251` says why). The
+    deductions the AMT allows are line 1a less line 2a less line 2_68."""
+    itemizing = ded["itemizing"]
+    return {
+        "line1a": ded["line14"] - ded["line13b"],
+        "line2a": ops.where(itemizing, ded["schedule_a"]["line7_taxes"], ded["standard"]),
+        "line2_68": -ops.where(itemizing, ded["schedule_a"]["limitation"], 0.0),
+    }
+
+
 def form_6251(h: Household, f1040: dict[str, Any], p: Params, ops: Any) -> dict[str, Any]:
     """Form 6251 Part I: AMTI from taxable income plus adjustments; then the TMT and the AMT.
 
@@ -490,11 +502,9 @@ def form_6251(h: Household, f1040: dict[str, Any], p: Params, ops: Any) -> dict[
            entered as a negative amount
     """
     line1 = f1040["agi"] - f1040["line14"]
-    line1a = f1040["line14"] - f1040["line13b"]
+    taken_back = amt_deduction_lines(f1040, ops)
+    line1a, line2a, line2_68 = taken_back["line1a"], taken_back["line2a"], taken_back["line2_68"]
     line1b = f1040["agi"] - line1a
-    itemizing = f1040["itemizing"]
-    line2a = ops.where(itemizing, f1040["schedule_a"]["line7_taxes"], f1040["standard"])
-    line2_68 = -ops.where(itemizing, f1040["schedule_a"]["limitation"], 0.0)
     amt_ltcg = h.ltcg + h.amt_ltcg_adjustment
     amt_stcg = h.stcg + h.amt_stcg_adjustment
     amt_sched_d = schedule_d(

@@ -81,6 +81,7 @@ from models.engine import tax_one
 from models.forms import (
     SCALAR,
     Household,
+    amt_deduction_lines,
     amt_rate_schedule,
     capital_gain_line7,
     deductions,
@@ -583,8 +584,10 @@ def _deducting(ty: TaxYear, itemize: bool) -> Household:
 
 
 # `_dominant`'s answers by (household, law, AGI range): a plan builds its model twice (the second
-# time with tightened bounds), and the answer takes a search for the kinks.
+# time with tightened bounds), and the answer takes a search for the kinks. Emptied when full, so
+# a batch worker planning client after client does not keep every household-year it saw.
 _DOMINANT: dict[tuple[Any, ...], bool | None] = {}
+_DOMINANT_MOST = 4096
 
 
 def _dominant(ty: TaxYear, p: Params, agi: Lin) -> bool | None:
@@ -594,6 +597,8 @@ def _dominant(ty: TaxYear, p: Params, agi: Lin) -> bool | None:
     hs, hi = _deducting(ty, False), _deducting(ty, True)
     key = (astuple(hs), _key(p), agi.lo, agi.hi)
     if key not in _DOMINANT:
+        if len(_DOMINANT) >= _DOMINANT_MOST:
+            _DOMINANT.clear()
         _DOMINANT[key] = _dominant_side(hs, hi, p, agi)
     return _DOMINANT[key]
 
@@ -623,14 +628,10 @@ def _line14(h: Household, agi: float, p: Params) -> float:
 
 
 def _amt_kept(h: Household, agi: float, p: Params) -> float:
-    """What the AMT keeps of line 14: less the deduction for seniors and Form 6251 line 2a (the
-    taxes of Schedule A line 7, or the standard deduction), before the 2026 section 68 reduction
-    (line 2_68)."""
-    d = deductions(h, agi, p, SCALAR)
-    sa = d["schedule_a"]
-    if d["itemizing"]:
-        return float(d["line14"] - d["line13b"] - sa["line7_taxes"] + sa["limitation"])
-    return float(d["line14"] - d["line13b"] - d["standard"])
+    """What the AMT keeps of line 14 (`models.forms.amt_deduction_lines`): line 1a less the
+    line 2a taxes or standard deduction, before the section 68 reduction (line 2_68)."""
+    lines = amt_deduction_lines(deductions(h, agi, p, SCALAR), SCALAR)
+    return float(lines["line1a"] - lines["line2a"] - lines["line2_68"])
 
 
 def _deductions(b: Builder, tag: str, h: Household, p: Params, agi: Lin) -> tuple[Lin, Lin]:
