@@ -18,16 +18,38 @@ from typing import Any
 import numpy as np
 
 from models.forms import SCALAR, VECTOR, Household, household_tax
-from models.law import Params
+from models.forms_ca import california
+from models.law import CaParams, Params
 
 
-def tax_one(h: Household, p: Params, itemize: bool | None = None) -> dict[str, Any]:
-    """The exact federal tax of one household-year (floats in, floats out)."""
+def with_state(
+    federal: dict[str, Any], h: Household, ca: CaParams | None, ops: Any
+) -> dict[str, Any]:
+    """A federal result with California's return beside it (`ca` is California's law, or None
+    for no state): the `ca_*` results, `federal_total_tax`, and `total_tax` of both. California
+    starts from federal AGI, which the federal deduction does not change, so the federal choice
+    of deduction is made on the federal return alone."""
+    out = dict(federal)
+    out["federal_total_tax"] = federal["total_tax"]
+    if ca is not None:
+        state = california(h, federal["agi"], federal["line2k"], ca, ops)
+        out.update(state)
+        out["total_tax"] = federal["total_tax"] + state["ca_total_tax"]
+    return out
+
+
+def tax_one(
+    h: Household, p: Params, itemize: bool | None = None, ca: CaParams | None = None
+) -> dict[str, Any]:
+    """The exact tax of one household-year (floats in, floats out): federal, and California's
+    when `ca` (its law for the year and status) is given."""
     if itemize is not None:
-        return household_tax(replace(h, itemize=1.0 if itemize else 0.0), p, SCALAR)
-    standard = household_tax(replace(h, itemize=0.0), p, SCALAR)
-    itemized = household_tax(replace(h, itemize=1.0), p, SCALAR)
-    return itemized if bool(itemizing_wins(itemized, standard)) else standard
+        federal = household_tax(replace(h, itemize=1.0 if itemize else 0.0), p, SCALAR)
+    else:
+        standard = household_tax(replace(h, itemize=0.0), p, SCALAR)
+        itemized = household_tax(replace(h, itemize=1.0), p, SCALAR)
+        federal = itemized if bool(itemizing_wins(itemized, standard)) else standard
+    return with_state(federal, h, ca, SCALAR)
 
 
 _CENT = 0.005  # amounts within half a cent of each other tie
@@ -62,11 +84,19 @@ def _take(obj: Any, index: np.ndarray) -> Any:
     return type(obj)(**out)
 
 
-def tax_many(h: Household, p: Params, itemize: np.ndarray) -> dict[str, np.ndarray]:
-    """The exact federal tax of many household-years at once.
+def tax_many(
+    h: Household,
+    p: Params,
+    itemize: np.ndarray,
+    ca: CaParams | None = None,
+    resident: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The exact tax of many household-years at once.
 
     `h` and `p` hold arrays of one length; `itemize` is 1.0 / 0.0, or NaN where the engine should
-    choose. Returns one array per result of `household_tax`.
+    choose. With `ca` (California's law gathered for every row) and `resident` (True for the
+    rows of California residents), those rows get California's return and the others zeros.
+    Returns one array per result of `with_state`.
     """
     choose = np.isnan(itemize)
     first = household_tax(replace(h, itemize=np.where(choose, 0.0, itemize)), p, VECTOR)
@@ -82,4 +112,15 @@ def tax_many(h: Household, p: Params, itemize: np.ndarray) -> dict[str, np.ndarr
         picked = rows[better]
         for k, v in alt.items():
             out[k][picked] = np.asarray(v)[better]
+    out["federal_total_tax"] = out["total_tax"].copy()
+    if ca is not None and resident is not None and resident.any():
+        rows = np.flatnonzero(resident)
+        state = california(
+            _take(h, rows), out["agi"][rows], out["line2k"][rows], _take(ca, rows), VECTOR
+        )
+        for k, v in state.items():
+            column = np.zeros(len(itemize), dtype=bool if k == "ca_itemized" else np.float64)
+            column[rows] = np.asarray(v)
+            out[k] = column
+        out["total_tax"] = out["total_tax"] + out["ca_total_tax"]
     return out

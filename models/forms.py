@@ -123,6 +123,10 @@ class Household:
     seniors: people on the return aged 65 or over at the end of the year (0-2: the taxpayer, and
         the spouse on a joint return), for the 2025-2028 deduction for seniors
         (`schedule_1a_seniors`); each of them is also one of the `aged_blind` conditions.
+    real_estate_tax: the part of `salt` that is real property tax, the one part California lets
+        its residents deduct (`models.forms_ca`); the federal return reads only `salt`.
+    dependents: dependents claimed, for California's dependent exemption credits.
+    ca_amt_credit_carryforward: California's credit for prior year AMT carried in (FTB 3510).
     """
 
     wages: Any = 0.0
@@ -145,6 +149,9 @@ class Household:
     lt_loss_carryover: Any = 0.0
     amt_st_loss_carryover: Any = 0.0
     amt_lt_loss_carryover: Any = 0.0
+    real_estate_tax: Any = 0.0
+    dependents: Any = 0.0
+    ca_amt_credit_carryforward: Any = 0.0
     itemize: Any = 0.0
 
 
@@ -416,6 +423,20 @@ def form_1040(h: Household, p: Params, ops: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 
 
+def amt_exemption(
+    amti_before_addback: Any, exemption: Any, start: Any, rate: Any, mfs: Any, ops: Any
+) -> tuple[Any, Any, Any]:
+    """The MFS add-back, the AMTI after it and the exemption left after its phase-out: Form 6251
+    lines 4-5 (IRC §55(d)), and Schedule P (540) Part II's exemption worksheet, which California
+    writes the same way (R&TC §17062). Returns (add-back, AMTI, exemption)."""
+    # Last sentence of §55(d)(2): an MFS filer adds the lesser of rate x (AMTI above the point where
+    # the exemption is gone) or the exemption amount.
+    gone_at = start + exemption / rate
+    addback = mfs * ops.minimum(rate * ops.maximum(amti_before_addback - gone_at, 0.0), exemption)
+    amti = amti_before_addback + addback
+    return addback, amti, ops.maximum(exemption - rate * ops.maximum(amti - start, 0.0), 0.0)
+
+
 def tentative_minimum_tax(
     amti_before_addback: Any,
     amt_gains: Any,
@@ -428,16 +449,8 @@ def tentative_minimum_tax(
     amt_gains is Part III line 13 (qualified dividends + net capital gain refigured for the AMT);
     regular_ordinary_income is QDCG worksheet line 5, anchoring the 0/15/20% bands (lines 20, 27).
     """
-    rate = p.amt_phaseout_rate
-    # Last sentence of §55(d)(2): an MFS filer adds the lesser of rate x (AMTI above the point where
-    # the exemption is gone) or the exemption amount.
-    exemption_gone_at = p.amt_phaseout_start + p.amt_exemption / rate
-    addback = p.mfs * ops.minimum(
-        rate * ops.maximum(amti_before_addback - exemption_gone_at, 0.0), p.amt_exemption
-    )
-    line4 = amti_before_addback + addback
-    line5 = ops.maximum(
-        p.amt_exemption - rate * ops.maximum(line4 - p.amt_phaseout_start, 0.0), 0.0
+    addback, line4, line5 = amt_exemption(
+        amti_before_addback, p.amt_exemption, p.amt_phaseout_start, p.amt_phaseout_rate, p.mfs, ops
     )
     line6 = ops.maximum(line4 - line5, 0.0)
     # Part III: gains keep their 0/15/20% rates inside the AMT.
@@ -615,4 +628,5 @@ def household_tax(h: Household, p: Params, ops: Any) -> dict[str, Any]:
         "amt_lt_loss_carryover_out": amt_carry["line13"],
         "total_tax": total,
         "itemized": f1040["itemizing"],
+        "line2k": f6251["line2k"],
     }

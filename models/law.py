@@ -8,6 +8,7 @@ or by many household-years at once (numpy arrays gathered row by row); the engin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -174,6 +175,75 @@ def params_for(law: YearLaw, status: str) -> Params:
     return Params(**values, mfs=1.0 if status == "mfs" else 0.0, projected=law.projected)
 
 
+@dataclass
+class CaParams:
+    """California's law one household-year faces (floats), or many (arrays), as `Params` is the
+    federal one. `mfs` switches on Schedule P's add-back for a separate return."""
+
+    rates: tuple
+    edges: tuple
+    std: Any
+    personal_credit: Any
+    personal_count: Any
+    senior_blind_credit: Any
+    dependent_credit: Any
+    credit_start: Any
+    credit_step: Any
+    credit_amount: Any
+    itemized_start: Any
+    itemized_rate: Any
+    itemized_max_share: Any
+    mhst_rate: Any
+    mhst_threshold: Any
+    amt_rate: Any
+    amt_exemption: Any
+    amt_phaseout_start: Any
+    amt_phaseout_rate: Any
+    table_max: Any
+    table_width: Any
+    table_first_end: Any
+    mfs: Any
+    projected: Any
+
+
+# Which data parameter (data/ca/*.yaml) each `CaParams` field reads.
+_CA_FIELD_PARAMETER: dict[str, str] = {
+    "rates": "ca.rates",
+    "edges": "ca.brackets",
+    "std": "ca.standard_deduction",
+    "personal_credit": "ca.personal_credit",
+    "personal_count": "ca.personal_credit_count",
+    "senior_blind_credit": "ca.senior_blind_credit",
+    "dependent_credit": "ca.dependent_credit",
+    "credit_start": "ca.credit_phaseout_start",
+    "credit_step": "ca.credit_phaseout_step",
+    "credit_amount": "ca.credit_phaseout_amount",
+    "itemized_start": "ca.itemized_limitation_start",
+    "itemized_rate": "ca.itemized_limitation_rate",
+    "itemized_max_share": "ca.itemized_limitation_max_share",
+    "mhst_rate": "ca.mhst_rate",
+    "mhst_threshold": "ca.mhst_threshold",
+    "amt_rate": "ca.amt_rate",
+    "amt_exemption": "ca.amt_exemption",
+    "amt_phaseout_start": "ca.amt_phaseout_start",
+    "amt_phaseout_rate": "ca.amt_phaseout_rate",
+    "table_max": "ca.tax_table_max_income",
+    "table_width": "ca.tax_table_row_width",
+    "table_first_end": "ca.tax_table_first_row_end",
+}
+# California's parameters, every one required in each year of data/ca/.
+CA_PARAMETER_NAMES: tuple[str, ...] = tuple(_CA_FIELD_PARAMETER.values())
+
+
+def ca_params_for(law: YearLaw, status: str) -> CaParams:
+    """The scalar `CaParams` of one filing status in one year of California's law."""
+    values: dict[str, Any] = {}
+    for field, name in _CA_FIELD_PARAMETER.items():
+        v = law.get(name, status)
+        values[field] = tuple(float(x) for x in v) if isinstance(v, list) else float(v)
+    return CaParams(**values, mfs=1.0 if status == "mfs" else 0.0, projected=law.projected)
+
+
 @dataclass(frozen=True)
 class Payroll:
     """Employee Social Security and Medicare rates of one year (IRC §3101(a), (b)(1))."""
@@ -231,13 +301,16 @@ def holding_for(law: YearLaw) -> Holding:
 
 
 class LawTable:
-    """All (year, status) `Params` stacked so a vectorized call gathers each row's law by index."""
+    """All (year, status) `Params` stacked so a vectorized call gathers each row's law by index.
+    `view` makes one cell (`params_for`, or `ca_params_for` for California's law)."""
 
-    def __init__(self, laws: dict[int, YearLaw]) -> None:
+    def __init__(self, laws: dict[int, YearLaw], view: Callable[[YearLaw, str], Any] | None = None):
+        view = params_for if view is None else view
         self.years = np.array(sorted(laws), dtype=np.int64)
-        cells = [params_for(laws[y], s) for y in self.years for s in STATUSES]
+        cells = [view(laws[y], s) for y in self.years for s in STATUSES]
+        self._kind = type(cells[0])
         self._stacked: dict[str, Any] = {}
-        for f in fields(Params):
+        for f in fields(self._kind):
             column = [getattr(c, f.name) for c in cells]
             if isinstance(column[0], tuple):
                 self._stacked[f.name] = tuple(
@@ -252,12 +325,12 @@ class LawTable:
         year_pos = np.searchsorted(self.years, years)
         return year_pos * len(STATUSES) + statuses
 
-    def gather(self, index: np.ndarray) -> Params:
-        """The `Params` of many rows at once, one array element per row."""
+    def gather(self, index: np.ndarray) -> Any:
+        """The `Params` (or `CaParams`) of many rows at once, one array element per row."""
         out: dict[str, Any] = {}
         for name, value in self._stacked.items():
             if isinstance(value, tuple):
                 out[name] = tuple(band[index] for band in value)
             else:
                 out[name] = value[index]
-        return Params(**out)
+        return self._kind(**out)

@@ -219,11 +219,15 @@ def tax(
     inflation: float | None,
     no_projection: bool,
 ) -> None:
-    """Exact federal tax of every household-year in INPUT.
+    """Exact federal and California tax of every household-year in INPUT.
 
     Computes Form 1040 line 16 (Tax Table below $100,000, QDCG worksheet), Form 6251 (AMTI,
     exemption, tentative minimum tax, AMT), Form 8801 (minimum tax credit allowed, generated and
-    carried forward), Form 8960 (NIIT) and Form 8959 (Additional Medicare Tax).
+    carried forward), Form 8960 (NIIT) and Form 8959 (Additional Medicare Tax); and, for a row
+    whose `state` is ca, California's Form 540 (lines 17-19, 31 from the FTB Tax Table at or
+    below $100,000, 32 exemption credits, 48, 61 AMT, 62 Mental Health Services Tax), Schedule
+    P (540) and FTB 3510 (credit for prior year AMT). California reads `real_estate_tax` (the
+    part of salt that is property tax), `dependents` and `ca_amt_credit_carryforward`.
 
     \b
     Output columns: id, year, filing_status, agi, deduction, taxable_income, regular_tax, amti,
@@ -232,7 +236,12 @@ def tax(
     amt_st_loss_carryover_out, amt_lt_loss_carryover_out (the capital losses carried to next
     year, regular and AMT: next year's st_loss_carryover ... amt_lt_loss_carryover), total_tax,
     itemized, projected. The table on the console shows a carryover column only when some row
-    carries a loss out.
+    carries a loss out. With a `state` column, also: federal_total_tax, state, ca_agi,
+    ca_deduction, ca_taxable_income, ca_regular_tax (540 line 31), ca_exemption_credits (line
+    32), ca_amti, ca_amt_exemption, ca_tmt, ca_amt (line 61), ca_mhst (line 62),
+    ca_credit_allowed, ca_credit_generated, ca_credit_carryforward_out (next year's
+    ca_amt_credit_carryforward), ca_total_tax, ca_itemized; total_tax is then federal plus
+    California.
 
     \b
     Example:
@@ -268,7 +277,8 @@ def tax(
         err_console.print(f"wrote {len(out):,} rows to {output}")
     else:
         carried = tuple(c for c in LOSS_CARRYOVER_OUT if (out[c] != 0).any())
-        _print_rows(out, _TAX_TABLE_COLUMNS + carried)
+        state = ("ca_amt", "ca_total_tax") if "state" in out.columns else ()
+        _print_rows(out, _TAX_TABLE_COLUMNS + carried + state)
     if note:
         err_console.print(note)
 

@@ -16,7 +16,7 @@ import pandas as pd
 from models.crossover import crossover
 from models.engine import tax_many
 from models.forms import VECTOR, Household
-from models.law import STATUSES, LawTable
+from models.law import STATUSES, LawTable, ca_params_for, params_for
 from planner.errors import InputError, LawYearError
 from planner.households import (
     GRANT_COLUMNS,
@@ -33,6 +33,14 @@ TAX_OUTPUT_COLUMNS = (
     "mtc_generated", "mtc_carryforward_out", "st_loss_carryover_out", "lt_loss_carryover_out",
     "amt_st_loss_carryover_out", "amt_lt_loss_carryover_out", "total_tax", "itemized",
     "projected",
+)  # fmt: skip
+# With a `state` column: the federal total, then California's Form 540, Schedule P and FTB 3510
+# lines (zeros for a row with no state), and `total_tax` is both.
+STATE_OUTPUT_COLUMNS = (
+    "federal_total_tax", "state", "ca_agi", "ca_deduction", "ca_taxable_income",
+    "ca_regular_tax", "ca_exemption_credits", "ca_amti", "ca_amt_exemption", "ca_tmt", "ca_amt",
+    "ca_mhst", "ca_credit_allowed", "ca_credit_generated", "ca_credit_carryforward_out",
+    "ca_total_tax", "ca_itemized",
 )  # fmt: skip
 # The capital losses carried to the next year (Capital Loss Carryover Worksheet lines 8 and 13,
 # regular and AMT): next year's st_loss_carryover, lt_loss_carryover, amt_st_loss_carryover and
@@ -51,15 +59,18 @@ def _law_table(
     table: HouseholdTable,
     inflation: float | None,
     allow_projection: bool,
+    jurisdiction: str = "federal",
 ) -> tuple[LawTable, dict[int, bool]]:
-    years = sorted({int(y) for y in np.unique(table.years)})
+    """The law of every year of the rows (federal), or of the California residents' rows."""
+    years_of = table.years if jurisdiction == "federal" else table.years[table.resident]
     laws = {}
-    for year in years:
+    for year in sorted({int(y) for y in np.unique(years_of)}):
         try:
-            laws.update(law_for_years([year], inflation, allow_projection))
+            laws.update(law_for_years([year], inflation, allow_projection, jurisdiction))
         except LawYearError as exc:
             raise LawYearError(f"{row_of_year(path, df, table.years, year)}: {exc}") from None
-    return LawTable(laws), {y: law.projected for y, law in laws.items()}
+    view = params_for if jurisdiction == "federal" else ca_params_for
+    return LawTable(laws, view), {y: law.projected for y, law in laws.items()}
 
 
 def _household(table: HouseholdTable, rows: slice | np.ndarray) -> Household:
@@ -84,23 +95,47 @@ def compute_tax(
     source: Path = Path("<input>"),
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """The exact federal tax of every household-year row of `df` (see `TAX_OUTPUT_COLUMNS`)."""
+    """The exact tax of every household-year row of `df` (see `TAX_OUTPUT_COLUMNS`, and
+    `STATE_OUTPUT_COLUMNS` when `df` has a `state` column). A year is projected when either
+    jurisdiction's law for it is."""
     table, _ = parse_households(source, df)
     law, projected = _law_table(source, df, table, inflation, allow_projection)
     index = law.cell_index(table.years, table.statuses)
+    state = "state" in df.columns
+    ca_law, ca_projected = None, {}
+    if table.resident.any():
+        ca_law, ca_projected = _law_table(source, df, table, inflation, allow_projection, "ca")
     parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(table), CHUNK_ROWS):
         rows = slice(start, min(start + CHUNK_ROWS, len(table)))
-        result = tax_many(_household(table, rows), law.gather(index[rows]), table.itemize[rows])
+        resident = table.resident[rows]
+        ca = None
+        if ca_law is not None and resident.any():
+            # Rows with no state gather any cell; tax_many reads only the residents' rows.
+            ca_index = ca_law.cell_index(
+                np.where(resident, table.years[rows], ca_law.years[0]), table.statuses[rows]
+            )
+            ca = ca_law.gather(ca_index)
+        result = tax_many(
+            _household(table, rows), law.gather(index[rows]), table.itemize[rows], ca, resident
+        )
         for k, v in result.items():
             parts.setdefault(k, []).append(v)
         if progress is not None:
             progress(rows.stop - rows.start)
     out = _base_frame(table, projected)
+    ca_years = [y for y, flag in ca_projected.items() if flag]
+    out["projected"] |= table.resident & np.isin(table.years, ca_years)
     for k, chunks in parts.items():
         v = np.concatenate(chunks)
-        out[k] = v if k == "itemized" else np.round(v, 2)
-    return out[list(TAX_OUTPUT_COLUMNS)]
+        out[k] = v if k in ("itemized", "ca_itemized") else np.round(v, 2)
+    if not state:
+        return out[list(TAX_OUTPUT_COLUMNS)]
+    out["state"] = np.where(table.resident, "ca", "")
+    for k in STATE_OUTPUT_COLUMNS:
+        if k not in out.columns:
+            out[k] = False if k == "ca_itemized" else 0.0
+    return out[list(TAX_OUTPUT_COLUMNS) + list(STATE_OUTPUT_COLUMNS)]
 
 
 CROSSOVER_OUTPUT_COLUMNS = (
@@ -131,8 +166,19 @@ def compute_crossover(
     h = _household(table, slice(None))
     chosen = tax_many(h, p, table.itemize)["itemized"].astype(np.float64)
     h.itemize = chosen
-    r = crossover(h, p, grant["strike"], grant["fmv"], grant["shares"], grant["amt_budget"], VECTOR)
+    ca = None
+    if table.resident.any():
+        ca_law, ca_projected = _law_table(source, df, table, inflation, allow_projection, "ca")
+        years = np.where(table.resident, table.years, ca_law.years[0])
+        ca = ca_law.gather(ca_law.cell_index(years, table.statuses))
+        projected = {y: flag or ca_projected.get(y, False) for y, flag in projected.items()}
+    r = crossover(
+        h, p, grant["strike"], grant["fmv"], grant["shares"], grant["amt_budget"], VECTOR, ca
+    )
     out = _base_frame(table, projected)
+    federal = {"federal_shares": r["best"]["shares"], "federal_amt": r["best"]["amt"]}
+    if ca is not None:
+        r = _joint(r, table.resident)
     cols = {
         "shares": r["best"]["shares"], "spread": r["best"]["spread"],
         "regular_tax": r["regular_tax"], "tmt": r["best"]["tmt"], "amt": r["best"]["amt"],
@@ -148,6 +194,9 @@ def compute_crossover(
         "mtc_allowed_before": r["credit_before"],
         "amt_budget": grant["amt_budget"], "itemized": chosen > 0.5,
     }  # fmt: skip
+    if "state" in df.columns:
+        cols.update(federal)
+        cols.update(_state_columns(r, table.resident))
     for k, v in cols.items():
         v = np.broadcast_to(np.asarray(v), (len(table),))
         if k.endswith("shares"):
@@ -156,4 +205,41 @@ def compute_crossover(
             out[k] = v
         else:
             out[k] = np.round(v.astype(np.float64), 2)
+    if "state" in df.columns:
+        out["state"] = np.where(table.resident, "ca", "")
+        return out[list(CROSSOVER_OUTPUT_COLUMNS) + list(CROSSOVER_STATE_COLUMNS)]
     return out[list(CROSSOVER_OUTPUT_COLUMNS)]
+
+
+# With a `state` column: for a California resident `shares` is the joint answer (federal plus
+# California AMT within amt_budget) and `amt`, `tmt`, `next_amt` the federal figures at it, beside
+# each system's own answer and the California AMT the federal answer alone would cost.
+CROSSOVER_STATE_COLUMNS = (
+    "state", "federal_shares", "federal_amt", "ca_shares", "ca_regular_tax", "ca_amt",
+    "next_ca_amt", "ca_amt_at_federal",
+)  # fmt: skip
+
+
+def _joint(r: dict, resident: np.ndarray) -> dict:
+    """The crossover result with a resident's `best`, `next` and `all_exercisable` the joint
+    answer's (`models.crossover`), and a non-resident's left as they are."""
+    c = r["california"]
+    out = dict(r)
+    for key in ("best", "next"):
+        out[key] = {k: np.where(resident, c[key][k], v) for k, v in r[key].items()}
+    out["all_exercisable"] = np.where(resident, c["all_exercisable"], r["all_exercisable"])
+    return out
+
+
+def _state_columns(r: dict, resident: np.ndarray) -> dict[str, np.ndarray]:
+    """The California columns; zeros for a row with no state."""
+    if "california" not in r:
+        return dict.fromkeys(CROSSOVER_STATE_COLUMNS[3:], np.zeros(len(resident)))
+    c = r["california"]
+    return {
+        "ca_shares": np.where(resident, c["ca_only_shares"], 0.0),
+        "ca_regular_tax": np.where(resident, c["regular_tax"], 0.0),
+        "ca_amt": np.where(resident, c["best"]["ca_amt"], 0.0),
+        "next_ca_amt": np.where(resident, c["next"]["ca_amt"], 0.0),
+        "ca_amt_at_federal": np.where(resident, c["ca_amt_at_federal"], 0.0),
+    }

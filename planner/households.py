@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from models.law import STATUS_INDEX, STATUSES
 from planner.errors import InputError
-from planner.limits import MAX_MONEY, MAX_PRICE, MAX_SHARES
+from planner.limits import MAX_DEPENDENTS, MAX_MONEY, MAX_PRICE, MAX_SHARES
 from planner.scenario.reading import read_yaml
 
 
@@ -71,6 +71,20 @@ HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
     ),
     Column("amt_credit_carryforward", "minimum tax credit carried in from earlier years (8801)"),
     Column(
+        "real_estate_tax",
+        "the part of salt that is real property tax (California deducts only this part)",
+    ),
+    Column(
+        "dependents",
+        "dependents claimed (California's dependent credits)",
+        integer=True,
+        maximum=MAX_DEPENDENTS,
+    ),
+    Column(
+        "ca_amt_credit_carryforward",
+        "California credit for prior year AMT carried in (FTB 3510)",
+    ),
+    Column(
         "st_loss_carryover",
         "short-term capital loss carried in, as a positive amount (Schedule D line 6)",
     ),
@@ -97,7 +111,9 @@ GRANT_COLUMNS: tuple[Column, ...] = (
     Column("amt_budget", "AMT you accept paying this year (default 0)"),
 )
 
-KEY_COLUMNS = ("id", "year", "filing_status", "itemize")
+KEY_COLUMNS = ("id", "year", "filing_status", "itemize", "state")
+# The states whose tax isoplan computes, as the `state` column names them (empty: none).
+STATES = ("ca",)
 
 
 @dataclass
@@ -109,6 +125,7 @@ class HouseholdTable:
     statuses: np.ndarray  # index into models.law.STATUSES
     itemize: np.ndarray  # 1.0 / 0.0 / NaN (choose)
     money: dict[str, np.ndarray]
+    resident: np.ndarray  # True for a California resident's row (`state` ca)
 
     def __len__(self) -> int:
         return len(self.years)
@@ -117,7 +134,7 @@ class HouseholdTable:
 def read_table(
     path: Path,
     *,
-    text_columns: tuple[str, ...] = ("id", "filing_status"),
+    text_columns: tuple[str, ...] = ("id", "filing_status", "state"),
     allow_empty: bool = False,
     malformed: list[tuple[int, str, str]] | None = None,
 ) -> pd.DataFrame:
@@ -413,6 +430,25 @@ def _itemize(path: Path, df: pd.DataFrame) -> np.ndarray:
     return parsed[codes]
 
 
+def _resident(path: Path, df: pd.DataFrame) -> np.ndarray:
+    """`state` per row: ca, or empty for no state tax."""
+    if "state" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    codes, uniques = pd.factorize(df["state"], use_na_sentinel=True)
+    known = np.zeros(len(uniques) + 1, dtype=bool)  # code -1 (missing) is no state
+    for k, v in enumerate(uniques):
+        word = str(v).strip().lower()
+        if word in STATES:
+            known[k] = True
+        elif word not in ("", "none"):
+            i = int(np.flatnonzero(codes == k)[0])
+            raise InputError(
+                f"{_where(path, df, i)}: field 'state': isoplan computes the state tax of "
+                f"{', '.join(STATES)} (or leave it empty for none), got {v!r}"
+            )
+    return known[codes]
+
+
 def check_columns(path: Path, df: pd.DataFrame, allowed: tuple[Column, ...]) -> None:
     """Required key columns present; no unknown columns (a typo would silently mean $0)."""
     for name in ("id", "year", "filing_status"):
@@ -472,6 +508,13 @@ def parse_households(
             i = int(np.flatnonzero(rows)[0])
             got = _shown(df["seniors"].iloc[i])
             raise InputError(f"{_where(path, df, i)}: field 'seniors': {why}, got {got}")
+    over = money["real_estate_tax"] > money["salt"]
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise InputError(
+            f"{_where(path, df, i)}: field 'real_estate_tax': must not be more than salt (it is "
+            f"the part of salt that is property tax), got {_shown(df['real_estate_tax'].iloc[i])}"
+        )
     extras = {c.name: _numbers(path, df, c) for c in extra}
     table = HouseholdTable(
         ids=ids.map(id_text).reset_index(drop=True),
@@ -479,6 +522,7 @@ def parse_households(
         statuses=statuses.astype(np.int64),
         itemize=_itemize(path, df),
         money=money,
+        resident=_resident(path, df),
     )
     return table, extras
 

@@ -1,26 +1,29 @@
 """Load the tax law of each year from `data/`, validate it, and project later years.
 
-Published years live in `data/federal/YYYY.yaml`; years after the last one are made by the rules in
-`data/projection.yaml` with an assumed inflation rate and flagged `projected`.
+Each jurisdiction has a folder of published years: `data/federal/YYYY.yaml` and, for California,
+`data/ca/YYYY.yaml`. Years after a jurisdiction's last one are made by its projection rules
+(`data/projection.yaml`, `data/ca/projection.yaml`) with one assumed inflation rate, and flagged
+`projected`. How far ahead isoplan projects is the federal file's rule, for every jurisdiction.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-from models.law import PARAMETER_NAMES, STATUSES, YearLaw
+from models.law import CA_PARAMETER_NAMES, PARAMETER_NAMES, STATUSES, YearLaw
 from planner.errors import LawDataError, LawYearError
 from planner.limits import GROWTH
 
-_RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates")
+_RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates", "ca.rates")
 _EDGE_LISTS = ("tax_table.first_row_edges",)
 _NULLABLE = ("salt.phasedown_threshold", "senior_deduction.phaseout_threshold")
 _WHOLE_UNITS = ("months", "years")  # the date arithmetic of models.grants counts whole ones
@@ -98,7 +101,7 @@ def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any
     return value
 
 
-def _check_year(path: Path, values: dict[str, Any]) -> None:
+def _check_federal_year(path: Path, values: dict[str, Any]) -> None:
     rates = values["ordinary.rates"]
     for s in STATUSES:
         edges = values["ordinary.brackets"][s]
@@ -124,8 +127,46 @@ def _check_year(path: Path, values: dict[str, Any]) -> None:
         )
 
 
-def parse_year_file(path: Path) -> YearLaw:
+def _check_ca_year(path: Path, values: dict[str, Any]) -> None:
+    rates = values["ca.rates"]
+    for s in STATUSES:
+        edges = values["ca.brackets"][s]
+        if len(edges) != len(rates) - 1:
+            raise LawDataError(
+                f"{path}: ca.brackets.{s}: {len(edges)} edges for {len(rates)} rates "
+                f"(need one fewer edge than rates)"
+            )
+        if not values["ca.credit_phaseout_step"][s] > 0:
+            raise LawDataError(f"{path}: ca.credit_phaseout_step.{s} must be positive")
+    if not 0 < values["ca.amt_phaseout_rate"] <= 1:
+        raise LawDataError(f"{path}: ca.amt_phaseout_rate must be in (0, 1]")
+    width, first = values["ca.tax_table_row_width"], values["ca.tax_table_first_row_end"]
+    if not (width > 0 and 0 < first <= values["ca.tax_table_max_income"]):
+        raise LawDataError(
+            f"{path}: ca.tax_table: rows need a positive width and the first row must end by "
+            "max_income"
+        )
+
+
+@dataclass(frozen=True)
+class _Jurisdiction:
+    """Where a jurisdiction's law lives under `data/` and what each of its years must hold."""
+
+    folder: str
+    names: tuple[str, ...]
+    check_year: Callable[[Path, dict[str, Any]], None]
+    projection: str  # its projection rules, relative to the data folder
+
+
+JURISDICTIONS: dict[str, _Jurisdiction] = {
+    "federal": _Jurisdiction("federal", PARAMETER_NAMES, _check_federal_year, "projection.yaml"),
+    "ca": _Jurisdiction("ca", CA_PARAMETER_NAMES, _check_ca_year, "ca/projection.yaml"),
+}
+
+
+def parse_year_file(path: Path, jurisdiction: str = "federal") -> YearLaw:
     """Read and validate one published year."""
+    names = JURISDICTIONS[jurisdiction].names
     doc = _load_yaml(path)
     year = doc.get("year")
     if not isinstance(year, int) or path.stem != str(year):
@@ -135,14 +176,14 @@ def parse_year_file(path: Path) -> YearLaw:
     if not isinstance(documents, dict) or not isinstance(params, dict):
         raise LawDataError(f"{path}: needs 'documents' and 'parameters' mappings")
     values: dict[str, Any] = {}
-    for name in PARAMETER_NAMES:
+    for name in names:
         if name not in params:
             raise LawDataError(f"{path}: parameter {name!r} missing")
         values[name] = _check_parameter(path, name, params[name], documents)
-    unknown = sorted(set(params) - set(PARAMETER_NAMES))
+    unknown = sorted(set(params) - set(names))
     if unknown:
         raise LawDataError(f"{path}: unknown parameter {unknown[0]!r}")
-    _check_year(path, values)
+    JURISDICTIONS[jurisdiction].check_year(path, values)
     return YearLaw(year=year, values=values, projected=False)
 
 
@@ -191,7 +232,7 @@ def _project_value(rule: dict[str, Any], last: YearLaw, name: str, year: int, ra
 
 def project_year(last: YearLaw, year: int, rules: dict[str, Any], rate: float) -> YearLaw:
     """The law of `year` (> last.year) by each parameter's indexing rule."""
-    values = {name: _project_value(rules[name], last, name, year, rate) for name in PARAMETER_NAMES}
+    values = {name: _project_value(rules[name], last, name, year, rate) for name in last.values}
     return YearLaw(year=year, values=values, projected=True)
 
 
@@ -202,25 +243,25 @@ class _Data(NamedTuple):
     max_years_projected: int
 
 
-@lru_cache(maxsize=1)
-def _published() -> _Data:
+@cache
+def _published(jurisdiction: str = "federal") -> _Data:
+    spec = JURISDICTIONS[jurisdiction]
     root = data_dir()
-    files = sorted((root / "federal").glob("*.yaml"))
+    folder = root / spec.folder
+    files = sorted(folder.glob("[0-9]*.yaml"))
     if not files:
-        raise LawDataError(f"{root / 'federal'}: no tax-law files found")
-    laws = {law.year: law for law in (parse_year_file(f) for f in files)}
+        raise LawDataError(f"{folder}: no tax-law files found")
+    laws = {law.year: law for law in (parse_year_file(f, jurisdiction) for f in files)}
     years = sorted(laws)
     gaps = sorted(set(range(years[0], years[-1] + 1)) - set(years))
     if gaps:
-        raise LawDataError(
-            f"{root / 'federal'}: tax year {gaps[0]} missing between published years"
-        )
-    path = root / "projection.yaml"
-    proj = _load_yaml(path)
-    rules = proj.get("rules")
-    if not isinstance(rules, dict) or any(n not in rules for n in PARAMETER_NAMES):
-        missing = [n for n in PARAMETER_NAMES if not isinstance(rules, dict) or n not in rules]
+        raise LawDataError(f"{folder}: tax year {gaps[0]} missing between published years")
+    path = root / spec.projection
+    rules = _load_yaml(path).get("rules")
+    if not isinstance(rules, dict) or any(n not in rules for n in spec.names):
+        missing = [n for n in spec.names if not isinstance(rules, dict) or n not in rules]
         raise LawDataError(f"{path}: no projection rule for {missing[0]!r}")
+    proj = _load_yaml(root / JURISDICTIONS["federal"].projection)
     rate, ahead = proj.get("default_inflation_rate"), proj.get("max_years_projected")
     if not isinstance(rate, float) or not GROWTH[0] <= rate <= GROWTH[1]:
         raise LawDataError(f"{path}: default_inflation_rate: expected a rate, got {rate!r}")
@@ -239,17 +280,22 @@ def published_years() -> list[int]:
 
 
 def last_projected_year() -> int:
-    """The last tax year isoplan projects (`max_years_projected` after the last published)."""
+    """The last tax year isoplan projects (`max_years_projected` after the last published
+    federal year), for every jurisdiction."""
     data = _published()
     return max(data.laws) + data.max_years_projected
 
 
 def law_for_years(
-    years: Iterable[int], inflation: float | None = None, allow_projection: bool = True
+    years: Iterable[int],
+    inflation: float | None = None,
+    allow_projection: bool = True,
+    jurisdiction: str = "federal",
 ) -> dict[int, YearLaw]:
     """The law of every requested year; later years are projected (or refused). The one check
     of whether a year has law, and its wording: `LawYearError`."""
-    data = _published()
+    data = _published(jurisdiction)
+    where = "" if jurisdiction == "federal" else f"{jurisdiction.upper()} "
     laws = data.laws
     rate = data.default_inflation if inflation is None else inflation
     first, last = min(laws), max(laws)
@@ -258,27 +304,31 @@ def law_for_years(
         if year in laws:
             out[year] = laws[year]
         elif year < first:
-            raise LawYearError(f"tax year {year}: no tax-law data (published years {first}-{last})")
+            raise LawYearError(
+                f"tax year {year}: no {where}tax-law data (published years {first}-{last})"
+            )
         elif not allow_projection:
             raise LawYearError(
-                f"tax year {year}: no published tax-law data (last is {last}) and projection is off"
+                f"tax year {year}: no published {where}tax-law data (last is {last}) and "
+                "projection is off"
             )
-        elif year > last + data.max_years_projected:
+        elif year > (limit := last_projected_year()):
             raise LawYearError(
-                f"tax year {year}: isoplan projects tax law only to {last_projected_year()}, "
-                f"{data.max_years_projected} years after the last published year ({last})"
+                f"tax year {year}: isoplan projects tax law only to {limit}, "
+                f"{data.max_years_projected} years after the last published year "
+                f"({limit - data.max_years_projected})"
             )
         else:
             out[year] = project_year(laws[last], year, data.rules, rate)
     return out
 
 
-def citations(year: int) -> dict[str, str]:
+def citations(year: int, jurisdiction: str = "federal") -> dict[str, str]:
     """A short citation per parameter: the source named in a published year's file, or the
     indexing rule of a projected year."""
-    path = data_dir() / "federal" / f"{year}.yaml"
+    path = data_dir() / JURISDICTIONS[jurisdiction].folder / f"{year}.yaml"
     if not path.exists():
-        rules = _published().rules
+        rules = _published(jurisdiction).rules
         return {
             name: f"projected by {rule['reference']['section']}" for name, rule in rules.items()
         }

@@ -21,6 +21,7 @@ from datetime import date
 MAX_MONEY = 1e10  # dollars, in absolute value
 MAX_PRICE = 1e5  # dollars per share
 MAX_SHARES = 100_000_000
+MAX_DEPENDENTS = 99  # people a household claims
 MAX_DAYS = 36_525  # a century of days (lockups, post-termination windows)
 MAX_MONTHS = 1_200  # a century of months (vesting schedules)
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2200, 12, 31)

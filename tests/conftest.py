@@ -12,6 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+# The differential tests' engine (taxcalc) compiles its functions with numba on first use in
+# each process, about 30 s, while interpreting them for the few hundred households of
+# tests/test_oracle.py takes a few seconds; the figures are the same. Set before taxcalc (and
+# numba) is imported.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
 # Test and benchmark support lives in scripts/ (the generated households of synthetic.py, the
 # golden results of golden.py), outside the product package; the tests import it from there.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -30,6 +36,11 @@ if os.environ.get("CI"):
 @pytest.fixture(scope="session")
 def laws() -> dict[int, YearLaw]:
     return law_for_years([2024, 2025, 2026, 2027, 2028, 2029, 2030])
+
+
+@pytest.fixture(scope="session")
+def ca_laws() -> dict[int, YearLaw]:
+    return law_for_years([2024, 2025, 2026, 2027, 2028, 2029, 2030], jurisdiction="ca")
 
 
 @dataclass

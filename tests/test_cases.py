@@ -11,7 +11,7 @@ import yaml
 from models.crossover import crossover
 from models.engine import tax_one
 from models.forms import Household
-from models.law import YearLaw, params_for
+from models.law import YearLaw, ca_params_for, params_for
 
 CASES_DIR = Path(__file__).parent / "cases"
 
@@ -24,17 +24,21 @@ def _cases() -> list[Any]:
     return out
 
 
-def _household(case: dict[str, Any]) -> tuple[Household, int, str]:
+def _household(case: dict[str, Any]) -> tuple[Household, int, str, str]:
     fields = dict(case["household"])
     year, status = fields.pop("year"), fields.pop("filing_status")
-    return Household(**{k: float(v) for k, v in fields.items()}), year, status
+    state = fields.pop("state", "")
+    return Household(**{k: float(v) for k, v in fields.items()}), year, status, state
 
 
 @pytest.mark.parametrize("case", _cases())
-def test_case(case: dict[str, Any], laws: dict[int, YearLaw]) -> None:
-    h, year, status = _household(case)
+def test_case(
+    case: dict[str, Any], laws: dict[int, YearLaw], ca_laws: dict[int, YearLaw]
+) -> None:
+    h, year, status, state = _household(case)
     p = params_for(laws[year], status)
-    result = tax_one(h, p, itemize=case.get("itemize"))
+    ca = ca_params_for(ca_laws[year], status) if state == "ca" else None
+    result = tax_one(h, p, itemize=case.get("itemize"), ca=ca)
     for key, want in case.get("expect", {}).items():
         assert result[key] == pytest.approx(want, abs=0.005), key
     if "grant" in case:
