@@ -32,9 +32,7 @@ def _household(case: dict[str, Any]) -> tuple[Household, int, str, str]:
 
 
 @pytest.mark.parametrize("case", _cases())
-def test_case(
-    case: dict[str, Any], laws: dict[int, YearLaw], ca_laws: dict[int, YearLaw]
-) -> None:
+def test_case(case: dict[str, Any], laws: dict[int, YearLaw], ca_laws: dict[int, YearLaw]) -> None:
     h, year, status, state = _household(case)
     p = params_for(laws[year], status)
     ca = ca_params_for(ca_laws[year], status) if state == "ca" else None
