@@ -45,7 +45,7 @@ from typing import Any
 
 from models.engine import tax_one
 from models.forms import SCALAR, Household, employee_fica
-from models.law import Params, YearLaw, params_for, payroll_for
+from models.law import CaParams, Params, YearLaw, ca_params_for, params_for, payroll_for
 from models.scenario import (
     EFFECT_FIELDS,
     ISO,
@@ -57,6 +57,7 @@ from models.scenario import (
     SaleWindow,
     Scenario,
     TaxYear,
+    ca_credit_value,
     exercise_chances,
     exercise_effect,
     exercise_lot,
@@ -77,6 +78,7 @@ HOUSEHOLD_FIELDS = (
     *OWN_FIELDS,
     *(f for f in EFFECT_FIELDS if f not in OWN_FIELDS),
     "amt_credit_carryforward",
+    "ca_amt_credit_carryforward",
     *LOSS_CARRYOVER_FIELDS,
 )
 # Results of tax_one copied into each year row.
@@ -97,6 +99,25 @@ TAX_FIELDS = (
     *(f + "_out" for f in LOSS_CARRYOVER_FIELDS),
     "total_tax",
     "itemized",
+)
+# California's results (`models.forms_ca.california`), 0 in a year without California residence;
+# `total_tax` above is then federal plus California, `federal_total_tax` the federal part.
+STATE_TAX_FIELDS = (
+    "federal_total_tax",
+    "ca_agi",
+    "ca_deduction",
+    "ca_taxable_income",
+    "ca_regular_tax",
+    "ca_exemption_credits",
+    "ca_amti",
+    "ca_amt_exemption",
+    "ca_tmt",
+    "ca_amt",
+    "ca_mhst",
+    "ca_credit_allowed",
+    "ca_credit_generated",
+    "ca_credit_carryforward_out",
+    "ca_total_tax",
 )
 
 # Shares: a plan's share counts may carry solver noise; within this many share steps of a whole
@@ -162,7 +183,9 @@ class Evaluation:
       with the plan / with no action, credit_left_value = credit_value x their difference;
       loss_left / base_loss_left are the regular capital losses (short- and long-term) carried
       out of the last year, loss_left_value = `models.scenario.terminal_loss_value` x their
-      difference (also in wealth).
+      difference (also in wealth); ca_credit_left / base_ca_credit_left / ca_credit_left_value
+      the same for California's credit (FTB 3510), valued only when the last year is a
+      California year: a credit carried out of California has no tax to offset.
     pv_extra_tax: sum of extra_tax[t] / (1 + discount_rate)^t (t = 0 in the first year);
       total_extra_tax: the same undiscounted.
     required_shortfall: option id -> shares of `scenario.required_exercise` the plan leaves
@@ -189,6 +212,9 @@ class Evaluation:
     held: dict[str, float] = field(default_factory=dict)
     unexercised: dict[str, float] = field(default_factory=dict)
     required_shortfall: dict[str, float] = field(default_factory=dict)
+    ca_credit_left: float = 0.0
+    base_ca_credit_left: float = 0.0
+    ca_credit_left_value: float = 0.0
 
     @property
     def min_cash(self) -> float:
@@ -267,6 +293,12 @@ class Evaluator:
         self.status = scenario.filing_status
         self.year_of: dict[int, TaxYear] = {y.year: y for y in scenario.years}
         self.params: dict[int, Params] = {y: params_for(laws[y], self.status) for y in numbers}
+        self.ca_params: dict[int, CaParams | None] = {}
+        for ty in scenario.years:
+            state = laws[ty.year].states.get(ty.state) if ty.state else None
+            if ty.state and state is None:
+                raise ValueError(f"no {ty.state.upper()} tax law given for year {ty.year}")
+            self.ca_params[ty.year] = ca_params_for(state, self.status) if state else None
         self.options: dict[str, OptionClass] = {o.id: o for o in scenario.options}
         self.windows: dict[str, SaleWindow] = {w.id: w for w in scenario.windows}
         self.scenario_lots: dict[str, Lot] = {lot.id: lot for lot in scenario.lots}
@@ -288,36 +320,50 @@ class Evaluator:
         self,
         ty: TaxYear,
         inputs: dict[str, float],
-        carry: float,
+        carry: tuple[float, float],
         losses: dict[str, float],
         itemize: bool | None = None,
     ) -> dict[str, Any]:
         """The year's exact tax, remembered: a baseline probes one action at a time, so most
-        years of the next evaluation have the same inputs, credit (`carry`) and capital losses
-        (`losses`, LOSS_CARRYOVER_FIELDS) carried in (read only). The deduction is the file's,
-        else `itemize` (a plan's choice), else the engine's (the lower total tax)."""
+        years of the next evaluation have the same inputs, credits (`carry`: federal and
+        California's) and capital losses (`losses`, LOSS_CARRYOVER_FIELDS) carried in (read
+        only). The deduction is the file's, else `itemize` (a plan's choice), else the engine's
+        (the lower total tax). A year without California residence has its results zero."""
         chosen = ty.itemize if ty.itemize is not None else itemize
         losses_in = (losses[f] for f in LOSS_CARRYOVER_FIELDS)
-        key = (ty.year, carry, chosen, *losses_in, *sorted(inputs.items()))
+        key = (ty.year, *carry, chosen, *losses_in, *sorted(inputs.items()))
         result = self._memo.get(key)
         if result is None:
-            h = Household(**inputs, amt_credit_carryforward=carry, **losses)
-            result = self._memo[key] = tax_one(h, self.params[ty.year], chosen)
+            h = Household(
+                **inputs,
+                amt_credit_carryforward=carry[0],
+                ca_amt_credit_carryforward=carry[1],
+                **losses,
+            )
+            ca = self.ca_params[ty.year]
+            result = tax_one(h, self.params[ty.year], chosen, ca)
+            if ca is None:  # the California credit waits, unused, for a California year
+                result = {**dict.fromkeys(STATE_TAX_FIELDS, 0.0), **result}
+                result["ca_credit_carryforward_out"] = carry[1]
+            self._memo[key] = result
         return result
 
     def _base(self) -> list[dict[str, Any]]:
         """Each year with no action, on its own chains of credit and of capital losses carried:
         what a plan's extra tax is measured against (computed once per Evaluator)."""
         out = []
-        carry, losses = self.scenario.amt_credit_carryforward, loss_carryovers_in(self.scenario)
+        carry = (self.scenario.amt_credit_carryforward, self.scenario.ca_amt_credit_carryforward)
+        losses = loss_carryovers_in(self.scenario)
         for ty in self.scenario.years:
             result = self._tax(ty, self.own_income(ty), carry, losses)
             law = self.laws[ty.year]
-            carry, losses = float(result["mtc_carryforward_out"]), loss_carryovers_out(result)
+            carry = _carried(result)
+            losses = loss_carryovers_out(result)
             out.append(
                 {
                     "total_tax": float(result["total_tax"]),
-                    "mtc_carryforward_out": carry,
+                    "mtc_carryforward_out": carry[0],
+                    "ca_credit_carryforward_out": carry[1],
                     "losses_out": losses,
                     "amti": float(result["amti"]),
                     "fica": fica(ty.wages, law),
@@ -637,7 +683,7 @@ class Evaluator:
         and the capital losses (regular and AMT) carried out on the plan's chain, the cash, and
         the extra tax (paid the next April)."""
         years: list[dict[str, Any]] = []
-        carry = self.scenario.amt_credit_carryforward
+        carry = (self.scenario.amt_credit_carryforward, self.scenario.ca_amt_credit_carryforward)
         losses = loss_carryovers_in(self.scenario)
         cash = self.scenario.start_cash
         tax_due = 0.0  # the extra tax of the previous year, paid in April
@@ -645,13 +691,18 @@ class Evaluator:
             row = self._year_tax(i, ty, deltas, carry, losses)
             cash = _add_cash(row, ty, deltas, cash, tax_due, self.scenario.cash_return)
             years.append(row)
-            carry = row["mtc_carryforward_out"]
+            carry = _carried(row)
             losses = loss_carryovers_out(row)
             tax_due = row["extra_tax"]
         return years
 
     def _year_tax(
-        self, i: int, ty: TaxYear, deltas: _Deltas, carry: float, losses: dict[str, float]
+        self,
+        i: int,
+        ty: TaxYear,
+        deltas: _Deltas,
+        carry: tuple[float, float],
+        losses: dict[str, float],
     ) -> dict[str, Any]:
         """One year's row up to its extra tax: the exact tax with the plan (own income plus the
         actions' deltas, `carry` and `losses` in on the plan's chains of credit and capital
@@ -674,16 +725,19 @@ class Evaluator:
             "exercise_date": ty.exercise_date,
             "fmv": ty.fmv,
             **inputs,
-            "amt_credit_carryforward": carry,
+            "amt_credit_carryforward": carry[0],
+            "ca_amt_credit_carryforward": carry[1],
             **losses,
             "itemize": ty.itemize,
+            "state": ty.state,
         }
-        for f in TAX_FIELDS:
+        for f in TAX_FIELDS + STATE_TAX_FIELDS:
             row[f] = bool(result[f]) if f == "itemized" else float(result[f])
         row.update(
             {
                 "base_total_tax": base["total_tax"],
                 "base_mtc_carryforward_out": base["mtc_carryforward_out"],
+                "base_ca_credit_carryforward_out": base["ca_credit_carryforward_out"],
                 **{f"base_{f}_out": v for f, v in base["losses_out"].items()},
                 "fica_wages": wages_fica,
                 "base_fica": base["fica"],
@@ -713,9 +767,14 @@ class Evaluator:
         base_losses = self.base[-1]["losses_out"]
         base_loss_left = base_losses["st_loss_carryover"] + base_losses["lt_loss_carryover"]
         loss_left_value = terminal_loss_value(sc) * (loss_left - base_loss_left)
+        ca_left = years[-1]["ca_credit_carryforward_out"]
+        base_ca_left = self.base[-1]["ca_credit_carryforward_out"]
+        ca_left_value = ca_credit_value(sc) * (ca_left - base_ca_left)
         final_cash = years[-1]["cash"]
         last_tax = years[-1]["extra_tax"]
-        wealth = final_cash - last_tax + terminal + credit_left_value + loss_left_value
+        wealth = (
+            final_cash - last_tax + terminal + credit_left_value + loss_left_value + ca_left_value
+        )
         rate = sc.discount_rate
         pv = sum(row["extra_tax"] / (1.0 + rate) ** i for i, row in enumerate(years))
         return Evaluation(
@@ -739,6 +798,9 @@ class Evaluator:
             held=held,
             unexercised=unexercised,
             required_shortfall=self._shortfall(exercised),
+            ca_credit_left=ca_left,
+            base_ca_credit_left=base_ca_left,
+            ca_credit_left_value=ca_left_value,
         )
 
     def _unexercised(self, exercised: defaultdict[str, float]) -> dict[str, float]:
@@ -789,6 +851,11 @@ class Evaluator:
 
 # ----------------------------------------------------------------------------------------------
 # The pieces of an evaluation that need no Evaluator
+
+
+def _carried(result: dict[str, Any]) -> tuple[float, float]:
+    """The credits a year carries to the next: federal (Form 8801) and California's (FTB 3510)."""
+    return float(result["mtc_carryforward_out"]), float(result["ca_credit_carryforward_out"])
 
 
 def _add_effect(

@@ -94,9 +94,15 @@ def _ceil(x: Any, ops: Any) -> Any:
 def exemption_credits(h: Household, agi: Any, ca: CaParams, ops: Any) -> Any:
     """Form 540 line 32 by the instructions' worksheet when federal AGI is over the start: each
     credit loses `credit_amount` ($6) for every `credit_step` ($2,500; $1,250 MFS) of AGI over
-    the start, or fraction of one (line 4 rounds up); the personal, blind and senior credits
-    (lines 7-9) and the dependent credits (line 10) are each reduced as a group, not below zero."""
+    the start, or fraction of one (line 4 rounds up; `credits_after_steps`)."""
     steps = _ceil(ops.maximum(agi - ca.credit_start, 0.0) / ca.credit_step, ops)
+    return credits_after_steps(h, steps, ca, ops)
+
+
+def credits_after_steps(h: Household, steps: Any, ca: CaParams, ops: Any) -> Any:
+    """The exemption credits left after `steps` reductions: the personal, blind and senior
+    credits (lines 7-9) and the dependent credits (line 10) each lose `credit_amount` a credit a
+    step, as a group, not below zero."""
     per_credit = ca.credit_amount * steps
     personal_count = ca.personal_count + h.aged_blind
     personal = ca.personal_credit + ca.senior_blind_credit * h.aged_blind

@@ -8,6 +8,7 @@ or by many household-years at once (numpy arrays gathered row by row); the engin
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -73,6 +74,9 @@ class YearLaw:
     year: int
     values: dict[str, Any]
     projected: bool = False
+    # The same year's law of each state isoplan computes ("ca": California's), attached by
+    # `planner.law.law_for_years` so that one year's law travels as one object.
+    states: dict[str, YearLaw] = dataclasses.field(default_factory=dict, compare=False)
 
     def get(self, name: str, status: str) -> Any:
         v = self.values[name]

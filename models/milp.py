@@ -93,7 +93,13 @@ from models.forms import (
     tax_table_midpoint,
     tentative_minimum_tax,
 )
-from models.law import Params, Payroll, YearLaw, params_for, payroll_for
+from models.forms_ca import (
+    credits_after_steps,
+    exemption_credits,
+    form_540_income,
+    schedule_p_tmt,
+)
+from models.law import CaParams, Params, Payroll, YearLaw, ca_params_for, params_for, payroll_for
 from models.pwl import Builder, Lin, breakpoints, linear, value_of
 from models.scenario import (
     EFFECT_FIELDS,
@@ -106,6 +112,7 @@ from models.scenario import (
     Scenario,
     TaxYear,
     base_household,
+    ca_credit_value,
     exercise_chances,
     exercise_effect,
     exercise_lot,
@@ -203,37 +210,47 @@ def build(
     years = {ty.year: ty for ty in scenario.years}
 
     law = {
-        y: (params_for(laws[y], scenario.filing_status), payroll_for(laws[y]))
-        for y in scenario.year_numbers
+        ty.year: (
+            params_for(laws[ty.year], scenario.filing_status),
+            payroll_for(laws[ty.year]),
+            _ca_params(laws[ty.year], ty, scenario.filing_status),
+        )
+        for ty in scenario.years
     }
     m.params = {y: law[y][0] for y in law}
-    # Base (no actions): taxes and credit chain per year.
+    # Base (no actions): taxes and credit chains per year.
     credit, losses = scenario.amt_credit_carryforward, loss_carryovers_in(scenario)
+    ca_credit = scenario.ca_amt_credit_carryforward
     for ty in scenario.years:
-        p, payroll = law[ty.year]
-        r = tax_one(base_household(ty, credit, losses), p, ty.itemize)
+        p, payroll, ca = law[ty.year]
+        h = replace(base_household(ty, credit, losses), ca_amt_credit_carryforward=ca_credit)
+        r = tax_one(h, p, ty.itemize, ca)
         fica = employee_fica(ty.wages, payroll, SCALAR)
         credit, losses = r["mtc_carryforward_out"], loss_carryovers_out(r)
+        ca_credit = r["ca_credit_carryforward_out"] if ca is not None else ca_credit
         m.base[ty.year] = {
             "total_tax": r["total_tax"],
             "fica": fica,
             "credit_out": credit,
+            "ca_credit_out": ca_credit,
             "loss_out": losses["st_loss_carryover"] + losses["lt_loss_carryover"],
         }
 
     _decisions(m, scenario, years, step)
     fields = _year_fields(m, scenario)
     cf = Lin.const(scenario.amt_credit_carryforward)
+    ca_cf = Lin.const(scenario.ca_amt_credit_carryforward)
     carried = {k: Lin.const(v) for k, v in loss_carryovers_in(scenario).items()}
     for ty in scenario.years:
         tag = f"{prefix}y{ty.year}"
         f = _with_losses(fields[ty.year], carried)
-        tax = _year_tax(m.builder, tag, f, ty, law[ty.year], cf)
+        tax = _year_tax(m.builder, tag, f, ty, law[ty.year], cf, ca_cf)
         m.itemize[ty.year] = tax.pop("itemize")
         base = m.base[ty.year]
         tax["extra_tax"] = tax["total_tax"] + tax["fica"] - (base["total_tax"] + base["fica"])
         m.years[ty.year] = tax
         cf = tax["mtc_carryforward_out"]
+        ca_cf = tax["ca_credit_carryforward_out"]
         carried = {k: tax[f"{k}_out"] for k in LOSS_CARRYOVER_FIELDS}
     _cash(m, scenario)
     _objective(m, scenario)
@@ -445,12 +462,15 @@ def _year_tax(
     tag: str,
     f: dict[str, Lin],
     ty: TaxYear,
-    law: tuple[Params, Payroll],
+    law: tuple[Params, Payroll, CaParams | None],
     cf: Lin,
+    ca_cf: Lin,
 ) -> dict[str, Lin]:
     """One year's forms, each taking the lines it needs from the forms before it, as the paper
-    forms do (the module docstring gives the identities used). `cf` is the credit carried in."""
-    p, payroll = law
+    forms do (the module docstring gives the identities used). `cf` is the credit carried in,
+    `ca_cf` California's; California's forms (`_ca540`) follow the federal ones in a year of
+    California residence, and its credit passes through a year without."""
+    p, payroll, ca = law
     key = _key(p)
     f1040 = _f1040(b, tag, f, ty, p, key)
     f6251 = _f6251(b, tag, f, ty, p, key, f1040)
@@ -459,6 +479,10 @@ def _year_tax(
     addl = _f8959(b, tag, f, p, key)
     fica = _fica(b, tag, f, payroll)
     income_tax = f8801["income_tax"]
+    state = {"ca_total_tax": Lin.const(0.0), "ca_credit_carryforward_out": ca_cf}
+    if ca is not None:
+        line2k = f6251["amt_line7"] - f1040["line7"] + f["amt_ordinary_adjustment"]
+        state = _ca540(b, f"{tag}__ca", f, ty, ca, f1040["agi"], line2k, ca_cf)
     # The Capital Loss Carryover Worksheet: line 1 is taxable income before its floor for the
     # regular tax, AMTI (Form 6251 line 4, after the MFS add-back) for the AMT.
     st, lt = _loss_carryover(b, f"{tag}__cl", f1040["line1_raw"], f["stcg"], f["ltcg"], p)
@@ -471,7 +495,9 @@ def _year_tax(
         "regular_tax": f1040["regular_tax"], "amti": f6251["amti"], "tmt": f6251["tmt"],
         "income_tax": income_tax, "niit": niit, "additional_medicare_tax": addl,
         "mtc_carryforward_in": cf, "mtc_carryforward_out": f8801["carryforward_out"],
-        "total_tax": income_tax + niit + addl, "fica": fica,
+        "total_tax": income_tax + niit + addl + state["ca_total_tax"], "fica": fica,
+        "ca_total_tax": state["ca_total_tax"],
+        "ca_credit_carryforward_out": state["ca_credit_carryforward_out"],
         "st_loss_carryover_out": st, "lt_loss_carryover_out": lt,
         "amt_st_loss_carryover_out": amt_st, "amt_lt_loss_carryover_out": amt_lt,
         "itemize": f1040["itemize"],
@@ -916,7 +942,10 @@ def _f6251(
     line6 = _line6(b, f"{tag}__line6", amti, p, key)
     amt_gains = _net_capital_gain(b, tag, f, "amt_") + ty.qualified_dividends
     tmt = _floor(_tmt(b, f"{tag}__p3", line6, amt_gains, f1040, p, key), 0.0)
-    return {"amti": amti, "exclusion_amti": f1040["agi"] - amt_deductions, "tmt": tmt}
+    return {
+        "amti": amti, "exclusion_amti": f1040["agi"] - amt_deductions, "tmt": tmt,
+        "amt_line7": amt_line7,
+    }  # fmt: skip
 
 
 def _line4(b: Builder, name: str, amti: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
@@ -1054,6 +1083,170 @@ def _fica(b: Builder, tag: str, f: dict[str, Lin], payroll: Payroll) -> Lin:
     )
 
 
+class NotModelled(ValueError):
+    """A scenario the model cannot yet plan exactly; the message says what and where."""
+
+
+def _ca_params(law: YearLaw, ty: TaxYear, status: str) -> CaParams | None:
+    """California's law for a year of California residence, else None (no state tax)."""
+    if not ty.state:
+        return None
+    if ty.state not in law.states:
+        raise ValueError(f"no {ty.state.upper()} tax law given for year {ty.year}")
+    return ca_params_for(law.states[ty.state], status)
+
+
+def _ca540(
+    b: Builder,
+    tag: str,
+    f: dict[str, Lin],
+    ty: TaxYear,
+    ca: CaParams,
+    agi: Lin,
+    line2k: Lin,
+    cf: Lin,
+) -> dict[str, Lin]:
+    """California's Form 540, Schedule P and FTB 3510 (`models.forms_ca.california`) from the
+    federal AGI and Form 6251 line 2k. R is line 31, E the exemption credits (line 32), X the
+    TMT, Xx that of the exclusion items alone, cf the credit carried in. With line 35 = R - E
+    (E never more than R here), AMT = max(0, X - R) and the credit allowed min(cf, max(0, R - E -
+    X)), the tax before the Mental Health Services Tax is
+        T = max(R - E - cf, min(X, R - E) + max(0, X - R)),
+        cf_out = cf + T + E - max(R, min(X, Xx))
+    (the federal identities with line 31 and line 35 apart: the AMT is measured before the
+    exemption credits, the credit's room after them). min(X, R - E) is a cost and a minimum:
+    one binary, as is min(X, Xx) unless the deferral items only raise the TMT.
+
+      line18        line 18 (`_ca_line18`), line 19 the AGI less it
+      line31, line62  line 31 (the rate schedule: line 19 is above the Tax Table's limit) and
+                    line 62 of line 19, convex costs
+      line32        the exemption credits (`_ca_credits`)
+      tmt, x_tmt    Schedule P line 24 of the AMTI and of the exclusion items' AMTI
+    """
+    h = Household(
+        real_estate_tax=ty.real_estate_tax,
+        mortgage_interest=ty.mortgage_interest,
+        charitable=ty.charitable,
+        aged_blind=float(ty.aged_blind),
+        dependents=float(ty.dependents),
+    )
+    key = ("ca", _key(ca), _key(h))
+    line18, itemizing = _ca_line18(b, tag, agi, h, ca, key)
+    line19 = agi - line18
+    if line19.lo <= ca.table_max:
+        raise NotModelled(
+            f"{ty.year}: California taxable income can be at or below "
+            f"${ca.table_max:,.0f}, where the FTB Tax Table applies (not yet modelled in a plan)"
+        )
+    # Above the Table's limit line 31 is the rate schedule (`ca_tax_on`), a convex cost.
+    r = b.above(
+        f"{tag}__line31",
+        line19,
+        lambda v: float(rate_schedule(v, ca.rates, ca.edges, SCALAR)),
+        ("ca31", _key(ca)),
+    )
+    mhst = b.above(
+        f"{tag}__line62",
+        line19,
+        lambda v: ca.mhst_rate * max(v - ca.mhst_threshold, 0.0),
+        ("ca62", _key(ca)),
+    )
+    e = _ca_credits(b, tag, agi, h, ca, key)
+    if r.lo < e.hi:
+        raise NotModelled(f"{ty.year}: California's exemption credits can exceed its line 31")
+    # The AMT allows the itemized deductions but the taxes, without the limitation (Schedule P
+    # lines 3 and 18); of the standard deduction, nothing (line 1).
+    x_amti = agi - itemizing * (ty.mortgage_interest + ty.charitable)
+    amti = x_amti + f["iso_spread"] + line2k
+
+    def tmt_of(a: float) -> float:
+        return float(schedule_p_tmt(a, ca, SCALAR)[2])
+
+    x = _floor(b.above(f"{tag}__tmt", amti, tmt_of, ("ca_tmt", _key(ca))), 0.0)
+    x_tmt = _floor(b.above(f"{tag}__x_tmt", x_amti, tmt_of, ("ca_tmt", _key(ca))), 0.0)
+    line35 = r - e
+    amt = b.above(f"{tag}__amt", x - r, _plus, "plus")
+    within = b.above_min(f"{tag}__tmt_or_line35", x, line35)
+    income_tax = b.above_max(f"{tag}__income_tax", [line35 - cf, within + amt])
+    creditable = (
+        x_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", x, x_tmt)
+    )
+    floor = b.above_max(f"{tag}__credit_floor", [r, creditable])
+    cf_out = cf + income_tax + e - floor
+    b.prob += cf_out.expr >= 0.0, f"{tag}__credit_left"
+    return {"ca_total_tax": income_tax + mhst, "ca_credit_carryforward_out": _floor(cf_out, 0.0)}
+
+
+def _ca_line18(
+    b: Builder, tag: str, agi: Lin, h: Household, ca: CaParams, key: tuple[Any, ...]
+) -> tuple[Lin, Lin | bool]:
+    """Form 540 line 18, the larger of the standard deduction and the itemized deductions less
+    the R&TC §17077 limitation (`models.forms_ca.form_540_income`), and whether it itemizes (a
+    bool, or a binary). The limited itemized deductions fall as the AGI rises, so they are the
+    larger below one AGI and not above it: where the AGI's range holds that point, a binary
+    `itemize` follows the AGI across it (it must: the AMT adds back the standard deduction and
+    only the taxes of the itemized ones, so the choice is not one a relief can leave open).
+    The deduction itself is a relief, at most the side the binary picks."""
+
+    def itemized(a: float) -> float:
+        income = form_540_income(h, a, ca, SCALAR)["itemized"]
+        return float(income["total"] - income["limitation"])
+
+    def itemizing_at(a: float) -> bool:
+        return bool(form_540_income(h, a, ca, SCALAR)["itemizing"])
+
+    first, last = itemizing_at(agi.lo), itemizing_at(agi.hi)
+    if not first:  # not itemizing at the least AGI: never (the itemized side only falls)
+        return Lin.const(ca.std), False
+    allowed = b.below(f"{tag}__itemized", agi, itemized, ("ca_itemized", key))
+    if last:
+        return allowed, True
+    lo, hi = agi.lo, agi.hi  # the AGI where the standard deduction becomes the larger
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if itemizing_at(mid) else (lo, mid)
+    switch = hi
+    w = b.binary(f"{tag}__itemize")
+    b.prob += agi.expr <= switch - _ROW_END + (agi.hi - switch) * (1 - w), f"{tag}__itemize_below"
+    b.prob += agi.expr >= switch - (switch - agi.lo) * w, f"{tag}__itemize_above"
+    y = b.var(f"{tag}__line18", min(ca.std, allowed.lo), max(ca.std, allowed.hi))
+    b.prob += y <= allowed.expr + (ca.std - allowed.lo) * (1 - w), f"{tag}__line18_itemized"
+    b.prob += y <= ca.std + (allowed.hi - ca.std) * w, f"{tag}__line18_standard"
+
+    def settle() -> None:
+        w.varValue = 1.0 if itemizing_at(value_of(agi)) else 0.0
+        y.varValue = value_of(allowed) if w.varValue else ca.std
+
+    b.on_settle(settle)
+    return Lin(y, y.lowBound, y.upBound), Lin(w, 0.0, 1.0)
+
+
+def _ca_credits(
+    b: Builder, tag: str, agi: Lin, h: Household, ca: CaParams, key: tuple[Any, ...]
+) -> Lin:
+    """Form 540 line 32 (`models.forms_ca.exemption_credits`), a relief of the AGI that falls in
+    steps: each whole or part `credit_step` of AGI over the start takes `credit_amount` from each
+    credit. Exact with one integer, the steps n >= (AGI - start) / step, where the AGI can pass
+    the start: the credits fall with n, so the least n is chosen, the rounded-up count."""
+    if agi.hi <= ca.credit_start:
+        return Lin.const(float(exemption_credits(h, agi.hi, ca, SCALAR)))
+    most = math.ceil((agi.hi - ca.credit_start) / ca.credit_step)
+    least = max(math.ceil((agi.lo - ca.credit_start) / ca.credit_step), 0)
+    n = b.integer(f"{tag}__credit_steps", least, most)
+    b.prob += n * ca.credit_step >= agi.expr - ca.credit_start, f"{tag}__credit_steps"
+
+    def settle_steps() -> None:
+        over = max(value_of(agi) - ca.credit_start, 0.0)
+        n.varValue = float(min(max(math.ceil(over / ca.credit_step - 1e-9), least), most))
+
+    b.on_settle(settle_steps)
+
+    def credits(steps: float) -> float:
+        return float(credits_after_steps(h, steps, ca, SCALAR))
+
+    return b.below(f"{tag}__line32", Lin(n, least, most), credits, ("ca32", key))
+
+
 def _key(obj: Any) -> tuple[Any, ...]:
     """A dataclass of law or household figures as a hashable key of the functions built on it
     (`Builder.above`)."""
@@ -1141,6 +1334,7 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
         per_share = terminal_option_value(scenario, option.strike)
         terminal.append(per_share * (left - pulp.lpSum(taken[option.id])))
     credit_left = m.years[last]["mtc_carryforward_out"].expr - m.base[last]["credit_out"]
+    ca_left = m.years[last]["ca_credit_carryforward_out"].expr - m.base[last]["ca_credit_out"]
     lines = m.years[last]
     loss_left = lines["st_loss_carryover_out"].expr + lines["lt_loss_carryover_out"].expr
     wealth = (
@@ -1149,6 +1343,7 @@ def _objective(m: LadderModel, scenario: Scenario) -> None:
         + pulp.lpSum(terminal)
         + scenario.credit_value * credit_left
         + terminal_loss_value(scenario) * (loss_left - m.base[last]["loss_out"])
+        + ca_credit_value(scenario) * ca_left
     )
     m.objective = Lin(wealth, -math.inf, math.inf)
     if m.sets_objective:

@@ -46,6 +46,8 @@ OWN_FIELDS = (
     "charitable",
     "aged_blind",
     "seniors",
+    "real_estate_tax",
+    "dependents",
 )
 
 # Fields of models.forms.Household that actions move.
@@ -91,6 +93,9 @@ class TaxYear:
     seniors: int = 0
     itemize: bool | None = None
     savings: float = 0.0
+    real_estate_tax: float = 0.0  # the part of salt that is property tax (California's deduction)
+    dependents: int = 0  # California's dependent exemption credits
+    state: str = ""  # residence for the year: "ca" (California, all year) or "" (no state tax)
 
 
 @dataclass(frozen=True)
@@ -329,6 +334,7 @@ class Scenario:
     start_cash: float
     cash_floor: float
     amt_credit_carryforward: float = 0.0
+    ca_amt_credit_carryforward: float = 0.0  # California's credit for prior year AMT (FTB 3510)
     # Capital losses carried into the first year (positive amounts), regular and refigured for the
     # AMT (`LOSS_CARRYOVER_FIELDS`; Schedule D lines 6 and 14 and their AMT Schedule D twins).
     st_loss_carryover: float = 0.0
@@ -388,6 +394,13 @@ def terminal_option_value(scenario: Scenario, strike: float) -> float:
     """A vested, unexpired option unexercised at the end, per share (shared as above): its spread
     at the final price, less `terminal_ordinary_rate`."""
     return max(scenario.final_price - strike, 0.0) * (1.0 - scenario.terminal_ordinary_rate)
+
+
+def ca_credit_value(scenario: Scenario) -> float:
+    """What a dollar of California's credit carried out of the last year is worth: the same as a
+    federal one (`credit_value`) if the household lives in California that year, else nothing
+    (a credit carried out of California has no California tax to offset)."""
+    return scenario.credit_value if scenario.years[-1].state == "ca" else 0.0
 
 
 def terminal_loss_value(scenario: Scenario) -> float:

@@ -81,8 +81,11 @@ class BookColumn:
 
 
 def _income_columns(prefix: tuple[str, ...]) -> tuple[BookColumn, ...]:
-    kinds = {"aged_blind": "integer", "seniors": "integer", "itemize": "boolean"}
-    return tuple(BookColumn(f, kinds.get(f, "number"), (*prefix, f)) for f in INCOME_FIELDS)
+    kinds = {"aged_blind": "integer", "seniors": "integer", "dependents": "integer",
+             "itemize": "boolean"}  # fmt: skip
+    # `state` is the clients table's own column (`book_state`: any state's two letters).
+    fields = (f for f in INCOME_FIELDS if f != "state")
+    return tuple(BookColumn(f, kinds.get(f, "number"), (*prefix, f)) for f in fields)
 
 
 CLIENT_ID = BookColumn("client_id", "text", help="The client (any text up to 128 characters; "
@@ -92,8 +95,9 @@ CLIENT_COLUMNS: tuple[BookColumn, ...] = (
     CLIENT_ID,
     BookColumn("description", "text", ("description",), "The client's story (default: 'client "
                "<client_id>')."),
-    BookColumn("state", "text", help="State of residence (two letters). Read and kept for state "
-               "taxes, which are not modelled yet: results are federal."),
+    BookColumn("state", "text", ("default", "state"), help="State of residence (two letters). "
+               "CA: California's income tax, AMT and credit are computed beside the federal "
+               "ones; any other state: no state tax is computed (results are federal)."),
     BookColumn("filing_status", "text", ("household", "filing_status"), required=True),
     BookColumn("start_cash", "number", ("household", "start_cash"), required=True),
     BookColumn("cash_floor", "number", ("household", "cash_floor")),
@@ -484,6 +488,15 @@ def _field_of(line: str, index: int) -> str:
     return fields[index].strip() if index < len(fields) else ""
 
 
+def book_state(value: Any) -> Any:
+    """A clients row's state as the scenario's residence: CA is California (`ca`); any other
+    text is a state whose tax isoplan does not compute (no state tax, as before states were
+    modelled). Not text: left for the scenario's validation to refuse."""
+    if not isinstance(value, str):
+        return value
+    return "ca" if value.strip().lower() == "ca" else ""
+
+
 def _client_doc(cid: str, row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The scenario document of a clients row (prices from fmv and fmv_growth), and what is
     wrong with its fmv_growth, which fills no scenario field (the prices it makes do), so the
@@ -491,7 +504,8 @@ def _client_doc(cid: str, row: dict[str, Any]) -> tuple[dict[str, Any], str | No
     doc: dict[str, Any] = {"description": f"client {cid}"}
     for col in CLIENT_COLUMNS:
         if col.path and col.name in row:
-            _put(doc, col.path, row[col.name])
+            value = book_state(row[col.name]) if col.name == "state" else row[col.name]
+            _put(doc, col.path, value)
     doc.setdefault("prices", {})
     given = row.get("fmv_growth", 0.0)
     lo, hi = column_bounds(next(c for c in CLIENT_COLUMNS if c.name == "fmv_growth"))

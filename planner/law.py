@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -320,7 +320,21 @@ def law_for_years(
             )
         else:
             out[year] = project_year(laws[last], year, data.rules, rate)
+    if jurisdiction == "federal":
+        out = {
+            y: replace(law, states=_states(y, inflation, allow_projection))
+            for y, law in out.items()
+        }
     return out
+
+
+def _states(year: int, inflation: float | None, allow_projection: bool) -> dict[str, YearLaw]:
+    """The states' law of a year, for `YearLaw.states`; a state without law for it (a projected
+    year with projection off) is left out, and a resident there is refused where it is used."""
+    try:
+        return {"ca": law_for_years([year], inflation, allow_projection, "ca")[year]}
+    except LawYearError:
+        return {}
 
 
 def citations(year: int, jurisdiction: str = "federal") -> dict[str, str]:

@@ -26,7 +26,8 @@ from planner.solve import MIN_SECONDS, Budget, SolveResult, retightened, solve
 COMPARED_LINES = (
     "regular_tax", "tmt", "amt", "niit", "mtc_allowed", "mtc_generated", "mtc_carryforward_out",
     "st_loss_carryover_out", "lt_loss_carryover_out", "amt_st_loss_carryover_out",
-    "amt_lt_loss_carryover_out", "total_tax", "extra_tax",
+    "amt_lt_loss_carryover_out", "total_tax", "extra_tax", "ca_total_tax",
+    "ca_credit_carryforward_out",
 )  # fmt: skip
 EXACT_TOLERANCE = 1.0  # dollars per year and line
 CUT_SHORT = "cut short by the time limit"  # a baseline's note: its later actions were left out
@@ -192,16 +193,17 @@ def model_vs_exact(
 
 
 def totals(ev: Evaluation) -> dict[str, float]:
-    """The headline figures of one evaluated plan: a row of `summary` (and of `compare`)."""
+    """The headline figures of one evaluated plan: a row of `summary` (and of `compare`). The AMT
+    paid and the credits used and left are federal plus California's (0 without California)."""
     years = ev.years
     return {
         "objective_value": ev.objective_value,
         "after_tax_wealth": ev.wealth,
         "pv_extra_tax": ev.pv_extra_tax,
         "total_extra_tax": ev.total_extra_tax,
-        "amt_paid": sum(r["amt"] for r in years),
-        "credit_used": sum(r["mtc_allowed"] for r in years),
-        "credit_left": ev.credit_left,
+        "amt_paid": sum(r["amt"] + r["ca_amt"] for r in years),
+        "credit_used": sum(r["mtc_allowed"] + r["ca_credit_allowed"] for r in years),
+        "credit_left": ev.credit_left + ev.ca_credit_left,
         "lowest_cash": ev.min_cash,
         "shares_exercised": sum(a["shares"] for a in ev.actions if a["kind"] != "sale"),
         "shares_sold": sum(a["shares"] for a in ev.actions if a["kind"] != "exercise"),

@@ -22,6 +22,7 @@ def synthetic_scenario(
     status: str | None = None,
     share_step: int = 1,
     income: str = "high",
+    state: str = "",
 ) -> Scenario:
     """A household with `grants` option grants over `horizon` tax years.
 
@@ -31,7 +32,8 @@ def synthetic_scenario(
     interest, a 409A price path that rises on average, grants at several strikes and vesting
     stages (four-year vesting, some already vested), every third grant with an NSO part, a lot of
     plain stock held at the start, and liquidity from the middle of the horizon (with a tender
-    offer a year before, on even seeds).
+    offer a year before, on even seeds). `state` "ca": a California resident every year, its
+    property tax a third of the SALT, a dependent on even seeds.
     """
     rng = np.random.default_rng(seed)
     law = law_for_years([first_year])[first_year]
@@ -50,6 +52,11 @@ def synthetic_scenario(
             qualified_dividends=4_000.0, salt=float(rng.uniform(12_000, 45_000)) * scale,
             mortgage_interest=float(rng.choice([0.0, 18_000.0])), savings=60_000.0,
         ))  # fmt: skip
+        if state:
+            ty = tax_years[-1]
+            tax_years[-1] = replace(
+                ty, state=state, real_estate_tax=round(ty.salt / 3, 2), dependents=1 - seed % 2
+            )
         fmv *= float(rng.uniform(0.95, 1.35))
     options = []
     for k in range(grants):

@@ -219,18 +219,35 @@ SYNTHETIC_LOW = [
 ]
 
 
+# California residents, every status: the state's regular tax, AMT, credit and surtax in the
+# plan (its deduction itemized on even seeds' mortgage, the standard one otherwise).
+SYNTHETIC_CA = [
+    ("single", 3, 2, 70, 2500),
+    ("single", 4, 2, 71, 2500),
+    ("mfj", 3, 2, 72, 2500),
+    ("mfj", 4, 3, 73, 2500),
+    ("mfs", 3, 2, 74, 2500),
+    ("mfs", 4, 2, 75, 2500),
+    ("hoh", 3, 2, 76, 2500),
+    ("hoh", 4, 3, 77, 2500),
+]
+
+
 @pytest.mark.parametrize(
-    ("status", "horizon", "grants", "seed", "step", "income"),
-    [(*case, "high") for case in SYNTHETIC] + [(*case, "low") for case in SYNTHETIC_LOW],
+    ("status", "horizon", "grants", "seed", "step", "income", "state"),
+    [(*case, "high", "") for case in SYNTHETIC]
+    + [(*case, "low", "") for case in SYNTHETIC_LOW]
+    + [(*case, "high", "ca") for case in SYNTHETIC_CA],
 )
 def test_synthetic_model_equals_exact_evaluation(
-    status: str, horizon: int, grants: int, seed: int, step: int, income: str
+    status: str, horizon: int, grants: int, seed: int, step: int, income: str, state: str
 ) -> None:
     scenario, laws = prepared(
         synthetic_scenario(
-            horizon, grants, seed=seed, status=status, share_step=step, income=income
+            horizon, grants, seed=seed, status=status, share_step=step, income=income,
+            state=state,
         )
-    )
+    )  # fmt: skip
     m, result, scale = solved(scenario, laws)
     ev = evaluate(scenario, read_plan(m), laws)
     assert_model_is_exact(m, result, ev)
@@ -593,8 +610,25 @@ def tiny_tender_same_day() -> Scenario:
     return replace(s, options=options)
 
 
+def in_california(scenario: Scenario, credit: float = 0.0, **fields: Any) -> Scenario:
+    """The scenario for California residents, with `fields` set in every year (e.g. the part of
+    the SALT that is property tax) and California's credit carried in."""
+    years = tuple(replace(ty, state="ca", **fields) for ty in scenario.years)
+    return replace(scenario, years=years, ca_amt_credit_carryforward=credit)
+
+
 TINY = {
     "choose-deduction": tiny_choose_deduction,
+    # California residents: the state's AMT and credit (a credit carried in, a tender), its
+    # itemized deductions and their limitation, and the Mental Health Services Tax.
+    "ca-seed-story": lambda: in_california(tiny_seed_story()),
+    "ca-tender": lambda: in_california(tiny_tender(), credit=6_000.0, real_estate_tax=9_000.0),
+    "ca-millionaire": lambda: in_california(
+        replace(tiny_seed_story(), filing_status="single"),
+        wages=1_050_000.0,
+        savings=0.0,
+        dependents=2,
+    ),
     "tender-same-day": tiny_tender_same_day,
     # Low incomes, every filing status: the Tax Table, the 0% capital-gain band, no wages.
     "low-departed": lambda: tiny_low_income("single", 0.0, {2026: 9.0, 2027: 12.0}, 12.0),

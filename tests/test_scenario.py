@@ -345,7 +345,8 @@ def test_examples_tell_their_stories() -> None:
     names = {p.name for p in EXAMPLES}
     assert names == {"plan-seed-story.yaml", "plan-multi-grant.yaml", "plan-departure.yaml",
                      "plan-tender-offer.yaml", "plan-single-90k.yaml",
-                     "plan-departed-no-wages.yaml", "plan-crash-loss.yaml"}  # fmt: skip
+                     "plan-departed-no-wages.yaml", "plan-crash-loss.yaml",
+                     "plan-california-seed.yaml"}  # fmt: skip
     seed = load_scenario(ROOT / "scenarios" / "plan-seed-story.yaml")
     assert seed.options[0].exercisable[2026] == 10_000 and seed.years[0].fmv == 51
     assert [w.id for w in seed.windows] == ["market-2028", "market-2029"]
@@ -363,6 +364,8 @@ def test_examples_tell_their_stories() -> None:
     assert option(off, "second").treatment(date(2026, 12, 15)) == NSO
     crash = load_scenario(ROOT / "scenarios" / "plan-crash-loss.yaml")
     assert {lot.id: lot.regular_basis for lot in crash.lots}["rsu-2024"] == 42
+    california = load_scenario(ROOT / "scenarios" / "plan-california-seed.yaml")
+    assert {ty.state for ty in california.years} == {"ca"}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -105,6 +105,14 @@ def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYea
                 f"must not be more than aged_blind ({inc['aged_blind']}; each senior is one of "
                 f"them), got {seniors}",
             )
+        if inc["real_estate_tax"] > inc["salt"]:
+            field = "real_estate_tax" if "real_estate_tax" in given else "salt"
+            loc = ("years", y, field) if field in given else ("default", field)
+            raise where.error(
+                loc,
+                f"real_estate_tax ({inc['real_estate_tax']:,.2f}) must not be more than salt "
+                f"({inc['salt']:,.2f}): it is the part of salt that is property tax",
+            )
         if "wages" not in given:
             inc["wages"] = round(doc.default.wages * (1.0 + doc.wage_growth) ** k, 2)
             if inc["wages"] > MAX_MONEY:
@@ -136,6 +144,9 @@ def _tax_years(doc: ScenarioFile, years: list[int], where: Where) -> list[TaxYea
                 seniors=inc["seniors"],
                 itemize=inc["itemize"],
                 savings=inc["savings"],
+                real_estate_tax=inc["real_estate_tax"],
+                dependents=inc["dependents"],
+                state=inc["state"],
             )
         )
     return out
@@ -493,6 +504,12 @@ def validate(
     holding = holding_for(law)
     _check_years(doc, years, where)
     taxyears = _tax_years(doc, years, where)
+    for ty in taxyears:
+        if ty.state and ty.state not in laws[ty.year].states:
+            raise where.error(
+                ("years", ty.year, "state") if ty.year in doc.years else ("default", "state"),
+                f"no {ty.state.upper()} tax law for {ty.year} with projection off",
+            )
     windows = _windows(doc, taxyears, where)
     classes = _options(doc, taxyears, windows, iso_law_for(law), holding, where)
     lots = _lots(doc, years[0], holding, where)
@@ -508,6 +525,7 @@ def validate(
         start_cash=doc.household.start_cash,
         cash_floor=doc.household.cash_floor,
         amt_credit_carryforward=doc.household.amt_credit_carryforward,
+        ca_amt_credit_carryforward=doc.household.ca_amt_credit_carryforward,
         st_loss_carryover=doc.household.st_loss_carryover,
         lt_loss_carryover=doc.household.lt_loss_carryover,
         amt_st_loss_carryover=doc.household.amt_st_loss_carryover,

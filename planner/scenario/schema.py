@@ -22,6 +22,7 @@ from planner.limits import (
     GROWTH,
     LAST_DATE,
     MAX_DAYS,
+    MAX_DEPENDENTS,
     MAX_MONEY,
     MAX_MONTHS,
     MAX_PRICE,
@@ -111,6 +112,12 @@ def _lower(v: Any) -> Any:
     return v.strip().lower() if isinstance(v, str) else v
 
 
+def _state(v: Any) -> Any:
+    """A year's residence: ca, or empty (also none or null) for no state tax."""
+    v = _lower(v)
+    return "" if v in (None, "none") else v
+
+
 # Every number is finite and within the bounds of planner.limits.
 _N = BeforeValidator(_number)
 Money = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), _N]
@@ -166,6 +173,9 @@ class Household(_Model):
     amt_credit_carryforward: Money = 0.0
     """Minimum tax credit carried into the first year from earlier AMT (Form 8801 line 26 of the
     year before)."""
+    ca_amt_credit_carryforward: Money = 0.0
+    """California's credit for prior year AMT carried into the first year (FTB 3510: the credit
+    carried over from Schedule P (540) Part III of the year before)."""
     st_loss_carryover: Money = 0.0
     """Short-term capital loss carried into the first year, as a positive amount (Schedule D
     line 6: line 8 of the year before's Capital Loss Carryover Worksheet)."""
@@ -215,6 +225,14 @@ class Income(_Model):
     joint return; each is also one of the aged_blind conditions. They get the deduction for
     seniors of 2025-2028 ($6,000 each, less 6% of modified AGI over $75,000, $150,000 joint; none
     married filing separately), itemizing or not."""
+    real_estate_tax: Money = 0.0
+    """The part of salt that is real property tax: California deducts it (and no state income
+    tax); the federal return reads salt."""
+    dependents: Annotated[int, Field(ge=0, le=MAX_DEPENDENTS), _N] = 0
+    """Dependents claimed (California's dependent exemption credits)."""
+    state: Annotated[Literal["", "ca"], BeforeValidator(_state)] = ""
+    """Residence for the year: ca (California, the whole year) or empty for no state tax. A move
+    is a change between years; see the README on what a year after a move leaves out."""
     itemize: bool | None = None
     """true / false forces the deduction; null chooses the one with the lower tax."""
     savings: Amount = 0.0
