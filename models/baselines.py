@@ -336,10 +336,10 @@ def crossover_each_year(
     """Each year, exercise and hold ISO shares up to the exact AMT crossover.
 
     For each year and each option class taxed as an ISO on that year's exercise date, the most
-    shares (down to the share step) whose exercise leaves that year's AMT at zero
-    (`models.crossover.crossover` with no AMT budget, on the year's Household including the
-    exercises already chosen that year, the credit carried in, and the deduction the engine
-    chose), capped by the vested, unexercised shares and by cash. NSO classes (and ISOs past
+    shares (down to the share step) whose exercise leaves that year's AMT at zero, federal and,
+    for a California resident, California's (`models.crossover.crossover`'s joint answer, with
+    no AMT budget, on the year's Household including the exercises already chosen that year,
+    the credit carried in, and the deduction the engine chose), capped by the vested, unexercised shares and by cash. NSO classes (and ISOs past
     their ISO deadline) are never exercised; nothing is sold. Then `required_exercise` is made up
     (see the module docstring), the one case where this policy may create AMT."""
     b = _Builder(scenario, laws, evaluator, cutoff)
@@ -352,8 +352,10 @@ def crossover_each_year(
             if b.steps(available) == 0:
                 continue
             h = b.household(ty.year)
-            found = crossover(h, params, option.strike, ty.fmv, available)
-            b.add(b.steps(found["best"]["shares"]), exercise=(option.id, ty.year))
+            ca = b.evaluator.ca_params[ty.year]
+            found = crossover(h, params, option.strike, ty.fmv, available, ca=ca)
+            best = found["california"]["best"] if ca is not None else found["best"]
+            b.add(b.steps(best["shares"]), exercise=(option.id, ty.year))
     return b.make_up_required()
 
 

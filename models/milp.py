@@ -94,6 +94,8 @@ from models.forms import (
     tentative_minimum_tax,
 )
 from models.forms_ca import (
+    ca_tax_on,
+    ca_tax_table_midpoint,
     credits_after_steps,
     exemption_credits,
     form_540_income,
@@ -718,7 +720,7 @@ def _qdcg_worksheet(
     band15 = b.below(f"{tag}__line29", line5, lambda o: max(p.cg15 - o, 0.0), ("line29", p.cg15))
     band0 = b.below(f"{tag}__line21", line5, lambda o: max(p.cg0 - o, 0.0), ("line21", p.cg0))
     line23 = (
-        _tax_on_ordinary(b, f"{tag}__ordinary_tax", line5, p, key)
+        _tax_on_ordinary(b, f"{tag}__ordinary_tax", line5, _federal_table(p), key)
         + line10 * r20
         - b.below_min(f"{tag}__qdcg_at15", line10, band15) * (r20 - r15)
         - b.below_min(f"{tag}__qdcg_at0", line10, band0) * (r15 - r0)
@@ -727,17 +729,54 @@ def _qdcg_worksheet(
     if excess <= 0.0:
         line25 = line23
     else:
-        line24 = _tax_on_ordinary(b, f"{tag}__line24", line1, p, key)
+        line24 = _tax_on_ordinary(b, f"{tag}__line24", line1, _federal_table(p), key)
         line25 = b.above_min(f"{tag}__line25", line23, line24, excess)
     return {"line1": line1, "band0": band0, "band15": band15, "line25": _floor(line25, 0.0)}
 
 
 # The Tax Table in the model. Its rows are probed from the engine (`models.forms`), once per law:
-# row r holds the incomes [edges[r], edges[r + 1]), and its tax is the rate schedule at the row's
-# midpoint (`mids[r]`, `formula[r]`) rounded to whole dollars, half up (`taxes[r]`).
+@dataclass(frozen=True)
+class _Table:
+    """A tax table and the rate schedule it replaces below its limit, as the engine computes
+    them: Form 1040's (rows [start, end), the table below `limit`: `_federal_table`) or
+    California's Form 540 (rows (start, end], the table at or below `limit`: `_ca_table`)."""
+
+    limit: float
+    ends_in_row: bool  # a row holds its upper end (California) rather than its lower (federal)
+    midpoint: Callable[[float], float]  # the engine's midpoint of the row holding an income
+    tax: Callable[[float], float]  # the engine's tax on an income (the table below the limit)
+    schedule: Callable[[float], float]  # the rate schedule
+
+    def in_table(self, x: float) -> bool:
+        return x <= self.limit if self.ends_in_row else x < self.limit
+
+
+def _federal_table(p: Params) -> _Table:
+    return _Table(
+        p.table_max,
+        False,
+        lambda x: float(tax_table_midpoint(x, p, SCALAR)),
+        lambda x: float(tax_on_ordinary(x, p, SCALAR)),
+        lambda x: _schedule(x, p),
+    )
+
+
+def _ca_table(ca: CaParams) -> _Table:
+    return _Table(
+        ca.table_max,
+        True,
+        lambda x: float(ca_tax_table_midpoint(x, ca, SCALAR)),
+        lambda x: float(ca_tax_on(x, ca, SCALAR)),
+        lambda x: float(rate_schedule(x, ca.rates, ca.edges, SCALAR)),
+    )
+
+
+# row r holds the incomes from edges[r] to edges[r + 1] (the one end or the other as the table
+# says), and its tax is the rate schedule at the row's midpoint (`mids[r]`, `formula[r]`) rounded
+# to whole dollars, half up (`taxes[r]`).
 @dataclass(frozen=True)
 class _Rows:
-    params: Params
+    table: _Table
     edges: list[float]
     mids: list[float]
     formula: list[float]
@@ -745,40 +784,41 @@ class _Rows:
     error: float  # the most the Table's tax and the rate schedule differ at any income
 
     def of(self, x: float) -> int:
-        """The row the engine puts `x` in (`models.forms.tax_table_midpoint`); past the last
-        row at or above the Table's limit."""
-        return bisect.bisect_left(self.mids, float(tax_table_midpoint(x, self.params, SCALAR)))
+        """The row the engine puts `x` in (the table's midpoint); past the last row beyond the
+        Table's limit."""
+        return bisect.bisect_left(self.mids, self.table.midpoint(x))
 
 
 _ROWS: dict[Hashable, _Rows] = {}
 _ROW_UNIT = 20.0  # the row index's scale in the functions of it: kinks a row apart must be
 # further apart than `models.pwl`'s probe window
-_ROW_END = 0.005  # dollars: an income is in a row when at least half a cent below its end
+_ROW_END = 0.005  # dollars: an income is in a row when at least half a cent inside its end
 _HALF_UP = 1e-3  # the Table's tax is the least whole dollar >= formula - 0.5 + this (checked)
 
 
-def _table_rows(p: Params, key: tuple[Any, ...]) -> _Rows:
-    """The Tax Table of the law `p` (named by `key`), row by row from 0 to its limit."""
+def _table_rows(table: _Table, key: tuple[Any, ...]) -> _Rows:
+    """The rows of a tax table (named by `key`), from 0 to its limit."""
     rows = _ROWS.get(key)
     if rows is None:
         edges: list[float] = [0.0]
         mids: list[float] = []
         formula: list[float] = []
         taxes: list[float] = []
-        while edges[-1] < p.table_max:
-            mid = float(tax_table_midpoint(edges[-1], p, SCALAR))
+        inside = 0.01 if table.ends_in_row else 0.0  # a cent into the row after the edge
+        while edges[-1] < table.limit:
+            mid = table.midpoint(edges[-1] + inside)
             if not mid > edges[-1]:
                 raise RuntimeError(f"Tax Table: no row starts at {edges[-1]}")
             edges.append(2.0 * mid - edges[-1])
             mids.append(mid)
-            formula.append(_schedule(mid, p))
-            taxes.append(float(tax_on_ordinary(mid, p, SCALAR)))
+            formula.append(table.schedule(mid))
+            taxes.append(table.tax(mid))
             if math.ceil(formula[-1] - 0.5 + _HALF_UP) != taxes[-1]:
                 raise RuntimeError(f"Tax Table row at {edges[-2]}: rounding not modelled")
         # The schedule rises across a row, so it differs most from the row's tax at an end.
-        ends = [_schedule(e, p) for e in edges]
+        ends = [table.schedule(e) for e in edges]
         error = max(max(tax - ends[r], ends[r + 1] - tax) for r, tax in enumerate(taxes))
-        rows = _ROWS[key] = _Rows(p, edges, mids, formula, taxes, float(error))
+        rows = _ROWS[key] = _Rows(table, edges, mids, formula, taxes, float(error))
     return rows
 
 
@@ -808,7 +848,8 @@ def _line23_excess(p: Params, key: tuple[Any, ...], line5: Lin, line10: Lin) -> 
         ),
         default=0.0,
     )
-    return most + (2.0 * _table_rows(p, key).error if line5.lo < p.table_max else 0.0)
+    error = _table_rows(_federal_table(p), key).error
+    return most + (2.0 * error if line5.lo < p.table_max else 0.0)
 
 
 def _schedule(x: float, p: Params) -> float:
@@ -828,60 +869,62 @@ def _row_function(values: list[float]) -> Callable[[float], float]:
     return f
 
 
-def _tax_on_ordinary(b: Builder, name: str, x: Lin, p: Params, key: tuple[Any, ...]) -> Lin:
-    """Form 1040 line 16's tax on ordinary income `x` >= 0 (`models.forms.tax_on_ordinary`): the
-    Tax Table below `p.table_max`, the rate schedule (a convex cost) at or above it. The Table is
+def _tax_on_ordinary(b: Builder, name: str, x: Lin, table: _Table, key: tuple[Any, ...]) -> Lin:
+    """The tax on an amount of taxable income `x` >= 0 as the engine figures it
+    (`models.forms.tax_on_ordinary`, Form 1040 line 16; `models.forms_ca.ca_tax_on`, Form 540
+    line 31): the Tax Table below its limit, the rate schedule (a convex cost) above. The Table is
     a step function, exact with two integers:
 
-      row      the row index r: x + 1/2 cent <= the row's end, the end a convex function of r,
-               bounded from above (a relief: binaries only where the row widths change, below
-               $25 and at $3,000, when x can reach there)
+      row      the row index r: x within the row's end (half a cent inside it), the end a convex
+               function of r, bounded from above (a relief: binaries only where the row widths
+               change, below $25 and at $3,000, when x can reach there)
       mid      the rate schedule at the row's midpoint, a convex cost of r
       tax      the Table's tax: an integer >= mid - 0.5 + 0.001 (half up; checked row by row)
-    The cost grows with r, so the least row whose end lies above x is chosen: the row of x.
-    Where x can reach both sides of the limit, one binary (`formula`: 1 at or above it) picks
+    The cost grows with r, so the least row whose end lies beyond x is chosen: the row of x.
+    Where x can reach both sides of the limit, one binary (`formula`: 1 beyond it) picks
     the Table or the schedule, and the tax is at least the schedule's less the most the two ever
     differ (`_Rows.error`, a few dollars) whichever it picks, which keeps the relaxation close to
     the schedule where a big-M on the Table's rows leaves it nothing. An income within half a
-    cent below a row's end would be put in the next row (incomes in whole cents never are)."""
-
-    def schedule(v: float) -> float:
-        return _schedule(v, p)
-
+    cent of a row's end on the wrong side would be put in the next row (incomes in whole cents
+    never are)."""
     x = b.narrowed(name, x)
-    if x.lo >= p.table_max:
-        return b.above(name, x, schedule, ("ordinary_tax", key))
+    limit = table.limit
+    if not table.in_table(x.lo):
+        return b.above(name, x, table.schedule, ("ordinary_tax", key))
     b.watch(name, x)
-    rows = _table_rows(p, key)
+    rows = _table_rows(table, key)
     last = len(rows.taxes) - 1
     lo = min(rows.of(max(x.lo, 0.0)), last)
     hi = min(rows.of(x.hi), last)
-    over = x.hi >= p.table_max
+    over = not table.in_table(x.hi)
     r = b.integer(f"{name}__row", lo, hi)
     u = b.binary(f"{name}__formula") if over else None
+    # Federal rows end before their end (x + half a cent <= end); California's at it.
+    inside = -_ROW_END if table.ends_in_row else _ROW_END
 
     def settle_row() -> None:
         row = rows.of(value_of(x))
         r.varValue = float(min(max(row, lo), hi))
         if u is not None:
-            u.varValue = 1.0 if row > last else 0.0
+            u.varValue = 0.0 if table.in_table(value_of(x)) else 1.0
 
     b.on_settle(settle_row)
     q = Lin(_ROW_UNIT * r, _ROW_UNIT * lo, _ROW_UNIT * hi)
     if lo < hi:
         end = b.below(f"{name}__end", q, _row_function(rows.edges[1:]), ("table_end", key))
-        slack = (x.hi + _ROW_END - end.lo) * u if u is not None else 0.0
-        b.prob += x.expr + _ROW_END <= end.expr + slack, f"{name}__in_row"
+        slack = (x.hi + inside - end.lo) * u if u is not None else 0.0
+        b.prob += x.expr + inside <= end.expr + slack, f"{name}__in_row"
     mid = b.above(f"{name}__mid", q, _row_function(rows.formula), ("table_mid", key))
     tax = b.integer(f"{name}__tax", rows.taxes[lo], rows.taxes[hi])
     b.prob += tax >= mid.expr - 0.5 + _HALF_UP, f"{name}__half_up"
     if u is None:
         b.on_settle(lambda: setattr(tax, "varValue", rows.taxes[int(r.varValue)]))
         return Lin(tax, rows.taxes[lo], rows.taxes[hi])
-    reach = x.hi - p.table_max + _ROW_END
-    b.prob += x.expr <= p.table_max - _ROW_END + reach * u, f"{name}__below"
-    b.prob += x.expr >= p.table_max - (p.table_max - x.lo) * (1 - u), f"{name}__above"
-    formula = b.above(f"{name}__schedule", x, schedule, ("ordinary_tax", key))
+    # Below the limit (federal: half a cent below; California: at it) u = 0, beyond it 1.
+    reach = x.hi - limit + inside
+    b.prob += x.expr <= limit - inside + reach * u, f"{name}__below"
+    b.prob += x.expr >= limit - (limit - x.lo) * (1 - u), f"{name}__above"
+    formula = b.above(f"{name}__schedule", x, table.schedule, ("ordinary_tax", key))
     least = min(rows.taxes[lo], formula.lo)
     y = b.var(name, least, max(rows.taxes[hi], formula.hi))
     b.prob += y >= tax - (rows.taxes[hi] - least) * u, f"{name}__table"
@@ -1118,8 +1161,9 @@ def _ca540(
     one binary, as is min(X, Xx) unless the deferral items only raise the TMT.
 
       line18        line 18 (`_ca_line18`), line 19 the AGI less it
-      line31, line62  line 31 (the rate schedule: line 19 is above the Tax Table's limit) and
-                    line 62 of line 19, convex costs
+      line31        line 31 of line 19: the FTB Tax Table at or below $100,000 (exact with two
+                    integers, as Form 1040's, `_tax_on_ordinary`), the rate schedule above
+      line62        the Mental Health Services Tax of line 19, a convex cost
       line32        the exemption credits (`_ca_credits`)
       tmt, x_tmt    Schedule P line 24 of the AMTI and of the exclusion items' AMTI
     """
@@ -1133,18 +1177,9 @@ def _ca540(
     key = ("ca", _key(ca), _key(h))
     line18, itemizing = _ca_line18(b, tag, agi, h, ca, key)
     line19 = agi - line18
-    if line19.lo <= ca.table_max:
-        raise NotModelled(
-            f"{ty.year}: California taxable income can be at or below "
-            f"${ca.table_max:,.0f}, where the FTB Tax Table applies (not yet modelled in a plan)"
-        )
-    # Above the Table's limit line 31 is the rate schedule (`ca_tax_on`), a convex cost.
-    r = b.above(
-        f"{tag}__line31",
-        line19,
-        lambda v: float(rate_schedule(v, ca.rates, ca.edges, SCALAR)),
-        ("ca31", _key(ca)),
-    )
+    if line19.lo < 0.0:
+        line19 = b.above(f"{tag}__line19", line19, _plus, "plus")
+    r = _tax_on_ordinary(b, f"{tag}__line31", line19, _ca_table(ca), ("ca_table", _key(ca)))
     mhst = b.above(
         f"{tag}__line62",
         line19,

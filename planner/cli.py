@@ -509,6 +509,17 @@ def _print_crossover(r: pd.Series, description: str) -> None:
             f"  One share more ({r['next_shares']:,}) would cost AMT {_money(r['next_amt'])}; "
             f"all available shares would cost AMT {_money(r['all_shares_amt'])}."
         )
+    if r.get("state") == "ca":
+        console.print(
+            f"  California: regular tax {_money(r['ca_regular_tax'])}, AMT "
+            f"{_money(r['ca_amt'])} (one share more: {_money(r['next_ca_amt'])}); the count keeps "
+            "federal and California AMT together within the budget."
+        )
+        console.print(
+            f"  Each system alone: federal {r['federal_shares']:,} shares, California "
+            f"{r['ca_shares']:,}; the federal answer alone would cost California AMT "
+            f"{_money(r['ca_amt_at_federal'])}."
+        )
     if r["amt_before"] > budget:
         console.print(
             f"  Already over budget before exercising: AMT {_money(r['amt_before'])}", style="red"

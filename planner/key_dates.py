@@ -12,8 +12,9 @@ Lots held at the start and the lots the plan's exercises create both appear; eve
 appears, exercised or not.
 
 Warnings (`date_warnings`): an expiry or an ISO window end within the plan's first tax year (act
-now), and a sale window of a year dated before that year's exercise date (the plan exercises on
-the exercise date, so shares exercised that year cannot be sold in that window).
+now), a sale window of a year dated before that year's exercise date (the plan exercises on
+the exercise date, so shares exercised that year cannot be sold in that window), and a move into
+or out of California within the horizon (what of it isoplan does not model).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ EXPIRY, ISO_WINDOW_END = "expiry", "iso_window_end"
 EVENT_ORDER = {QUALIFYING: 0, LONG_TERM: 1, ISO_WINDOW_END: 2, EXPIRY: 3}
 DEADLINE_FIRST_YEAR = "deadline_first_year"
 LIQUIDITY_BEFORE_EXERCISE = "liquidity_before_exercise"
+MOVE = "move"
 
 
 def plan_lots(scenario: Scenario, plan: Plan | None) -> list[tuple[Lot, str]]:
@@ -93,9 +95,14 @@ def _iso_window_end(option: OptionClass) -> date | None:
 
 def date_warnings(scenario: Scenario) -> pd.DataFrame:
     """The warnings of a scenario (see the module docstring): `warning` (`DEADLINE_FIRST_YEAR` |
-    `LIQUIDITY_BEFORE_EXERCISE`), `year`, `date` (the deadline or the sale window's), `subject`
-    (option class ids, or the sale window's id) and `message`, in date order."""
-    rows = [*_first_year_deadlines(scenario), *_liquidity_before_exercise(scenario)]
+    `LIQUIDITY_BEFORE_EXERCISE` | `MOVE`), `year`, `date` (the deadline, the sale window's, or
+    January 1 of the first year in the new residence), `subject` (option class ids, the sale
+    window's id, or the residence) and `message`, in date order."""
+    rows = [
+        *_first_year_deadlines(scenario),
+        *_liquidity_before_exercise(scenario),
+        *_moves(scenario),
+    ]
     rows.sort(key=lambda r: (r["date"], r["warning"], r["subject"]))
     return pd.DataFrame(rows, columns=list(WARNING_COLUMNS)).astype({"year": "int64"})
 
@@ -164,5 +171,36 @@ def _liquidity_before_exercise(scenario: Scenario) -> list[dict[str, object]]:
                 f"sold the same day (a disqualifying disposition; set an exercise_date on or "
                 f"before {day} under prices.{ty.year} to exercise earlier and hold)."
             ),
+        })  # fmt: skip
+    return rows
+
+
+def _moves(scenario: Scenario) -> list[dict[str, object]]:
+    """A year whose residence differs from the year before's: isoplan taxes each year as a
+    whole year in its residence, so what a move changes beyond that is said here."""
+    rows: list[dict[str, object]] = []
+    for before, ty in zip(scenario.years, scenario.years[1:], strict=False):
+        if before.state == ty.state:
+            continue
+        if before.state == "ca":
+            message = (
+                f"{ty.year}: no longer a California resident. isoplan taxes each year whole in "
+                f"its residence: the year of the move (part-year, Form 540NR) is not split. "
+                "California still taxes, by the workdays in California from grant to exercise, "
+                "the spread of an ISO exercised after the move (its AMT adjustment) and of a "
+                "disqualifying disposition after it (as wages), which isoplan leaves out; a "
+                "qualifying sale after the move is not California income. California's credit "
+                "carried out (years table, ca_credit_carryforward_out) offsets California tax "
+                "only."
+            )
+        else:
+            message = (
+                f"{ty.year}: a California resident from this year. A sale while resident is "
+                "California income in full; the California AMT basis of shares exercised before "
+                "the move is taken as their federal AMT basis, which isoplan does not refigure."
+            )
+        rows.append({
+            "warning": MOVE, "year": ty.year, "date": date(ty.year, 1, 1),
+            "subject": ty.state or "no state", "message": message,
         })  # fmt: skip
     return rows

@@ -16,12 +16,12 @@ import pandas as pd
 from models.baselines import best_baseline, evaluate_baselines_by
 from models.exact import Evaluation, InfeasiblePlan, evaluate, with_deductions
 from models.law import YearLaw
-from models.milp import build, model_taxes, read_plan, settle
+from models.milp import model_taxes, read_plan, settle
 from models.pwl import value_of
 from models.scenario import Plan, Scenario
 from planner.key_dates import date_warnings, key_dates
 from planner.options import PlanOptions
-from planner.solve import MIN_SECONDS, Budget, SolveResult, retightened, solve
+from planner.solve import MIN_SECONDS, Budget, SolveResult, model_of, retightened, solve
 
 COMPARED_LINES = (
     "regular_tax", "tmt", "amt", "niit", "mtc_allowed", "mtc_generated", "mtc_carryforward_out",
@@ -106,7 +106,7 @@ def run_plan(
     (`planner.solve.Budget`, in that order; by default the options' time limit from now), and
     the baselines cut short have the time the solver leaves to finish."""
     budget = budget or Budget.of(options.time_limit)
-    model = build(scenario, laws)
+    model = model_of(scenario, laws)
     baselines, cut_short = evaluate_baselines_by(scenario, laws, budget.for_baselines())
     sign = 1.0 if scenario.objective == "wealth" else -1.0
     best_name = best_baseline(baselines, scenario.objective)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from models.baselines import best_baseline, evaluate_baselines_by, stagger
 from models.exact import Evaluation, InfeasiblePlan, evaluate
-from models.milp import build, model_taxes, read_plan
+from models.milp import model_taxes, read_plan
 from models.pwl import value_of
 from models.scenario import Scenario
 from models.stochastic import (
@@ -42,7 +42,7 @@ from planner.plan import (
     tables,
     totals,
 )
-from planner.solve import MIN_SECONDS, Budget, SolveResult, solve, tighten
+from planner.solve import MIN_SECONDS, Budget, SolveResult, model_of, solve, tighten
 from planner.variants import Variant
 
 
@@ -119,7 +119,7 @@ def run_robust(variant: Variant, mean_value: bool = True) -> RobustResult:
     # its own best baseline. A path reached after the tightening's share has none.
     until = budget.for_tightening()
     bounds = {
-        n: tighten(build(s, laws), None, until) if time.monotonic() < until else {}
+        n: tighten(model_of(s, laws), None, until) if time.monotonic() < until else {}
         for n, s in scenarios.items()
     }
     sm = build_stochastic(
@@ -202,7 +202,7 @@ def _mean_value(
         return
     shared = tuple(avg.year_numbers[: result.variant.shared_years])
     for name, s in scenarios.items():
-        m = build(s, laws, bounds[name])
+        m = model_of(s, laws, bounds[name])
         fix_first_stage(m, mv.plan, shared)
         ev = result.paths[name].evaluation
         scale = abs(ev.objective_value) if ev else 1.0

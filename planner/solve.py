@@ -21,10 +21,11 @@ import pulp
 from highspy._core import _Highs
 
 from models.law import YearLaw
-from models.milp import LadderModel, build, settle
+from models.milp import LadderModel, NotModelled, build, settle
 from models.pwl import value_of
 from models.scenario import Scenario
 from models.stochastic import StochasticModel
+from planner.errors import InputError
 
 SOLVERS = ("cbc", "highs")
 MIN_SECONDS = 1.0  # the least a solver phase runs, so that a plan can still be found
@@ -303,9 +304,22 @@ class Budget:
 UNLIMITED = Budget(math.inf, math.inf)
 
 
+def model_of(
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    bounds: dict[str, tuple[float, float]] | None = None,
+) -> LadderModel:
+    """The scenario's MILP (`models.milp.build`); a scenario it cannot yet plan exactly is bad
+    input for now, said in one line (`InputError`), not a plan on an approximation."""
+    try:
+        return build(scenario, laws, bounds)
+    except NotModelled as exc:
+        raise InputError(f"cannot plan this scenario exactly: {exc}") from None
+
+
 def build_tight(scenario: Scenario, laws: dict[int, YearLaw], floor: float | None) -> LadderModel:
     """The model, built a second time with the bounds `tighten` proves on the first."""
-    return retightened(build(scenario, laws), laws, floor)
+    return retightened(model_of(scenario, laws), laws, floor)
 
 
 def retightened(
@@ -319,7 +333,7 @@ def retightened(
     bounds = tighten(m, floor, budget.for_tightening())
     out = m
     if bounds and m.build_seconds <= budget.left() / 2:
-        out = build(m.scenario, laws, bounds)
+        out = model_of(m.scenario, laws, bounds)
     out.build_seconds = m.build_seconds + time.perf_counter() - started
     return out
 

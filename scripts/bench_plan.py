@@ -2,11 +2,12 @@
 
     python scripts/bench_plan.py [--horizons 1,3,5,10,15] [--grants 1,3,6] [--seeds 3]
                                  [--solvers cbc,highs] [--time-limit 60] [--gap 1e-4]
-                                 [--share-step 1] [--incomes high,low] [--quick]
+                                 [--share-step 1] [--incomes high,low,high-ca] [--quick]
 
 For every income x horizon x grants cell, --seeds generated households (`scripts/synthetic.py`,
 seeds 0..N-1; income "high": wages $180k-$450k, "low": the same households with $38k-$95k and,
-on odd seeds, no wages after the first year) are built (`models.milp.build`, deductions
+on odd seeds, no wages after the first year; "high-ca", "low-ca": the same as California
+residents) are built (`models.milp.build`, deductions
 resolved first) and solved by each solver (`planner.solve`, single-threaded, within --gap of the
 best baseline's objective, at most --time-limit seconds per solve). The model is rebuilt for
 every solver (a solve works in place). One row per cell and solver (medians over the seeds):
@@ -112,7 +113,8 @@ def _pin_one_cpu() -> str:
 def _household(
     income: str, horizon: int, grants: int, seed: int, step: int
 ) -> tuple[Scenario, dict, str, float, Plan]:
-    scenario = synthetic_scenario(horizon, grants, seed, share_step=step, income=income)
+    pay, _, state = income.partition("-")  # "high-ca": the same household in California
+    scenario = synthetic_scenario(horizon, grants, seed, share_step=step, income=pay, state=state)
     laws = law_for_years(scenario.year_numbers)
     baselines = evaluate_baselines(scenario, laws)
     pick = max if scenario.objective == "wealth" else min
@@ -367,7 +369,8 @@ def main() -> None:
     ap.add_argument(
         "--incomes",
         default="high,low",
-        help="comma-separated: high (wages $180k-$450k), low ($38k-$95k, some none)",
+        help="comma-separated: high (wages $180k-$450k), low ($38k-$95k, some none), and "
+        "high-ca, low-ca: the same households as California residents",
     )
     ap.add_argument(
         "--quick", action="store_true", help="smoke run: horizons 1,3, grants 1,2, 2 seeds"
@@ -378,8 +381,8 @@ def main() -> None:
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
     incomes = [s.strip() for s in args.incomes.split(",") if s.strip()]
     for s in incomes:
-        if s not in ("high", "low"):
-            ap.error(f"unknown income {s!r} (use high or low)")
+        if s not in ("high", "low", "high-ca", "low-ca"):
+            ap.error(f"unknown income {s!r} (use high, low, high-ca or low-ca)")
     for s in solvers:
         if s not in SOLVERS:
             ap.error(f"unknown solver {s!r} (use {' or '.join(SOLVERS)})")

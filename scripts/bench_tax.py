@@ -7,6 +7,8 @@ Figures (median of --repeat runs, one process, numpy single-threaded):
   vectorized throughput      tax_many over --rows generated household-years (engine only), and
                              compute_tax from a DataFrame (validation + engine) for comparison
   crossover latency          one exact crossover (binary search over shares), and vectorized rows/s
+  California on and off      the same figures with every row a California resident (Form 540,
+                             Schedule P, FTB 3510 beside the federal forms), side by side
   independent engine         the same generated rows through the oracle (Tax-Calculator), if
                              installed, and the side-by-side ratio
 """
@@ -32,7 +34,7 @@ import pandas as pd  # noqa: E402
 from models.crossover import crossover  # noqa: E402
 from models.engine import tax_many, tax_one  # noqa: E402
 from models.forms import VECTOR, Household  # noqa: E402
-from models.law import STATUSES, LawTable, params_for  # noqa: E402
+from models.law import STATUSES, LawTable, ca_params_for, params_for  # noqa: E402
 from planner.household_taxes import compute_crossover, compute_tax  # noqa: E402
 from planner.law import law_for_years  # noqa: E402
 
@@ -100,9 +102,18 @@ def main() -> None:
     calls = 20_000
     given = median_seconds(lambda: [tax_one(h, p, True) for _ in range(calls)], args.repeat)
     chosen = median_seconds(lambda: [tax_one(h, p, None) for _ in range(calls)], args.repeat)
+    ca = ca_params_for(laws[2026].states["ca"], "single")
+    h_ca = replace(h, real_estate_tax=8_000.0)
+    with_ca = median_seconds(
+        lambda: [tax_one(h_ca, p, True, ca) for _ in range(calls)], args.repeat
+    )
     print("one household (tax_one, 2026 single with gains, ISO spread, itemizing)")
     print(f"  deduction given   {given / calls * 1e6:8.1f} us per household-year")
     print(f"  deduction chosen  {chosen / calls * 1e6:8.1f} us per household-year (both computed)")
+    print(
+        f"  with California   {with_ca / calls * 1e6:8.1f} us per household-year (deduction "
+        f"given; {with_ca / given:.2f}x federal alone)"
+    )
 
     df = generate(args.rows)
     table = LawTable(laws)
@@ -121,6 +132,13 @@ def main() -> None:
         lambda: tax_many(hv, pv, np.nan_to_num(itemize, nan=0.0)), args.repeat
     )
     frame = median_seconds(lambda: compute_tax(df), max(1, args.repeat // 2))
+    ca_table = LawTable({y: laws[y].states["ca"] for y in YEARS}, ca_params_for)
+    cav = ca_table.gather(ca_table.cell_index(years, statuses.to_numpy()))
+    hv_ca = replace(hv, real_estate_tax=hv.salt / 3)
+    resident = np.ones(args.rows, dtype=bool)
+    engine_ca = median_seconds(lambda: tax_many(hv_ca, pv, itemize, cav, resident), args.repeat)
+    df_ca = df.assign(state="ca", real_estate_tax=np.round(df["salt"] / 3, 2))
+    frame_ca = median_seconds(lambda: compute_tax(df_ca), max(1, args.repeat // 2))
     print(
         f"vectorized, {args.rows:,} household-years (years {YEARS[0]}-{YEARS[-1]}, "
         f"all statuses; a third let the engine choose the deduction)"
@@ -136,6 +154,15 @@ def main() -> None:
     print(
         f"  compute_tax (validate+run)   {args.rows / frame:14,.0f} household-years/s "
         f"({frame:.3f} s)"
+    )
+    print("  every row a California resident (federal and California forms):")
+    print(
+        f"  engine (tax_many)            {args.rows / engine_ca:14,.0f} household-years/s "
+        f"({engine_ca:.3f} s, {engine_ca / engine:.2f}x federal alone)"
+    )
+    print(
+        f"  compute_tax (validate+run)   {args.rows / frame_ca:14,.0f} household-years/s "
+        f"({frame_ca:.3f} s, {frame_ca / frame:.2f}x federal alone)"
     )
 
     cx = median_seconds(
@@ -158,6 +185,13 @@ def main() -> None:
     print(
         f"  vectorized engine {args.rows / cross_engine:14,.0f} households/s over "
         f"{args.rows:,} rows"
+    )
+    cross_ca = median_seconds(
+        lambda: crossover(hv1, pv, 1.0, 51.0, np.full(args.rows, 10_000.0), 0.0, VECTOR, cav), 1
+    )
+    print(
+        f"  with California   {args.rows / cross_ca:14,.0f} households/s (the joint answer; "
+        f"{cross_ca / cross_engine:.2f}x federal alone)"
     )
 
     oracle_rows = args.rows if args.oracle_rows is None else args.oracle_rows

@@ -220,16 +220,21 @@ SYNTHETIC_LOW = [
 
 
 # California residents, every status: the state's regular tax, AMT, credit and surtax in the
-# plan (its deduction itemized on even seeds' mortgage, the standard one otherwise).
+# plan (its deduction itemized with a mortgage, the standard one otherwise).
 SYNTHETIC_CA = [
-    ("single", 3, 2, 70, 2500),
-    ("single", 4, 2, 71, 2500),
-    ("mfj", 3, 2, 72, 2500),
-    ("mfj", 4, 3, 73, 2500),
-    ("mfs", 3, 2, 74, 2500),
-    ("mfs", 4, 2, 75, 2500),
-    ("hoh", 3, 2, 76, 2500),
-    ("hoh", 4, 3, 77, 2500),
+    ("single", 3, 2, 70, 2500, "high"),
+    ("single", 4, 2, 71, 2500, "high"),
+    ("mfj", 3, 2, 72, 2500, "high"),
+    ("mfj", 4, 3, 73, 2500, "high"),
+    ("mfs", 3, 2, 74, 2500, "high"),
+    ("mfs", 4, 2, 75, 2500, "high"),
+    ("hoh", 3, 2, 76, 2500, "high"),
+    ("hoh", 4, 3, 77, 2500, "high"),
+    # ... and on low incomes: California's Tax Table, no wages after the first year on odd seeds
+    ("single", 3, 2, 80, 2500, "low"),
+    ("mfj", 4, 2, 82, 2500, "low"),
+    ("mfs", 3, 2, 84, 2500, "low"),
+    ("hoh", 4, 2, 86, 2500, "low"),
 ]
 
 
@@ -237,7 +242,7 @@ SYNTHETIC_CA = [
     ("status", "horizon", "grants", "seed", "step", "income", "state"),
     [(*case, "high", "") for case in SYNTHETIC]
     + [(*case, "low", "") for case in SYNTHETIC_LOW]
-    + [(*case, "high", "ca") for case in SYNTHETIC_CA],
+    + [(*case, "ca") for case in SYNTHETIC_CA],
 )
 def test_synthetic_model_equals_exact_evaluation(
     status: str, horizon: int, grants: int, seed: int, step: int, income: str, state: str
@@ -623,6 +628,13 @@ TINY = {
     # itemized deductions and their limitation, and the Mental Health Services Tax.
     "ca-seed-story": lambda: in_california(tiny_seed_story()),
     "ca-tender": lambda: in_california(tiny_tender(), credit=6_000.0, real_estate_tax=9_000.0),
+    "ca-low-single-60k": lambda: in_california(
+        tiny_low_income("single", 60_000.0, {2026: 10.0, 2027: 14.0, 2028: 15.0}, 15.0)
+    ),
+    "ca-low-mfj-90k": lambda: in_california(
+        tiny_low_income("mfj", 90_000.0, {2026: 10.0, 2027: 14.0, 2028: 15.0}, 15.0),
+        dependents=2,
+    ),
     "ca-millionaire": lambda: in_california(
         replace(tiny_seed_story(), filing_status="single"),
         wages=1_050_000.0,
@@ -687,7 +699,8 @@ def decided(scenario: Scenario) -> Scenario:
 def tiny_instance(name: str) -> tuple[Scenario, dict[int, YearLaw], dict, Counter]:
     """A tiny instance, prepared, with its enumeration (shared by the cold and warm solves)."""
     made = TINY[name]()
-    scenario, laws = prepared(made if name.startswith(("low-", "choose-")) else decided(made))
+    open_choice = name.startswith(("low-", "choose-", "ca-low-"))
+    scenario, laws = prepared(made if open_choice else decided(made))
     return scenario, laws, *brute_force(scenario, laws)
 
 

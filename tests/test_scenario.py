@@ -346,7 +346,7 @@ def test_examples_tell_their_stories() -> None:
     assert names == {"plan-seed-story.yaml", "plan-multi-grant.yaml", "plan-departure.yaml",
                      "plan-tender-offer.yaml", "plan-single-90k.yaml",
                      "plan-departed-no-wages.yaml", "plan-crash-loss.yaml",
-                     "plan-california-seed.yaml"}  # fmt: skip
+                     "plan-california-seed.yaml", "plan-california-move.yaml"}  # fmt: skip
     seed = load_scenario(ROOT / "scenarios" / "plan-seed-story.yaml")
     assert seed.options[0].exercisable[2026] == 10_000 and seed.years[0].fmv == 51
     assert [w.id for w in seed.windows] == ["market-2028", "market-2029"]
@@ -366,6 +366,8 @@ def test_examples_tell_their_stories() -> None:
     assert {lot.id: lot.regular_basis for lot in crash.lots}["rsu-2024"] == 42
     california = load_scenario(ROOT / "scenarios" / "plan-california-seed.yaml")
     assert {ty.state for ty in california.years} == {"ca"}
+    moved = load_scenario(ROOT / "scenarios" / "plan-california-move.yaml")
+    assert [ty.state for ty in moved.years] == ["ca", "ca", "", ""]
 
 
 # ----------------------------------------------------------------------------------------------
