@@ -339,9 +339,10 @@ def crossover_each_year(
     shares (down to the share step) whose exercise leaves that year's AMT at zero, federal and,
     for a California resident, California's (`models.crossover.crossover`'s joint answer, with
     no AMT budget, on the year's Household including the exercises already chosen that year,
-    the credit carried in, and the deduction the engine chose), capped by the vested, unexercised shares and by cash. NSO classes (and ISOs past
-    their ISO deadline) are never exercised; nothing is sold. Then `required_exercise` is made up
-    (see the module docstring), the one case where this policy may create AMT."""
+    the credit carried in, and the deduction the engine chose), capped by the vested, unexercised
+    shares and by cash. NSO classes (and ISOs past their ISO deadline) are never exercised;
+    nothing is sold. Then `required_exercise` is made up (see the module docstring), the one case
+    where this policy may create AMT."""
     b = _Builder(scenario, laws, evaluator, cutoff)
     for ty in scenario.years:
         params = b.evaluator.params[ty.year]
