@@ -103,6 +103,9 @@ CLIENT_COLUMNS: tuple[BookColumn, ...] = (
     BookColumn("cash_floor", "number", ("household", "cash_floor")),
     BookColumn("cash_return", "number", ("household", "cash_return")),
     BookColumn("amt_credit_carryforward", "number", ("household", "amt_credit_carryforward")),
+    BookColumn(
+        "ca_amt_credit_carryforward", "number", ("household", "ca_amt_credit_carryforward")
+    ),
     BookColumn("first_year", "integer", ("horizon", "first_year"), required=True),
     BookColumn("years", "integer", ("horizon", "years"), required=True),
     *_income_columns(("default",)),

@@ -42,7 +42,7 @@ from models.grants import (
 )
 from models.law import STATUS_INDEX, STATUSES, IsoLaw, iso_law_for
 from models.scenario import ISO, OWN_FIELDS
-from planner.book import BOOK_COLUMNS, Book, client_key, column_bounds
+from planner.book import BOOK_COLUMNS, Book, book_state, client_key, column_bounds
 from planner.errors import InputError, LawYearError
 from planner.household_taxes import compute_crossover, compute_tax
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, number_problems, senior_problems
@@ -53,7 +53,7 @@ from planner.scenario import DEFAULT_EXERCISE_MONTH_DAY, PERIOD_MONTHS, Grant, b
 BOOK_CROSSOVER_COLUMNS = (
     "client_id", "year", "filing_status", "iso_shares", "shares", "spread", "amt",
     "spread_capacity", "all_exercisable", "by_grant", "regular_tax", "tmt_before", "amt_before",
-    "mtc_allowed_before", "amt_budget", "itemized", "projected", "error",
+    "mtc_allowed_before", "amt_budget", "itemized", "projected", "state", "ca_amt", "error",
 )  # fmt: skip
 HOUSEHOLD_FIELDS = (*OWN_FIELDS, "amt_credit_carryforward")
 POST_TERMINATION_DAYS = Grant.model_fields["post_termination_days"].default
@@ -312,6 +312,11 @@ def inputs_from_tables(
         if f not in ("wages", "ordinary_income"):
             house[f] = overrides.get(f, number(f))
     house["amt_credit_carryforward"] = np.where(k == 0, number("amt_credit_carryforward"), 0.0)
+    house["ca_amt_credit_carryforward"] = np.where(
+        k == 0, number("ca_amt_credit_carryforward"), 0.0
+    )
+    state = clients.get("state")
+    house["state"] = "" if state is None else state.map(book_state).fillna("").to_numpy()
     itemize = overrides.get("itemize", clients.get("itemize"))
     house["itemize"] = itemize if itemize is not None else np.nan
     fmv = np.round(number("fmv", np.nan) * (1.0 + number("fmv_growth")) ** k, 2)
@@ -420,6 +425,10 @@ def inputs_from_scenarios(
             "id": c.client_id, "year": y, "filing_status": s.filing_status,
             **{f: getattr(ty, f) for f in OWN_FIELDS},
             "amt_credit_carryforward": s.amt_credit_carryforward if y == s.years[0].year else 0.0,
+            "ca_amt_credit_carryforward": (
+                s.ca_amt_credit_carryforward if y == s.years[0].year else 0.0
+            ),
+            "state": ty.state,
             "itemize": np.nan if ty.itemize is None else float(ty.itemize),
         })  # fmt: skip
         for o in s.options:
@@ -476,6 +485,8 @@ def book_crossover(
         out["shares"] = chosen
         out["spread"] = np.round(spent, 2)
         out["amt"] = taxed["amt"].to_numpy()
+        out["state"] = taxed["state"].to_numpy()
+        out["ca_amt"] = taxed["ca_amt"].to_numpy()
         out["spread_capacity"] = np.round(room, 2)
         out["all_exercisable"] = chosen == out["iso_shares"].to_numpy()
         out["by_grant"] = by_grant

@@ -348,6 +348,13 @@ def _household_options(f: Any) -> Any:
     default=None,
     help="Force the deduction; by default the lower-tax one is used.",
 )
+@click.option(
+    "--state",
+    type=click.Choice(["ca"]),
+    default=None,
+    help="ca: a California resident, whose answer keeps California's AMT at zero too (the joint "
+    "crossover, beside each system's own).",
+)
 @_household_options
 @_with_outputs
 @_with_projection
@@ -356,6 +363,7 @@ def crossover(
     year: int | None,
     filing_status: str | None,
     itemize: bool | None,
+    state: str | None,
     output: Path | None,
     as_json: bool,
     inflation: float | None,
@@ -390,7 +398,7 @@ def crossover(
         check_output_path(output)
     if input_path is not None and input_path.is_dir():
         budget = fields.pop("amt_budget", None)
-        extra = [k for k, v in fields.items() if v is not None]
+        extra = [k for k, v in fields.items() if v is not None] + (["state"] if state else [])
         if extra or filing_status is not None or itemize is not None:
             name = (extra or ["filing_status"])[0].replace("_", "-")
             raise InputError(f"--{name} applies to one household; a book has its own columns")
@@ -403,6 +411,8 @@ def crossover(
         given["filing_status"] = filing_status
     if itemize is not None:
         given["itemize"] = itemize
+    if state is not None:
+        given["state"] = state
     description = ""
     input_is_table = input_path is not None and input_path.suffix.lower() not in (".yaml", ".yml")
     if input_path is not None and not input_is_table:
@@ -544,31 +554,44 @@ def _print_crossover(r: pd.Series, description: str) -> None:
 
 @cli.command()
 @click.argument("year", type=int)
+@click.option(
+    "--state",
+    type=click.Choice(["ca"]),
+    default=None,
+    help="A state's law instead of the federal: ca (California: Form 540, Schedule P).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @_with_projection
-def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) -> None:
+def law(
+    year: int, state: str | None, as_json: bool, inflation: float | None, no_projection: bool
+) -> None:
     """The tax-law figures isoplan uses for YEAR, per filing status.
 
-    Published years show the values from data/federal/YEAR.yaml, where each figure names its
-    source (Rev. Proc. section and page, IRC section); later years show the projection.
+    Published years show the values from data/federal/YEAR.yaml (with --state ca,
+    data/ca/YEAR.yaml), where each figure names its source (Rev. Proc. section and page, IRC or
+    R&TC section, FTB form); later years show the projection.
 
     \b
     Examples:
       isoplan law 2026
+      isoplan law 2025 --state ca
       isoplan law 2030 --inflation 0.03 --json
     """
-    year_law = law_for_years([year], inflation, not no_projection)[year]
-    sources = citations(year)
+    jurisdiction = state or "federal"
+    year_law = law_for_years([year], inflation, not no_projection, jurisdiction)[year]
+    sources = citations(year, jurisdiction)
     if as_json:
         payload = {
             "year": year,
+            "jurisdiction": jurisdiction,
             "projected": year_law.projected,
             "values": year_law.values,
             "sources": sources,
         }
         click.echo(json.dumps(payload))
         return
-    title = f"Tax law {year}" + (" (projected)" if year_law.projected else "")
+    where = "" if state is None else "California "
+    title = f"{where}Tax law {year}" + (" (projected)" if year_law.projected else "")
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("parameter")
     for s in STATUSES:
@@ -579,7 +602,7 @@ def law(year: int, as_json: bool, inflation: float | None, no_projection: bool) 
         table.add_row(name, *[_fmt(c) for c in cells], sources.get(name, ""))
     console.print(table)
     if not year_law.projected:
-        console.print(f"Full references with links: data/federal/{year}.yaml")
+        console.print(f"Full references with links: data/{jurisdiction}/{year}.yaml")
 
 
 # ----------------------------------------------------------------------------------------------
