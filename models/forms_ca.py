@@ -60,13 +60,15 @@ def ca_tax_on(x: Any, ca: CaParams, ops: Any) -> Any:
 
 def schedule_ca_itemized(h: Household, agi: Any, ca: CaParams, ops: Any) -> dict[str, Any]:
     """California itemized deductions: real property tax (not state income tax, R&TC §17220),
-    mortgage interest and gifts to charity, less the R&TC §17077 limitation: the lesser of
-    `itemized_rate` of federal AGI above the start or `itemized_max_share` of the deductions."""
-    total = h.real_estate_tax + h.mortgage_interest + h.charitable
+    mortgage interest and cash gifts to charity up to `charity_agi_limit` (50%) of AGI, less the
+    R&TC §17077 limitation: the lesser of `itemized_rate` of federal AGI above the start or
+    `itemized_max_share` of the deductions."""
+    gifts = ops.minimum(h.charitable, ops.maximum(ca.charity_agi_limit * agi, 0.0))
+    total = h.real_estate_tax + h.mortgage_interest + gifts
     limitation = ops.minimum(
         ca.itemized_rate * ops.maximum(agi - ca.itemized_start, 0.0), ca.itemized_max_share * total
     )
-    return {"taxes": h.real_estate_tax, "total": total, "limitation": limitation}
+    return {"taxes": h.real_estate_tax, "gifts": gifts, "total": total, "limitation": limitation}
 
 
 def form_540_income(h: Household, federal_agi: Any, ca: CaParams, ops: Any) -> dict[str, Any]:

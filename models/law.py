@@ -197,6 +197,7 @@ class CaParams:
     itemized_start: Any
     itemized_rate: Any
     itemized_max_share: Any
+    charity_agi_limit: Any
     mhst_rate: Any
     mhst_threshold: Any
     amt_rate: Any
@@ -225,6 +226,7 @@ _CA_FIELD_PARAMETER: dict[str, str] = {
     "itemized_start": "ca.itemized_limitation_start",
     "itemized_rate": "ca.itemized_limitation_rate",
     "itemized_max_share": "ca.itemized_limitation_max_share",
+    "charity_agi_limit": "ca.charitable_agi_limit",
     "mhst_rate": "ca.mhst_rate",
     "mhst_threshold": "ca.mhst_threshold",
     "amt_rate": "ca.amt_rate",

@@ -1191,6 +1191,11 @@ def _ca540(
         raise NotModelled(f"{ty.year}: California's exemption credits can exceed its line 31")
     # The AMT allows the itemized deductions but the taxes, without the limitation (Schedule P
     # lines 3 and 18); of the standard deduction, nothing (line 1).
+    if ty.charitable > ca.charity_agi_limit * agi.lo:
+        raise NotModelled(
+            f"{ty.year}: California's limit on gifts to charity (half of AGI) can bind within "
+            "the plan's range of AGI (not yet modelled in a plan)"
+        )
     x_amti = agi - itemizing * (ty.mortgage_interest + ty.charitable)
     amti = x_amti + f["iso_spread"] + line2k
 
