@@ -174,6 +174,8 @@ YEAR_COLUMNS: tuple[BookColumn, ...] = (
                "client's fmv and fmv_growth)."),
     BookColumn("exercise_date", "date", ("prices", "exercise_date")),
     BookColumn("sale_date", "date", ("prices", "sale_date")),
+    BookColumn("state", "text", ("years", "state"), help="That year's residence, as the clients "
+               "table's state (empty: the client's): a move."),
     *_income_columns(("years",)),
 )  # fmt: skip
 
@@ -586,7 +588,8 @@ def _add_years(
                     price[key] = row[col.name]
                     doc["prices"][year] = price
                 else:
-                    doc.setdefault("years", {}).setdefault(year, {})[key] = row[col.name]
+                    value = book_state(row[col.name]) if key == "state" else row[col.name]
+                    doc.setdefault("years", {}).setdefault(year, {})[key] = value
 
 
 def _add_grants(

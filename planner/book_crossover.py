@@ -316,7 +316,8 @@ def inputs_from_tables(
         k == 0, number("ca_amt_credit_carryforward"), 0.0
     )
     state = clients.get("state")
-    house["state"] = "" if state is None else state.map(book_state).fillna("").to_numpy()
+    own_state = "" if state is None else state.map(book_state).fillna("").to_numpy()
+    house["state"] = overrides.get("state", own_state)
     itemize = overrides.get("itemize", clients.get("itemize"))
     house["itemize"] = itemize if itemize is not None else np.nan
     fmv = np.round(number("fmv", np.nan) * (1.0 + number("fmv_growth")) ** k, 2)
@@ -391,6 +392,10 @@ def _year_overrides(
             out[c] = _days(merged[c], len(merged))
         elif c == "itemize":
             out[c] = merged[c].to_numpy()
+        elif c == "state":  # that year's residence, else the client's
+            own = clients["state"] if "state" in clients else pd.Series("", index=clients.index)
+            out[c] = merged[c].where(merged[c].notna(), own.to_numpy()).map(book_state)
+            out[c] = out[c].fillna("").to_numpy()
         else:
             bounds = _BOUNDS["years"].get(c, (-math.inf, math.inf))
             ids = merged["client_id"].to_numpy(dtype=object)

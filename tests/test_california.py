@@ -88,8 +88,15 @@ def test_a_book_answers_its_california_clients_jointly(tmp_path: Path) -> None:
     assert set(out["state"]) == {"ca", ""}
     assert (out.loc[out["state"] == "ca", "ca_amt"] < 0.005).all()
     assert (out.loc[out["state"] == "", "ca_amt"] == 0).all()
-    # The tables path and the full validation of each client agree, California included.
     assert (out["error"] == "").all()
+    # A years-table row moves a client: its year's residence, there and in its scenario.
+    first = clients.iloc[0]
+    pd.DataFrame([{"client_id": first["client_id"], "year": first["first_year"], "state": "TX"}]
+                 ).to_csv(book / "years.csv", index=False)  # fmt: skip
+    moved = read_book(book)
+    assert book_crossover(moved).set_index("client_id").loc[first["client_id"], "state"] == ""
+    years = moved.clients[0].validated().scenario.years
+    assert [ty.state for ty in years][:2] == ["", "ca"]
 
 
 def test_a_plan_that_moves_warns_and_strands_the_credit(tmp_path: Path) -> None:
