@@ -794,6 +794,10 @@ _ROW_UNIT = 20.0  # the row index's scale in the functions of it: kinks a row ap
 # further apart than `models.pwl`'s probe window
 _ROW_END = 0.005  # dollars: an income is in a row when at least half a cent inside its end
 _HALF_UP = 1e-3  # the Table's tax is the least whole dollar >= formula - 0.5 + this (checked)
+# ... and at most formula + 0.5 + _HALF_UP less this: below the next whole dollar by more than a
+# solver's tolerance, and above the Table's own (formula - 0.5 + _HALF_UP is never within
+# _HALF_UP below a whole dollar's reach: checked with the rounding).
+_BELOW_NEXT = 5e-4
 
 
 def _table_rows(table: _Table, key: tuple[Any, ...]) -> _Rows:
@@ -869,7 +873,9 @@ def _row_function(values: list[float]) -> Callable[[float], float]:
     return f
 
 
-def _tax_on_ordinary(b: Builder, name: str, x: Lin, table: _Table, key: tuple[Any, ...]) -> Lin:
+def _tax_on_ordinary(
+    b: Builder, name: str, x: Lin, table: _Table, key: tuple[Any, ...], exact: bool = False
+) -> Lin:
     """The tax on an amount of taxable income `x` >= 0 as the engine figures it
     (`models.forms.tax_on_ordinary`, Form 1040 line 16; `models.forms_ca.ca_tax_on`, Form 540
     line 31): the Tax Table below its limit, the rate schedule (a convex cost) above. The Table is
@@ -886,10 +892,18 @@ def _tax_on_ordinary(b: Builder, name: str, x: Lin, table: _Table, key: tuple[An
     differ (`_Rows.error`, a few dollars) whichever it picks, which keeps the relaxation close to
     the schedule where a big-M on the Table's rows leaves it nothing. An income within half a
     cent of a row's end on the wrong side would be put in the next row (incomes in whole cents
-    never are)."""
+    never are).
+
+    With `exact`, the tax is also bounded from above, for a tax that is not only a cost (Form
+    540 line 31 below the exemption credits, where more of it is less AMT): the row is held
+    from below too (x past the row's start, a convex cost of r), the Table's tax below the next
+    whole dollar (the midpoint's schedule as a relief of r), and the schedule beyond the limit
+    exactly (binaries at its kinks in range)."""
     x = b.narrowed(name, x)
     limit = table.limit
     if not table.in_table(x.lo):
+        if exact:
+            return b.exact(name, x, table.schedule, ("ordinary_tax", key))
         return b.above(name, x, table.schedule, ("ordinary_tax", key))
     b.watch(name, x)
     rows = _table_rows(table, key)
@@ -917,6 +931,14 @@ def _tax_on_ordinary(b: Builder, name: str, x: Lin, table: _Table, key: tuple[An
     mid = b.above(f"{name}__mid", q, _row_function(rows.formula), ("table_mid", key))
     tax = b.integer(f"{name}__tax", rows.taxes[lo], rows.taxes[hi])
     b.prob += tax >= mid.expr - 0.5 + _HALF_UP, f"{name}__half_up"
+    if exact:
+        if lo < hi:  # past the row's start: every start is below the limit, so also when u = 1
+            start = b.above(
+                f"{name}__start", q, _row_function(rows.edges[:-1]), ("table_start", key)
+            )
+            b.prob += x.expr + inside >= start.expr, f"{name}__past_start"
+        up = b.below(f"{name}__mid_up", q, _row_function(rows.formula), ("table_mid", key))
+        b.prob += tax <= up.expr + 0.5 + _HALF_UP - _BELOW_NEXT, f"{name}__below_next"
     if u is None:
         b.on_settle(lambda: setattr(tax, "varValue", rows.taxes[int(r.varValue)]))
         return Lin(tax, rows.taxes[lo], rows.taxes[hi])
@@ -931,6 +953,13 @@ def _tax_on_ordinary(b: Builder, name: str, x: Lin, table: _Table, key: tuple[An
     # The Table's tax is at least the schedule's less `rows.error` (valid at u = 0 too): the
     # relaxation keeps the schedule's tax within that, whatever u.
     b.prob += y >= formula.expr - rows.error * (1 - u), f"{name}__rates"
+    if exact:
+        exact_formula = b.exact(f"{name}__schedule_exact", x, table.schedule, ("ordinary_tax", key))
+        b.prob += y <= tax + (y.upBound - rows.taxes[lo]) * u, f"{name}__table_up"
+        b.prob += (
+            y <= exact_formula.expr + (y.upBound - exact_formula.lo) * (1 - u),
+            (f"{name}__rates_up"),
+        )
 
     def settle_tax() -> None:
         tax.varValue = rows.taxes[int(r.varValue)]
@@ -1151,14 +1180,16 @@ def _ca540(
 ) -> dict[str, Lin]:
     """California's Form 540, Schedule P and FTB 3510 (`models.forms_ca.california`) from the
     federal AGI and Form 6251 line 2k. R is line 31, E the exemption credits (line 32), X the
-    TMT, Xx that of the exclusion items alone, cf the credit carried in. With line 35 = R - E
-    (E never more than R here), AMT = max(0, X - R) and the credit allowed min(cf, max(0, R - E -
-    X)), the tax before the Mental Health Services Tax is
-        T = max(R - E - cf, min(X, R - E) + max(0, X - R)),
-        cf_out = cf + T + E - max(R, min(X, Xx))
+    TMT, Xx that of the exclusion items alone, cf the credit carried in. With L35 = max(0, R - E)
+    (line 35), AMT = max(0, X - R) and the credit allowed min(cf, max(0, L35 - X)), the tax
+    before the Mental Health Services Tax is
+        T = max(L35 - cf, min(X, L35) + max(0, X - R)),
+        cf_out = cf + T + (R - L35) - max(R, min(X, Xx))
     (the federal identities with line 31 and line 35 apart: the AMT is measured before the
-    exemption credits, the credit's room after them). min(X, R - E) is a cost and a minimum:
-    one binary, as is min(X, Xx) unless the deferral items only raise the TMT.
+    exemption credits, the credit's room after them). min(X, L35) is a cost and a minimum: one
+    binary, as is min(X, Xx) unless the deferral items only raise the TMT. Where R can be below
+    E, L35 is 0 and more R is less AMT, so R is held exact there (`_tax_on_ordinary`'s `exact`);
+    elsewhere R - L35 = E and R is a cost.
 
       line18        line 18 (`_ca_line18`), line 19 the AGI less it
       line31        line 31 of line 19: the FTB Tax Table at or below $100,000 (exact with two
@@ -1179,16 +1210,20 @@ def _ca540(
     line19 = agi - line18
     if line19.lo < 0.0:
         line19 = b.above(f"{tag}__line19", line19, _plus, "plus")
-    r = _tax_on_ordinary(b, f"{tag}__line31", line19, _ca_table(ca), ("ca_table", _key(ca)))
+    e = _ca_credits(b, tag, agi, h, ca, key)
+    table = _ca_table(ca)
+    # Where line 31 can be below the exemption credits, line 35 is 0 and more line 31 is less
+    # AMT: a relief there, so line 31 is held exact.
+    below_credits = table.tax(max(line19.lo, 0.0)) < e.hi
+    r = _tax_on_ordinary(
+        b, f"{tag}__line31", line19, table, ("ca_table", _key(ca)), exact=below_credits
+    )
     mhst = b.above(
         f"{tag}__line62",
         line19,
         lambda v: ca.mhst_rate * max(v - ca.mhst_threshold, 0.0),
         ("ca62", _key(ca)),
     )
-    e = _ca_credits(b, tag, agi, h, ca, key)
-    if r.lo < e.hi:
-        raise NotModelled(f"{ty.year}: California's exemption credits can exceed its line 31")
     # The AMT allows the itemized deductions but the taxes, without the limitation (Schedule P
     # lines 3 and 18); of the standard deduction, nothing (line 1).
     if ty.charitable > ca.charity_agi_limit * agi.lo:
@@ -1204,7 +1239,7 @@ def _ca540(
 
     x = _floor(b.above(f"{tag}__tmt", amti, tmt_of, ("ca_tmt", _key(ca))), 0.0)
     x_tmt = _floor(b.above(f"{tag}__x_tmt", x_amti, tmt_of, ("ca_tmt", _key(ca))), 0.0)
-    line35 = r - e
+    line35 = b.above(f"{tag}__line35", r - e, _plus, "plus") if below_credits else r - e
     amt = b.above(f"{tag}__amt", x - r, _plus, "plus")
     within = b.above_min(f"{tag}__tmt_or_line35", x, line35)
     income_tax = b.above_max(f"{tag}__income_tax", [line35 - cf, within + amt])
@@ -1212,7 +1247,7 @@ def _ca540(
         x_tmt if _deferral_only_raises_tmt(f) else b.above_min(f"{tag}__tmt_or_x", x, x_tmt)
     )
     floor = b.above_max(f"{tag}__credit_floor", [r, creditable])
-    cf_out = cf + income_tax + e - floor
+    cf_out = cf + income_tax + (r - line35) - floor
     b.prob += cf_out.expr >= 0.0, f"{tag}__credit_left"
     return {"ca_total_tax": income_tax + mhst, "ca_credit_carryforward_out": _floor(cf_out, 0.0)}
 

@@ -235,6 +235,8 @@ SYNTHETIC_CA = [
     ("mfj", 4, 2, 82, 2500, "low"),
     ("mfs", 3, 2, 84, 2500, "low"),
     ("hoh", 4, 2, 86, 2500, "low"),
+    ("mfj", 3, 2, 88, 2500, "low"),
+    ("single", 4, 2, 90, 2500, "low"),
 ]
 
 
@@ -634,6 +636,12 @@ TINY = {
     "ca-low-mfj-90k": lambda: in_california(
         tiny_low_income("mfj", 90_000.0, {2026: 10.0, 2027: 14.0, 2028: 15.0}, 15.0),
         dependents=2,
+    ),
+    # Line 31 below the exemption credits (three dependents): the AMT against a line 31 held
+    # exact, line 35 at zero.
+    "ca-low-credits-above-tax": lambda: in_california(
+        tiny_low_income("mfj", 40_000.0, {2026: 12.0, 2027: 30.0, 2028: 40.0}, 40.0),
+        dependents=3,
     ),
     "ca-millionaire": lambda: in_california(
         replace(tiny_seed_story(), filing_status="single"),
