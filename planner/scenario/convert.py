@@ -40,6 +40,7 @@ from planner.scenario.schema import (
     MAX_HORIZON_YEARS,
     PERIOD_MONTHS,
     Grant,
+    Objective,
     ScenarioFile,
     shown,
 )
@@ -515,6 +516,7 @@ def validate(
     lots = _lots(doc, years[0], holding, where)
     required = _objective(doc, classes, where)
     obj = doc.objective
+    last = (taxyears[-1], laws[taxyears[-1].year])
     scenario = Scenario(
         description=doc.description,
         filing_status=doc.household.filing_status,
@@ -535,12 +537,25 @@ def validate(
         required_exercise=required,
         discount_rate=obj.discount_rate,
         terminal_price=obj.terminal_price,
-        terminal_tax_rate=obj.terminal_tax_rate,
-        terminal_ordinary_rate=obj.terminal_ordinary_rate,
+        terminal_tax_rate=obj.terminal_tax_rate + _state_terminal(obj, "terminal_tax_rate", last),
+        terminal_ordinary_rate=(
+            obj.terminal_ordinary_rate + _state_terminal(obj, "terminal_ordinary_rate", last)
+        ),
         credit_value=obj.credit_value,
         share_step=solver.share_step,
     )
     return Validated(scenario, options, laws)
+
+
+def _state_terminal(obj: Objective, field: str, last: tuple[TaxYear, YearLaw]) -> float:
+    """What a default terminal rate adds for a household living in California in the last year:
+    California's top rate that year (it taxes a later sale's gain, and an option's spread, as
+    ordinary income), so that holding to the end does not look free of the state tax a sale
+    pays. A rate the file gives is its own."""
+    ty, law = last
+    if field in obj.model_fields_set or ty.state != "ca":
+        return 0.0
+    return float(max(law.states["ca"].values["ca.rates"]))
 
 
 def scenario_from_data(

@@ -406,9 +406,12 @@ class Objective(_Model):
     terminal_price: PerShare | None = _DEFAULTS["terminal_price"]
     """Price per share at which shares held at the end are valued (default: the last FMV)."""
     terminal_tax_rate: Rate = _DEFAULTS["terminal_tax_rate"]
-    """Tax rate on the regular gain of shares held at the end."""
+    """Tax rate on the regular gain of shares held at the end (federal 20% + 3.8% by default;
+    when the last year is a California year and this is not given, plus California's top rate,
+    which taxes such a gain as ordinary income)."""
     terminal_ordinary_rate: Rate = _DEFAULTS["terminal_ordinary_rate"]
-    """Tax rate on the spread of vested options not exercised by the end."""
+    """Tax rate on the spread of vested options not exercised by the end (37% by default, plus
+    California's top rate as for terminal_tax_rate)."""
     credit_value: Rate = _DEFAULTS["credit_value"]
     """Value of each dollar of minimum tax credit left at the end."""
 
