@@ -933,9 +933,9 @@ def _tax_on_ordinary(
     b.prob += tax >= mid.expr - 0.5 + _HALF_UP, f"{name}__half_up"
     if exact:
         if lo < hi:  # past the row's start: every start is below the limit, so also when u = 1
-            start = b.above(
-                f"{name}__start", q, _row_function(rows.edges[:-1]), ("table_start", key)
-            )
+            # The first row holds 0 too (no tax), whichever end its rows hold.
+            starts = [-1.0, *rows.edges[1:-1]]
+            start = b.above(f"{name}__start", q, _row_function(starts), ("table_start", key))
             b.prob += x.expr + inside >= start.expr, f"{name}__past_start"
         up = b.below(f"{name}__mid_up", q, _row_function(rows.formula), ("table_mid", key))
         b.prob += tax <= up.expr + 0.5 + _HALF_UP - _BELOW_NEXT, f"{name}__below_next"

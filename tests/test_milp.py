@@ -643,6 +643,9 @@ TINY = {
         tiny_low_income("mfj", 40_000.0, {2026: 12.0, 2027: 30.0, 2028: 40.0}, 40.0),
         dependents=3,
     ),
+    "ca-departed": lambda: in_california(
+        tiny_low_income("single", 0.0, {2026: 9.0, 2027: 12.0}, 12.0)
+    ),
     "ca-millionaire": lambda: in_california(
         replace(tiny_seed_story(), filing_status="single"),
         wages=1_050_000.0,
