@@ -1213,8 +1213,9 @@ def _ca540(
     e = _ca_credits(b, tag, agi, h, ca, key)
     table = _ca_table(ca)
     # Where line 31 can be below the exemption credits, line 35 is 0 and more line 31 is less
-    # AMT: a relief there, so line 31 is held exact.
-    below_credits = table.tax(max(line19.lo, 0.0)) < e.hi
+    # AMT: a relief there, so line 31 is held exact (judged on line 19's tightened range).
+    least = b.narrowed(f"{tag}__line31", line19).lo
+    below_credits = table.tax(max(least, 0.0)) < e.hi
     r = _tax_on_ordinary(
         b, f"{tag}__line31", line19, table, ("ca_table", _key(ca)), exact=below_credits
     )
