@@ -332,6 +332,16 @@ def _fingerprint(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def scenario_book(path: Path) -> Book:
+    """One plan scenario file as a book of one client (for `isoplan crossover FILE`); a file that
+    cannot be read is bad input, said in one line."""
+    book = _read_scenarios(path.parent, [path])
+    error = book.clients[0].error
+    if error is not None:
+        raise InputError(error)
+    return book
+
+
 def _read_scenarios(folder: Path, paths: list[Path]) -> Book:
     clients: dict[str, Client] = {}
     for p in paths:

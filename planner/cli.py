@@ -57,6 +57,7 @@ from planner.outputs import (
 from planner.plan import run_plan, summary_lines, tables
 from planner.robust import robust_lines, robust_tables, run_robust
 from planner.scenario import scenario_json_schema
+from planner.scenario.reading import read_yaml
 from planner.solve import SOLVERS
 from planner.variants import Variant, load_variant
 
@@ -380,6 +381,8 @@ def crossover(
     \b
     INPUT is optional:
       a YAML example with `description`, `household` and `grant` (options override its fields),
+      or a plan scenario (`isoplan schema`): its first year (--year for another), over all its
+      vested ISO grants, smallest spread first,
       or a CSV / JSONL / Parquet table of many household-years with columns strike, fmv,
       shares and optionally amt_budget (one answer per row),
       or a BOOK folder (`isoplan schema --book`): one answer per client for the first year of
@@ -403,6 +406,15 @@ def crossover(
             name = (extra or ["filing_status"])[0].replace("_", "-")
             raise InputError(f"--{name} applies to one household; a book has its own columns")
         _crossover_book(input_path, year, budget or 0.0, output, as_json, inflation, no_projection)
+        return
+    if input_path is not None and _is_plan_scenario(input_path):
+        budget = fields.pop("amt_budget", None)
+        extra = [k for k, v in fields.items() if v is not None] + (["state"] if state else [])
+        if extra or filing_status is not None or itemize is not None:
+            name = (extra or ["filing_status"])[0].replace("_", "-")
+            raise InputError(f"--{name} applies to a household; a plan scenario has its own")
+        _crossover_scenario(input_path, year, budget or 0.0, output, as_json, inflation,
+                            no_projection)  # fmt: skip
         return
     given = {k: v for k, v in fields.items() if v is not None}
     if year is not None:
@@ -445,6 +457,57 @@ def crossover(
     note = _projection_note(out, inflation)
     if note:
         err_console.print(note)
+
+
+def _is_plan_scenario(path: Path) -> bool:
+    """A YAML plan scenario (with `grants`), rather than a crossover example (with `grant`)."""
+    if path.is_dir() or path.suffix.lower() not in (".yaml", ".yml"):
+        return False
+    doc = read_yaml(path)[0]
+    return isinstance(doc, dict) and "grants" in doc and "grant" not in doc
+
+
+def _crossover_scenario(
+    path: Path,
+    year: int | None,
+    budget: float,
+    output: Path | None,
+    as_json: bool,
+    inflation: float | None,
+    no_projection: bool,
+) -> None:
+    """The crossover of a plan scenario's first year (or --year): its vested ISO grants as a
+    book's client, smallest spread first."""
+    from planner.book import scenario_book
+    from planner.book_crossover import book_crossover
+
+    out = book_crossover(scenario_book(path), year, budget, inflation, not no_projection)
+    row = out.iloc[0]
+    if row["error"]:
+        raise InputError(f"{path}: {row['error']}")
+    if output is not None:
+        write_table(out, output, {"version": __version__, "scenario": str(path)})
+    if as_json:
+        click.echo(json.dumps(records(out)[0]))
+        return
+    target = "no AMT" if budget == 0 else f"AMT within {_money(budget)}"
+    console.print(f"AMT crossover, {int(row['year'])} ({row['filing_status']}): {path.name}",
+                  style="bold")  # fmt: skip
+    if row["iso_shares"] == 0:
+        console.print("  No vested ISO shares in the money that year.")
+        return
+    console.print(
+        Text.assemble(
+            "  Exercise ", (f"{int(row['shares']):,}", "bold"),
+            f" of {int(row['iso_shares']):,} vested ISO shares with {target}: spread "
+            f"{_money(row['spread'])} ({row['by_grant']})",
+        )
+    )  # fmt: skip
+    console.print(
+        f"  AMT {_money(row['amt'])}; room for {_money(row['spread_capacity'])} of spread."
+    )
+    if row.get("state") == "ca":
+        console.print(f"  California AMT {_money(row['ca_amt'])} (the joint answer).")
 
 
 def _crossover_book(
@@ -500,6 +563,14 @@ def _print_crossover(r: pd.Series, description: str) -> None:
         f"{', itemized' if r['itemized'] else ', standard deduction'})",
         style="bold",
     )
+    if r["spread_per_share"] <= 0:
+        console.print(
+            "  Warning: the grant is underwater (its FMV is at or below the strike): an exercise "
+            "creates no AMT but costs at least what the shares are worth, so there is no "
+            "crossover to find.",
+            style="yellow",
+        )
+        return
     console.print(
         Text.assemble(
             "  Exercise ",

@@ -14,7 +14,9 @@ appears, exercised or not.
 Warnings (`date_warnings`): an expiry or an ISO window end within the plan's first tax year (act
 now), a sale window of a year dated before that year's exercise date (the plan exercises on
 the exercise date, so shares exercised that year cannot be sold in that window), and a move into
-or out of California within the horizon (what of it isoplan does not model).
+or out of California within the horizon (what of it isoplan does not model), and a grant whose
+strike is at or above the price of every year and sale window (underwater: never worth
+exercising in the plan).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ EVENT_ORDER = {QUALIFYING: 0, LONG_TERM: 1, ISO_WINDOW_END: 2, EXPIRY: 3}
 DEADLINE_FIRST_YEAR = "deadline_first_year"
 LIQUIDITY_BEFORE_EXERCISE = "liquidity_before_exercise"
 MOVE = "move"
+UNDERWATER = "underwater"
 
 
 def plan_lots(scenario: Scenario, plan: Plan | None) -> list[tuple[Lot, str]]:
@@ -95,13 +98,15 @@ def _iso_window_end(option: OptionClass) -> date | None:
 
 def date_warnings(scenario: Scenario) -> pd.DataFrame:
     """The warnings of a scenario (see the module docstring): `warning` (`DEADLINE_FIRST_YEAR` |
-    `LIQUIDITY_BEFORE_EXERCISE` | `MOVE`), `year`, `date` (the deadline, the sale window's, or
-    January 1 of the first year in the new residence), `subject` (option class ids, the sale
-    window's id, or the residence) and `message`, in date order."""
+    `LIQUIDITY_BEFORE_EXERCISE` | `MOVE` | `UNDERWATER`), `year`, `date` (the deadline, the sale
+    window's, January 1 of the first year in the new residence, or the first exercise date),
+    `subject` (option class ids, the sale window's id, the residence, or the grant) and
+    `message`, in date order."""
     rows = [
         *_first_year_deadlines(scenario),
         *_liquidity_before_exercise(scenario),
         *_moves(scenario),
+        *_underwater(scenario),
     ]
     rows.sort(key=lambda r: (r["date"], r["warning"], r["subject"]))
     return pd.DataFrame(rows, columns=list(WARNING_COLUMNS)).astype({"year": "int64"})
@@ -202,5 +207,30 @@ def _moves(scenario: Scenario) -> list[dict[str, object]]:
         rows.append({
             "warning": MOVE, "year": ty.year, "date": date(ty.year, 1, 1),
             "subject": ty.state or "no state", "message": message,
+        })  # fmt: skip
+    return rows
+
+
+def _underwater(scenario: Scenario) -> list[dict[str, object]]:
+    """A grant whose every option class has its strike at or above every price of the horizon
+    (each year's FMV and each sale window's price), one warning per grant, in the first year."""
+    prices = [ty.fmv for ty in scenario.years] + [w.price for w in scenario.windows]
+    first = scenario.years[0]
+    grants: dict[str, list[OptionClass]] = {}
+    for option in scenario.options:
+        grants.setdefault(option.grant_id, []).append(option)
+    rows: list[dict[str, object]] = []
+    for grant_id, options in grants.items():
+        strike = min(o.strike for o in options)
+        if strike < max(prices):
+            continue
+        rows.append({
+            "warning": UNDERWATER, "year": first.year, "date": first.exercise_date,
+            "subject": grant_id,
+            "message": (
+                f"grant {grant_id}: underwater, its strike ${strike:,.2f} at or above every price "
+                f"of the horizon (at most ${max(prices):,.2f}): exercising it never pays, so the "
+                "plan leaves it alone."
+            ),
         })  # fmt: skip
     return rows

@@ -81,6 +81,12 @@ def check_output_folder(folder: Path) -> None:
     exists, else the nearest folder above it that does (where it would be made)."""
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: exists and is not a folder")
+    if not folder.exists() and folder.suffix.lower() in OUTPUT_SUFFIXES:
+        raise InputError(
+            f"{folder}: this command writes a folder of tables (one Parquet file each), not one "
+            f"{folder.suffix} file: give a folder, such as -o {folder.with_suffix('')}/, or use "
+            "--json for one JSON document"
+        )
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

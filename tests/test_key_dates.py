@@ -175,7 +175,8 @@ def test_key_dates_are_printed_in_80_columns(tmp_path: Path) -> None:
     # a lot the plan creates: qualifying and long-term on the same day, one row
     planned = [r for r in rows if r[1].startswith("leap@")]
     assert planned and all(r[2] == "qualifying, long-term" for r in planned)
-    assert "Warning" not in stdout
+    # the one warning: the grant under water at every price (no deadline, move or tender)
+    assert stdout.count("Warning") == 1 and "Warning: grant under: underwater" in stdout
 
 
 def test_key_dates_are_written_and_in_json(tmp_path: Path) -> None:
@@ -196,7 +197,7 @@ def test_key_dates_are_written_and_in_json(tmp_path: Path) -> None:
     assert date(2026, 3, 1) in by_event["qualifying"]
     assert sorted(by_event["expiry"]) == [date(2034, 2, 28), date(2035, 1, 10)]
     assert written.loc[written["event"] == "expiry", "source"].eq("grant").all()
-    assert pd.read_parquet(out / "warnings.parquet").empty
+    assert list(pd.read_parquet(out / "warnings.parquet")["warning"]) == ["underwater"]
 
     document = json.loads(_plan(_write(tmp_path, DATES), "--json"))
     assert list(document)[-2:] == ["key_dates", "warnings"]
@@ -208,7 +209,7 @@ def test_key_dates_are_written_and_in_json(tmp_path: Path) -> None:
             index=False
         )
     ]
-    assert document["warnings"] == []
+    assert [w["subject"] for w in document["warnings"]] == ["under"]
 
 
 # ----------------------------------------------------------------------------------------------
