@@ -1084,7 +1084,8 @@ def compare(
     The first row is SCENARIO; each VARIANT is layered over it (SCENARIO+VARIANT: the variant
     file holds only what changes, deep-merged over the scenario; a variant not found as written
     is looked up beside the scenario, and may itself be layers a.yaml+b.yaml). --set applies
-    to every row. A scenario with `paths` is planned robustly; its row shows expected figures.
+    to every row; with no VARIANT, --set makes the variant: the scenario as written, then with
+    the changes. A scenario with `paths` is planned robustly; its row shows expected figures.
 
     \b
     Columns: after-tax wealth and its difference to the first row, total extra tax, AMT paid,

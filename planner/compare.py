@@ -8,6 +8,7 @@ validated before anything is solved, so a typo in the last one costs no solver t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -41,13 +42,20 @@ def load_variants(
     sets: tuple[str, ...] = (),
     overrides: Overrides = NO_OVERRIDES,
 ) -> list[Variant]:
-    """The scenario and each variant layered over it (with `sets` applied to all), validated."""
+    """The scenario and each variant layered over it (with `sets` applied to all), validated.
+    With no variant, `sets` make the one variant: the scenario as written, then with them (so
+    "compare BASE --set liquidity.ipo_date=2030-03-01" compares the two)."""
     specs = [(variant_name(scenario), scenario)]
     specs += [(variant_name(v), f"{scenario}+{v}") for v in variants]
     names = [n for n, _ in specs]
     for n in names:
         if names.count(n) > 1:
             raise InputError(f"{n}: two variants have this name (rename one file)")
+    if not variants and sets:
+        base = load_variant(scenario, (), name=names[0], overrides=overrides)
+        # named for its changes, as a folder name can be (the tables of -o go under it)
+        changed = re.sub(r"[^A-Za-z0-9._=+-]", "_", "+".join((names[0], *sets)))
+        return [base, load_variant(scenario, sets, name=changed, overrides=overrides)]
     return [load_variant(spec, sets, name=name, overrides=overrides) for name, spec in specs]
 
 
