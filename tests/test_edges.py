@@ -7,6 +7,8 @@ from pathlib import Path
 
 from conftest import run_isoplan
 
+from planner.scenario import load_scenario
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED_PLAN = ROOT / "scenarios" / "plan-seed-story.yaml"
 
@@ -43,3 +45,42 @@ def test_an_underwater_grant_is_a_warning_not_an_answer(tmp_path: Path) -> None:
     warnings = [w for w in got["warnings"] if w["warning"] == "underwater"]
     assert [w["subject"] for w in warnings] == ["seed"]
     assert got["actions"] == []
+
+
+def test_init_writes_a_starter_that_plans(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    r = run_isoplan("init", path)
+    assert r.code == 0 and path.exists() and "isoplan plan" in r.stderr
+    text = path.read_text(encoding="utf-8")
+    assert text.count("#") > 20  # commented for a newcomer
+    got = json.loads(run_isoplan("plan", path, "--json").stdout)
+    assert got["summary"][0]["status"] == "optimal"
+    again = run_isoplan("init", path)
+    assert again.code == 2 and "exists" in again.stderr
+    assert path.read_text(encoding="utf-8") == text
+    assert run_isoplan("init", tmp_path / "mine.txt").code == 2
+
+
+def test_prices_as_a_start_and_a_growth_rate(tmp_path: Path) -> None:
+    text = SEED_PLAN.read_text(encoding="utf-8")
+    start, end = text.index("prices:"), text.index("grants:")
+    path = tmp_path / "grown.yaml"
+    path.write_text(text[:start] + "prices: {2026: 51}\nprice_growth: 0.1\n" + text[end:])
+    fmvs = [ty.fmv for ty in load_scenario(path).years]
+    assert fmvs == [51.0, 56.1, 61.71, 67.88]  # 51 x 1.1^k, to the cent
+    path.write_text(text[:start] + "prices: {2026: 51}\n" + text[end:])
+    r = run_isoplan("plan", path)
+    assert r.code == 2 and "no price for 2027" in r.stderr and "price_growth" in r.stderr
+
+
+def test_compare_with_set_and_no_variant_makes_the_variant() -> None:
+    r = run_isoplan(
+        "compare", SEED_PLAN, "--set", "liquidity.ipo_date=2029-03-01", "--json", "--gap", "1e-3"
+    )
+    assert r.code == 0, r.stderr
+    rows = json.loads(r.stdout)["compare"]
+    assert [row["variant"] for row in rows] == [
+        "plan-seed-story",
+        "plan-seed-story+liquidity.ipo_date=2029-03-01",
+    ]
+    assert rows[0]["after_tax_wealth"] != rows[1]["after_tax_wealth"]

@@ -33,7 +33,7 @@ from models.grants import (
 from models.law import Holding, IsoLaw, YearLaw, holding_for, iso_law_for
 from models.scenario import ISO, NSO, STOCK, Lot, OptionClass, SaleWindow, Scenario, TaxYear
 from planner.errors import LawYearError
-from planner.limits import MAX_MONEY
+from planner.limits import MAX_MONEY, MAX_PRICE
 from planner.options import NO_OVERRIDES, Overrides, PlanOptions
 from planner.scenario.reading import Loc, Where, parse_yaml, read_yaml
 from planner.scenario.schema import (
@@ -41,6 +41,7 @@ from planner.scenario.schema import (
     PERIOD_MONTHS,
     Grant,
     Objective,
+    PriceYear,
     ScenarioFile,
     shown,
 )
@@ -75,7 +76,32 @@ def _check_years(doc: ScenarioFile, years: list[int], where: Where) -> None:
             raise where.error(("prices", y), f"year {y} is outside {span}")
     for y in years:
         if y not in doc.prices:
-            raise where.error(("prices",), f"no price for {y} (every year of {span} needs one)")
+            why = "every year needs one, or give price_growth" if doc.price_growth is None else (
+                "price_growth grows the price of an earlier year"
+            )  # fmt: skip
+            raise where.error(("prices",), f"no price for {y} ({span}: {why})")
+
+
+def _grown_prices(doc: ScenarioFile, years: list[int], where: Where) -> ScenarioFile:
+    """`doc` with each horizon year missing from `prices` priced at the latest earlier year's
+    FMV grown by `price_growth` a year, to the cent (with no `price_growth`, as it is)."""
+    if doc.price_growth is None:
+        return doc
+    prices = dict(doc.prices)
+    for y in years:
+        earlier = [k for k in prices if k < y]
+        if y in prices or not earlier:
+            continue
+        last = max(earlier)
+        fmv = round(prices[last].fmv * (1.0 + doc.price_growth) ** (y - last), 2)
+        if fmv > MAX_PRICE:
+            raise where.error(
+                ("price_growth",),
+                f"grows the price to ${fmv:,.2f} in {y}, over the bound of a price per share "
+                f"(${MAX_PRICE:,.0f})",
+            )
+        prices[y] = PriceYear(fmv=fmv)
+    return doc.model_copy(update={"prices": prices})
 
 
 def _laws(years: list[int], options: PlanOptions, where: Where, field: str) -> dict[int, YearLaw]:
@@ -503,6 +529,7 @@ def validate(
     laws = _laws(years, options, where, "horizon" if doc.horizon is not None else "years")
     law = laws[years[0]]
     holding = holding_for(law)
+    doc = _grown_prices(doc, years, where)
     _check_years(doc, years, where)
     taxyears = _tax_years(doc, years, where)
     for ty in taxyears:

@@ -514,7 +514,11 @@ class ScenarioFile(_Model):
             PriceYear, BeforeValidator(_price_shorthand, json_schema_input_type=PriceYear | float)
         ],
     ]
-    """Per horizon year: the FMV, or {fmv, exercise_date, sale_date}."""
+    """Per horizon year: the FMV, or {fmv, exercise_date, sale_date}. With `price_growth`, only
+    the first year's is needed."""
+    price_growth: Growth | None = None
+    """A year missing from `prices` takes the latest earlier year's FMV grown by this a year
+    (0.10 = 10%), to the cent: a start and a growth rate instead of every year's price."""
     grants: list[Grant] = Field(default_factory=list)
     lots: list[LotIn] = Field(default_factory=list)
     liquidity: Liquidity = Liquidity()
