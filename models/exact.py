@@ -44,7 +44,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.engine import tax_one
-from models.forms import SCALAR, Household, employee_fica
+from models.forms import FORM_LINES, SCALAR, Household, employee_fica
+from models.forms_ca import CA_FORM_LINES
 from models.law import CaParams, Params, YearLaw, ca_params_for, params_for, payroll_for
 from models.scenario import (
     EFFECT_FIELDS,
@@ -118,6 +119,12 @@ STATE_TAX_FIELDS = (
     "ca_credit_generated",
     "ca_credit_carryforward_out",
     "ca_total_tax",
+)
+
+# The form lines a year row carries beyond TAX_FIELDS and STATE_TAX_FIELDS
+# (`models.forms.FORM_LINES`, `models.forms_ca.CA_FORM_LINES`), 0 where a form is not filed.
+LINE_FIELDS = tuple(
+    k for k in (*FORM_LINES, *CA_FORM_LINES) if k not in (*TAX_FIELDS, *STATE_TAX_FIELDS)
 )
 
 # Shares: a plan's share counts may carry solver noise; within this many share steps of a whole
@@ -733,6 +740,8 @@ class Evaluator:
         }
         for f in TAX_FIELDS + STATE_TAX_FIELDS:
             row[f] = bool(result[f]) if f == "itemized" else float(result[f])
+        for f in LINE_FIELDS:
+            row[f] = float(result.get(f, 0.0))
         row.update(
             {
                 "base_total_tax": base["total_tax"],

@@ -596,6 +596,33 @@ def employee_fica(wages: Any, payroll: Any, ops: Any) -> Any:
     return payroll.ss_rate * ops.minimum(w, payroll.ss_wage_base) + payroll.medicare_rate * w
 
 
+# The form lines a CPA checks (`isoplan tax --lines`, a plan's `forms` table): a result of
+# `household_tax` -> (form, line, what the line holds). Lines 1 and 2a of Form 6251 as the 2024
+# form numbers them (2025's line 1 splits into 1-1b, `form_6251`).
+FORM_LINES: dict[str, tuple[str, str, str]] = {
+    "f1040_l7": ("Form 1040", "7", "capital gain or (loss)"),
+    "agi": ("Form 1040", "11", "adjusted gross income"),
+    "f1040_l12": ("Form 1040", "12", "standard deduction or itemized deductions"),
+    "f1040_l13b": ("Form 1040", "13b", "deduction for seniors (Schedule 1-A), 2025-2028"),
+    "deduction": ("Form 1040", "14", "total deductions"),
+    "taxable_income": ("Form 1040", "15", "taxable income"),
+    "regular_tax": ("Form 1040", "16", "tax"),
+    "f6251_l1": ("Form 6251", "1", "taxable income before its floor at zero"),
+    "f6251_l2a": ("Form 6251", "2a", "taxes (Schedule A line 7), or the standard deduction"),
+    "f6251_l2i": ("Form 6251", "2i", "incentive stock options"),
+    "line2k": ("Form 6251", "2k", "disposition of property"),
+    "amti": ("Form 6251", "4", "alternative minimum taxable income"),
+    "amt_exemption": ("Form 6251", "5", "exemption"),
+    "f6251_l6": ("Form 6251", "6", "line 4 less line 5"),
+    "tmt": ("Form 6251", "9", "tentative minimum tax"),
+    "amt": ("Form 6251", "11", "alternative minimum tax"),
+    "mtc_allowed": ("Form 8801", "25", "minimum tax credit"),
+    "mtc_carryforward_out": ("Form 8801", "26", "credit carryforward to next year"),
+    "niit": ("Form 8960", "17", "net investment income tax"),
+    "additional_medicare_tax": ("Form 8959", "18", "Additional Medicare Tax"),
+}
+
+
 def household_tax(h: Household, p: Params, ops: Any) -> dict[str, Any]:
     """All forms for one deduction choice; the flat result the CLI and tests read."""
     f1040 = form_1040(h, p, ops)
@@ -629,4 +656,11 @@ def household_tax(h: Household, p: Params, ops: Any) -> dict[str, Any]:
         "total_tax": total,
         "itemized": f1040["itemizing"],
         "line2k": f6251["line2k"],
+        "f1040_l7": f1040["line7"],
+        "f1040_l12": f1040["line12"],
+        "f1040_l13b": f1040["line13b"],
+        "f6251_l1": f6251["line1"],
+        "f6251_l2a": f6251["line2a"],
+        "f6251_l2i": h.iso_spread,
+        "f6251_l6": f6251["taxable_excess"],
     }

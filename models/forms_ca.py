@@ -178,6 +178,26 @@ def ftb_3510(h: Household, line35: Any, sched_p: dict[str, Any], ops: Any) -> di
     }
 
 
+# California's form lines (as `models.forms.FORM_LINES`): a result of `california` -> (form,
+# line, what the line holds).
+CA_FORM_LINES: dict[str, tuple[str, str, str]] = {
+    "ca_agi": ("Form 540", "17", "California adjusted gross income"),
+    "ca_deduction": ("Form 540", "18", "standard deduction or itemized deductions"),
+    "ca_taxable_income": ("Form 540", "19", "taxable income"),
+    "ca_regular_tax": ("Form 540", "31", "tax"),
+    "ca_exemption_credits": ("Form 540", "32", "exemption credits"),
+    "ca540_l35": ("Form 540", "35", "tax less exemption credits"),
+    "ca540_l48": ("Form 540", "48", "tax less credits (the credit for prior year AMT)"),
+    "ca_amt": ("Form 540", "61", "alternative minimum tax (Schedule P line 26)"),
+    "ca_mhst": ("Form 540", "62", "Mental Health Services Tax"),
+    "ca_amti": ("Schedule P (540)", "21", "alternative minimum taxable income"),
+    "ca_amt_exemption": ("Schedule P (540)", "22", "exemption"),
+    "ca_tmt": ("Schedule P (540)", "24", "tentative minimum tax"),
+    "ca_credit_allowed": ("Schedule P (540)", "Part III, code 188", "credit for prior year AMT"),
+    "ca_credit_carryforward_out": ("FTB 3510", "", "credit carried to next year"),
+}
+
+
 def california(
     h: Household, federal_agi: Any, line2k: Any, ca: CaParams, ops: Any
 ) -> dict[str, Any]:
@@ -208,4 +228,6 @@ def california(
         "ca_credit_generated": credit["generated"],
         "ca_credit_carryforward_out": credit["carryforward_out"],
         "ca_total_tax": line48 + line61 + line62,
+        "ca540_l35": line35,
+        "ca540_l48": line48,
     }

@@ -42,6 +42,7 @@ from planner.household_taxes import (
     LOSS_CARRYOVER_OUT,
     compute_crossover,
     compute_tax,
+    line_names,
 )
 from planner.households import GRANT_COLUMNS, HOUSEHOLD_COLUMNS, read_example, read_table
 from planner.law import citations, default_inflation, law_for_years, published_years
@@ -211,10 +212,17 @@ def cli() -> None:
 @click.argument(
     "input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
+@click.option(
+    "--lines",
+    is_flag=True,
+    help="Also write the form lines a CPA checks, one column each (f1040_l7 ... f6251_l2i ..., "
+    "ca540_l35 ...; the Parquet file's metadata names each column's form and line).",
+)
 @_with_outputs
 @_with_projection
 def tax(
     input_path: Path,
+    lines: bool,
     output: Path | None,
     as_json: bool,
     inflation: float | None,
@@ -266,12 +274,16 @@ def tax(
                 not no_projection,
                 input_path,
                 progress=lambda n: bar.advance(task, n),
+                lines=lines,
             )
     else:
-        out = compute_tax(df, inflation, not no_projection, input_path)
+        out = compute_tax(df, inflation, not no_projection, input_path, lines=lines)
     note = _projection_note(out, inflation)
     if output is not None:
-        write_table(out, output, _table_provenance(out, inflation))
+        meta = _table_provenance(out, inflation)
+        if lines:
+            meta["lines"] = json.dumps(line_names(list(out.columns)))
+        write_table(out, output, meta)
     if as_json:
         click.echo(json.dumps(records(out)))
     elif output is not None:

@@ -15,7 +15,8 @@ import pandas as pd
 
 from models.crossover import crossover
 from models.engine import tax_many
-from models.forms import VECTOR, Household
+from models.forms import FORM_LINES, VECTOR, Household
+from models.forms_ca import CA_FORM_LINES
 from models.law import STATUSES, LawTable, ca_params_for, params_for
 from planner.errors import InputError, LawYearError
 from planner.households import (
@@ -94,10 +95,12 @@ def compute_tax(
     allow_projection: bool = True,
     source: Path = Path("<input>"),
     progress: Callable[[int], None] | None = None,
+    lines: bool = False,
 ) -> pd.DataFrame:
     """The exact tax of every household-year row of `df` (see `TAX_OUTPUT_COLUMNS`, and
-    `STATE_OUTPUT_COLUMNS` when `df` has a `state` column). A year is projected when either
-    jurisdiction's law for it is."""
+    `STATE_OUTPUT_COLUMNS` when `df` has a `state` column; with `lines`, also the form lines of
+    `models.forms.FORM_LINES` and, with a state, `models.forms_ca.CA_FORM_LINES` that those do
+    not hold already). A year is projected when either jurisdiction's law for it is."""
     table, _ = parse_households(source, df)
     law, projected = _law_table(source, df, table, inflation, allow_projection)
     index = law.cell_index(table.years, table.statuses)
@@ -129,13 +132,26 @@ def compute_tax(
     for k, chunks in parts.items():
         v = np.concatenate(chunks)
         out[k] = v if k in ("itemized", "ca_itemized") else np.round(v, 2)
+    extra = [k for k in FORM_LINES if k not in TAX_OUTPUT_COLUMNS] if lines else []
     if not state:
-        return out[list(TAX_OUTPUT_COLUMNS)]
+        return out[list(TAX_OUTPUT_COLUMNS) + extra]
     out["state"] = np.where(table.resident, "ca", "")
-    for k in STATE_OUTPUT_COLUMNS:
+    state_lines = [k for k in CA_FORM_LINES if k not in STATE_OUTPUT_COLUMNS] if lines else []
+    for k in (*STATE_OUTPUT_COLUMNS, *state_lines):
         if k not in out.columns:
             out[k] = False if k == "ca_itemized" else 0.0
-    return out[list(TAX_OUTPUT_COLUMNS) + list(STATE_OUTPUT_COLUMNS)]
+    return out[list(TAX_OUTPUT_COLUMNS) + list(STATE_OUTPUT_COLUMNS) + extra + state_lines]
+
+
+def line_names(columns: list[str]) -> dict[str, str]:
+    """The form and line of each result column that is one (`FORM_LINES`, `CA_FORM_LINES`):
+    column -> 'Form 6251 line 2i (incentive stock options)'."""
+    known = {**FORM_LINES, **CA_FORM_LINES}
+    return {
+        c: f"{known[c][0]} line {known[c][1]} ({known[c][2]})".replace(" line  (", " (")
+        for c in columns
+        if c in known
+    }
 
 
 CROSSOVER_OUTPUT_COLUMNS = (

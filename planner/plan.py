@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from models.baselines import best_baseline, evaluate_baselines_by
-from models.exact import Evaluation, InfeasiblePlan, evaluate, with_deductions
+from models.exact import LINE_FIELDS, Evaluation, InfeasiblePlan, evaluate, with_deductions
+from models.forms import FORM_LINES
+from models.forms_ca import CA_FORM_LINES
 from models.law import YearLaw
 from models.milp import model_taxes, read_plan, settle
 from models.pwl import value_of
@@ -262,7 +265,8 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
     years = pd.DataFrame(ev.years)
     for line in COMPARED_LINES:
         years[f"model_{line}"] = [result.model_years[y][line] for y in years["year"]]
-    out["years"] = years
+    out["years"] = years.drop(columns=list(LINE_FIELDS))
+    out["forms"] = forms_table(ev.years)
     lots = pd.DataFrame(ev.lots)
     if not lots.empty:
         sold = lots.pop("sold")
@@ -270,6 +274,22 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
             lots[f"sold_{year}"] = [d.get(year, 0.0) for d in sold]
     out["lots"] = lots
     return {**out, **dated}
+
+
+FORMS_COLUMNS = ("year", "form", "line", "description", "amount")
+
+
+def forms_table(years: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per year and form line of the exact evaluation (`FORMS_COLUMNS`), in form order:
+    the federal forms every year, California's in a year of California residence, so a CPA can
+    check each figure against the forms (`models.forms.FORM_LINES`, `CA_FORM_LINES`)."""
+    rows = []
+    for row in years:
+        lines = {**FORM_LINES, **(CA_FORM_LINES if row["state"] == "ca" else {})}
+        for key, (form, line, description) in lines.items():
+            rows.append({"year": row["year"], "form": form, "line": line,
+                         "description": description, "amount": float(row[key])})  # fmt: skip
+    return pd.DataFrame(rows, columns=list(FORMS_COLUMNS))
 
 
 def summary_lines(result: PlanResult) -> list[str]:

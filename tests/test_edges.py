@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+import pyarrow.parquet as pq
 from conftest import run_isoplan
 
 from planner.scenario import load_scenario
@@ -84,3 +86,29 @@ def test_compare_with_set_and_no_variant_makes_the_variant() -> None:
         "plan-seed-story+liquidity.ipo_date=2029-03-01",
     ]
     assert rows[0]["after_tax_wealth"] != rows[1]["after_tax_wealth"]
+
+
+def test_form_lines_in_tax_and_in_a_plans_forms_table(tmp_path: Path) -> None:
+    """Issue 18, item 2: `tax --lines` and the plan's `forms` table, each line named."""
+    out = tmp_path / "taxes.parquet"
+    r = run_isoplan("tax", ROOT / "scenarios" / "households.csv", "--lines", "-o", out)
+    assert r.code == 0, r.stderr
+    table = pq.read_table(out)
+    names = json.loads(table.schema.metadata[b"isoplan.lines"])
+    assert names["f6251_l2i"] == "Form 6251 line 2i (incentive stock options)"
+    rows = table.to_pandas().set_index("id")
+    seed = rows.loc["seed-california-2025"]
+    assert seed["f6251_l2i"] == 500_000 and seed["amti"] == 700_000
+    assert abs(seed["ca540_l48"] + seed["ca_amt"] + seed["ca_mhst"] - seed["ca_total_tax"]) < 0.005
+    plan = tmp_path / "plan"
+    assert (
+        run_isoplan("plan", ROOT / "scenarios" / "plan-california-move.yaml", "-o", plan).code == 0
+    )
+    forms = pd.read_parquet(plan / "forms.parquet")
+    years = pd.read_parquet(plan / "years.parquet").set_index("year")
+    assert list(forms.columns) == ["year", "form", "line", "description", "amount"]
+    assert set(forms.loc[forms["form"] == "Form 540", "year"]) == {2026, 2027}  # in California
+    line16 = forms[(forms["form"] == "Form 1040") & (forms["line"] == "16")].set_index("year")
+    assert (line16["amount"] == years["regular_tax"]).all()
+    tmt = forms[(forms["form"] == "Schedule P (540)") & (forms["line"] == "24")].set_index("year")
+    assert (tmt["amount"] == years.loc[tmt.index, "ca_tmt"]).all()
