@@ -84,6 +84,12 @@ def _take(obj: Any, index: np.ndarray) -> Any:
     return type(obj)(**out)
 
 
+def _column(v: Any, n: int, flag: bool) -> np.ndarray:
+    """A result as a writable column of `n` rows (a figure that is one number for every row,
+    such as an input left at its default, repeated)."""
+    return np.array(np.broadcast_to(np.asarray(v, dtype=bool if flag else np.float64), (n,)))
+
+
 def tax_many(
     h: Household,
     p: Params,
@@ -100,18 +106,17 @@ def tax_many(
     """
     choose = np.isnan(itemize)
     first = household_tax(replace(h, itemize=np.where(choose, 0.0, itemize)), p, VECTOR)
-    out = {
-        k: np.asarray(v, dtype=np.float64 if k != "itemized" else bool) for k, v in first.items()
-    }
+    n = len(itemize)
+    out = {k: _column(v, n, k == "itemized") for k, v in first.items()}
     if choose.any():
         rows = np.flatnonzero(choose)
-        sub_h = _take(replace(h, itemize=np.ones(len(itemize))), rows)
+        sub_h = _take(replace(h, itemize=np.ones(n)), rows)
         alt = household_tax(sub_h, _take(p, rows), VECTOR)
         first_rows = {k: v[rows] for k, v in out.items()}
         better = itemizing_wins(alt, first_rows)
         picked = rows[better]
         for k, v in alt.items():
-            out[k][picked] = np.asarray(v)[better]
+            out[k][picked] = _column(v, len(rows), k == "itemized")[better]
     out["federal_total_tax"] = out["total_tax"].copy()
     if ca is not None and resident is not None and resident.any():
         rows = np.flatnonzero(resident)
