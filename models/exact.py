@@ -728,7 +728,8 @@ class Evaluator:
         extra_tax = float(result["total_tax"]) - base["total_tax"] + extra_fica
         row: dict[str, Any] = {
             "year": y,
-            "projected": bool(law.projected),
+            # the law of the year, federal or (a resident's) the state's, is projected
+            "projected": bool(law.projected or (ty.state and law.states[ty.state].projected)),
             "exercise_date": ty.exercise_date,
             "fmv": ty.fmv,
             **inputs,

@@ -86,6 +86,11 @@ class _Number(click.FloatRange):
         return number
 
 
+def _dollars(x: float) -> str:
+    """Whole dollars, for the tables a person reads at 80 columns."""
+    return f"-${-x:,.0f}" if x < -0.5 else f"${x:,.0f}"
+
+
 def _money(x: float) -> str:
     return f"-${-x:,.2f}" if x < 0 else f"${x:,.2f}"
 
@@ -1028,10 +1033,45 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
                 str(a["year"]), action, subject, f"{a['shares']:,.0f}", _money(a["price"]), note
             )
         console.print(t)
+    years = out.get("years")
+    if years is not None and not years.empty:
+        _print_years(years, out.get("actions"))
     _print_key_dates(out["key_dates"])
     for line in summary_lines(result):
         console.print(line)
+    if years is not None and not years.empty:
+        note = _projection_note(years, result.options.inflation)
+        if note:
+            console.print(note)
     _print_warnings(out["warnings"])
+
+
+def _print_years(years: pd.DataFrame, actions: pd.DataFrame | None) -> None:
+    """One line per year of the optimized plan (80 columns): shares exercised and sold, the
+    tax the plan adds (paid the next April), cash at the end of the year and the credit left
+    (federal plus California's); a projected year is starred."""
+    t = Table(title="Year by year (optimized plan)", header_style="bold")
+    for c in ("year", "exercised", "sold", "tax due next April", "cash after", "credit left"):
+        t.add_column(c, justify="right", no_wrap=True)
+    done = actions if actions is not None and not actions.empty else None
+    for _, y in years.iterrows():
+        year = int(y["year"])
+
+        def shares(kinds: tuple[str, ...], year: int = year) -> str:
+            if done is None:
+                return "0"
+            rows = done[(done["year"] == year) & done["kind"].isin(kinds)]
+            return f"{rows['shares'].sum():,.0f}"
+
+        t.add_row(
+            f"{year}{'*' if y['projected'] else ''}",
+            shares(("exercise", "exercise_and_sell")),
+            shares(("sale", "exercise_and_sell")),
+            _dollars(y["extra_tax"]),
+            _dollars(y["cash"]),
+            _dollars(y["mtc_carryforward_out"] + y["ca_credit_carryforward_out"]),
+        )
+    console.print(t)
 
 
 _EVENT_LABELS = {
@@ -1163,6 +1203,18 @@ def compare(
         click.echo(json.dumps({"compare": records(table)}))
     else:
         _print_compare(table)
+        projected = sorted({
+            ty.year for v in variants for ty in v.scenario.years
+            if v.laws[ty.year].projected
+            or (ty.state and v.laws[ty.year].states[ty.state].projected)
+        })  # fmt: skip
+        if projected:
+            rate = variants[0].options.inflation
+            rate = default_inflation() if rate is None else rate
+            console.print(
+                f"note: tax law for {', '.join(map(str, projected))} is projected (not "
+                f"published), indexed at an assumed {rate:.1%} a year"
+            )
     failed = [c.variant.name for c in done if c.row.get("after_tax_wealth") is None]
     if failed:
         err_console.print(f"isoplan: no plan for {', '.join(failed)}")

@@ -112,3 +112,19 @@ def test_form_lines_in_tax_and_in_a_plans_forms_table(tmp_path: Path) -> None:
     assert (line16["amount"] == years["regular_tax"]).all()
     tmt = forms[(forms["form"] == "Schedule P (540)") & (forms["line"] == "24")].set_index("year")
     assert (tmt["amount"] == years.loc[tmt.index, "ca_tmt"]).all()
+
+
+def test_plan_prints_a_line_per_year_in_80_columns() -> None:
+    """Issue 18, item 3: each year's exercises, sales, tax due next April, cash after and credit
+    left, starred where the law is projected, and the note that says so."""
+    r = run_isoplan("plan", ROOT / "scenarios" / "plan-california-move.yaml")
+    assert r.code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    start = lines.index("Year by year (optimized plan)")
+    block = lines[start : start + 9]
+    assert max(len(line) for line in block) <= 80, "\n".join(block)
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in block if "│" in line]
+    # 2026: California's law is projected (its 2026 figures are not published yet)
+    assert [row[0] for row in rows] == ["2026*", "2027*", "2028*", "2029*"]
+    assert rows[0][1] == "2,017" and rows[2][2] == "4,052"
+    assert "note (*): tax law for 2026, 2027, 2028, 2029 is projected" in r.stdout
