@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import sys
 import textwrap
 from collections.abc import Iterable
@@ -69,7 +70,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 # Piped output is not cut to 80 columns: tables stay readable in files and CI logs. No console
 # markup: descriptions, ids and names are the user's text, and "[/b]" in one is not a style.
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+_WIDTH = None if sys.stdout.isatty() else 160  # a pipe gets 160 columns unless COLUMNS says
+console = Console(soft_wrap=True, width=_WIDTH, markup=False)
 err_console = Console(stderr=True, soft_wrap=True, markup=False)
 
 
@@ -84,6 +86,26 @@ class _Number(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+def _compact(x: float) -> str:
+    """Money in at most 8 characters, for a table that must fit 80 columns: whole dollars below
+    $10,000, then thousands ($807.6k) and millions ($1.23M); never cut."""
+    sign, a = ("-" if x < -0.5 else ""), abs(x)
+    if a < 9_999.5:
+        return f"{sign}${a:,.0f}"
+    if a < 999_950:
+        return f"{sign}${a / 1e3:.1f}k"
+    return f"{sign}${a / 1e6:.2f}M"
+
+
+def _table_money() -> Any:
+    """The money format of the wide tables: full dollars and cents where the console has room
+    (110 columns or `--wide`), compact (`_compact`) where it has not."""
+    return _money if _WIDE[0] or console.width >= 110 else _compact
+
+
+_WIDE = [False]  # --wide: full figures whatever the console's width
 
 
 def _dollars(x: float) -> str:
@@ -819,6 +841,12 @@ def _check_outdir(outdir: Path | None) -> None:
     "second each solver phase always gets.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Full figures (dollars and cents) in every table, however narrow the console; by "
+    "default a console under 110 columns gets compact ones ($807.6k) so that tables fit.",
+)
 @_with_projection
 def plan(
     scenario_spec: str,
@@ -828,6 +856,7 @@ def plan(
     gap: float | None,
     time_limit: float | None,
     as_json: bool,
+    wide: bool,
     inflation: float | None,
     no_projection: bool,
 ) -> None:
@@ -884,6 +913,9 @@ def plan(
       isoplan plan scenarios/whatif/paths-ipo.yaml -o robust/      the robust plan
       isoplan schema > scenario.schema.json     the file format
     """
+    if wide:
+        _WIDE[0] = True
+        console.width = max(console.width, 200)
     _check_outdir(outdir)
     overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
     variant = load_variant(scenario_spec, sets, overrides=overrides)
@@ -988,6 +1020,7 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         console.print(s.description, style="dim")
     table = Table(title="Plans compared (exact re-evaluation)", header_style="bold")
     value = "after-tax wealth" if s.objective == "wealth" else "PV extra tax"
+    money = _table_money()
     for c in (
         "approach",
         value,
@@ -997,18 +1030,23 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         "credit left",
         "lowest cash",
     ):
-        table.add_column(c, justify="left" if c == "approach" else "right")
+        left = c == "approach"
+        # narrow: two-line headers and whole numbers, so that only the names wrap
+        head = c.replace(" ", "\n", 1) if money is _compact and not left else c
+        table.add_column(head, justify="left" if left else "right", no_wrap=not left)
     for _, r in out["summary"].iterrows():
         note = r.get("note")
         name = str(r["approach"]) + (f" ({note})" if isinstance(note, str) and note else "")
+        if money is _compact:  # words, so that a narrow console wraps the name, not a number
+            name = name.replace("_", " ")
         table.add_row(
             name,
-            _money(r["objective_value"]),
-            _money(r["total_extra_tax"]),
-            _money(r["amt_paid"]),
-            _money(r["credit_used"]),
-            _money(r["credit_left"]),
-            _money(r["lowest_cash"]),
+            money(r["objective_value"]),
+            money(r["total_extra_tax"]),
+            money(r["amt_paid"]),
+            money(r["credit_used"]),
+            money(r["credit_left"]),
+            money(r["lowest_cash"]),
         )
     if table.row_count:
         console.print(table)
@@ -1038,11 +1076,11 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         _print_years(years, out.get("actions"))
     _print_key_dates(out["key_dates"])
     for line in summary_lines(result):
-        console.print(line)
+        console.print(line, soft_wrap=False)  # wrapped at the console's width, by words
     if years is not None and not years.empty:
         note = _projection_note(years, result.options.inflation)
         if note:
-            console.print(note)
+            console.print(note, soft_wrap=False)
     _print_warnings(out["warnings"])
 
 
@@ -1472,6 +1510,10 @@ def _fail(message: str, code: int) -> None:
 
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 for anything the user can fix."""
+    _WIDE[0] = False  # each run starts narrow-aware (tests run many in one process)
+    columns = os.environ.get("COLUMNS", "")
+    piped_width = int(columns) if columns.isdigit() and int(columns) >= 40 else None
+    console.width = piped_width if piped_width and not sys.stdout.isatty() else _WIDTH
     try:
         cli.main(prog_name="isoplan", standalone_mode=False)
     except InputError as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 from conftest import run_isoplan
 
 from planner.scenario import load_scenario
@@ -128,3 +129,22 @@ def test_plan_prints_a_line_per_year_in_80_columns() -> None:
     assert [row[0] for row in rows] == ["2026*", "2027*", "2028*", "2029*"]
     assert rows[0][1] == "2,017" and rows[2][2] == "4,052"
     assert "note (*): tax law for 2026, 2027, 2028, 2029 is projected" in r.stdout
+
+
+def test_plans_compared_fits_80_columns_and_wide_shows_cents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18, item 3: at 80 columns every table of `plan` fits, no number cut (compact
+    money, names wrapped); --wide prints dollars and cents whatever the width."""
+    monkeypatch.setenv("COLUMNS", "80")
+    r = run_isoplan("plan", ROOT / "scenarios" / "plan-california-move.yaml")
+    assert r.code == 0, r.stderr
+    table_lines = [line for line in r.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table_lines and max(len(line) for line in table_lines) <= 80
+    assert "…" not in r.stdout
+    assert "$807.6k" in r.stdout and "$807,568.61" not in r.stdout
+    wide = run_isoplan("plan", ROOT / "scenarios" / "plan-california-move.yaml", "--wide")
+    assert "$807,568.61" in wide.stdout
+    # the next run is narrow again: --wide holds for its own run only
+    again = run_isoplan("plan", ROOT / "scenarios" / "plan-california-move.yaml")
+    assert "$807.6k" in again.stdout
