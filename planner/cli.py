@@ -70,8 +70,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 # Piped output is not cut to 80 columns: tables stay readable in files and CI logs. No console
 # markup: descriptions, ids and names are the user's text, and "[/b]" in one is not a style.
-_WIDTH = None if sys.stdout.isatty() else 160  # a pipe gets 160 columns unless COLUMNS says
-console = Console(soft_wrap=True, width=_WIDTH, markup=False)
+_WIDTH = None if sys.stdout.isatty() else 160  # a pipe: 160 columns, or ISOPLAN_WIDTH
+console = Console(soft_wrap=True, width=_WIDTH, height=None if _WIDTH is None else 25, markup=False)
 err_console = Console(stderr=True, soft_wrap=True, markup=False)
 
 
@@ -915,7 +915,7 @@ def plan(
     """
     if wide:
         _WIDE[0] = True
-        console.width = max(console.width, 200)
+        console.size = (max(console.width, 200), console.height)
     _check_outdir(outdir)
     overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
     variant = load_variant(scenario_spec, sets, overrides=overrides)
@@ -1033,12 +1033,12 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
         left = c == "approach"
         # narrow: two-line headers and whole numbers, so that only the names wrap
         head = c.replace(" ", "\n", 1) if money is _compact and not left else c
-        table.add_column(head, justify="left" if left else "right", no_wrap=not left)
+        table.add_column(
+            head, justify="left" if left else "right", no_wrap=not left, overflow="fold"
+        )
     for _, r in out["summary"].iterrows():
         note = r.get("note")
         name = str(r["approach"]) + (f" ({note})" if isinstance(note, str) and note else "")
-        if money is _compact:  # words, so that a narrow console wraps the name, not a number
-            name = name.replace("_", " ")
         table.add_row(
             name,
             money(r["objective_value"]),
@@ -1175,6 +1175,12 @@ def _print_warnings(warnings: pd.DataFrame) -> None:
     "`isoplan plan`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Every column, in full dollars, however narrow the console (under 110 columns the "
+    "table otherwise keeps the money columns, compact).",
+)
 @_with_projection
 def compare(
     scenario_spec: str,
@@ -1186,6 +1192,7 @@ def compare(
     gap: float | None,
     time_limit: float | None,
     as_json: bool,
+    wide: bool,
     inflation: float | None,
     no_projection: bool,
 ) -> None:
@@ -1211,6 +1218,9 @@ def compare(
       isoplan compare scenarios/whatif/crossover-vs-all.yaml --baselines
       isoplan compare scenarios/plan-seed-story.yaml --set liquidity.ipo_date=2029-03-01
     """
+    if wide:
+        _WIDE[0] = True
+        console.size = (max(console.width, 200), console.height)
     _check_outdir(outdir)
     overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
     variants = load_variants(scenario_spec, variant_specs, sets, overrides)
@@ -1260,31 +1270,53 @@ def compare(
 
 
 def _print_compare(table: pd.DataFrame) -> None:
+    """The variants side by side. Under 110 columns (without --wide) the money is compact and
+    the table keeps the columns that fit 80: the shares, years and status are in -o and
+    --json, and a status other than optimal is said below the table."""
     t = Table(title="Variants compared (exact re-evaluation, dollars)", header_style="bold")
+    narrow = _table_money() is _compact
     heads = (
         "variant", "after-tax wealth", "vs first", "extra tax", "AMT paid", "credit used",
         "credit left", "lowest cash", "exercised", "sold", "exercised in", "status",
     )  # fmt: skip
-    for c in heads:
+    shown = heads[:5] + heads[6:8] if narrow else heads
+    for c in shown:
         left = c in ("variant", "exercised in", "status")
-        t.add_column(c, justify="left" if left else "right", no_wrap=c == "variant")
+        head = c.replace(" ", "\n", 1) if narrow and not left else c
+        t.add_column(
+            head,
+            justify="left" if left else "right",
+            # narrow: whole numbers, and a long file name folds; wide: as it always was
+            no_wrap=not left if narrow else c == "variant",
+            overflow="fold" if left else "ellipsis",
+        )
 
     def money(x: Any) -> str:
-        return "-" if x is None or pd.isna(x) else f"{float(x):,.0f}"
+        if x is None or pd.isna(x):
+            return "-"
+        return _compact(float(x)) if narrow else f"{float(x):,.0f}"
 
     def shares(x: Any) -> str:
         return "-" if x is None or pd.isna(x) else f"{float(x):,.0f}"
 
     for _, r in table.iterrows():
-        t.add_row(
-            # a baseline's row sits under its variant's, by the baseline's name
-            f"  {r['variant'].split(' / ')[1]}" if r["kind"] == "baseline" else str(r["variant"]),
-            money(r["after_tax_wealth"]), money(r["vs_first"]),
-            money(r["total_extra_tax"]), money(r["amt_paid"]), money(r["credit_used"]),
-            money(r["credit_left"]), money(r["lowest_cash"]), shares(r["shares_exercised"]),
-            shares(r["shares_sold"]), str(r["exercise_years"] or "-"), str(r["status"]),
-        )  # fmt: skip
+        # a baseline's row sits under its variant's, by the baseline's name
+        name = f"  {r['variant'].split(' / ')[1]}" if r["kind"] == "baseline" else str(r["variant"])
+        cells = {
+            "variant": name,
+            "after-tax wealth": money(r["after_tax_wealth"]), "vs first": money(r["vs_first"]),
+            "extra tax": money(r["total_extra_tax"]), "AMT paid": money(r["amt_paid"]),
+            "credit used": money(r["credit_used"]), "credit left": money(r["credit_left"]),
+            "lowest cash": money(r["lowest_cash"]), "exercised": shares(r["shares_exercised"]),
+            "sold": shares(r["shares_sold"]), "exercised in": str(r["exercise_years"] or "-"),
+            "status": str(r["status"]),
+        }  # fmt: skip
+        t.add_row(*[cells[c] for c in shown])
     console.print(t)
+    if narrow:
+        odd = table[(table["kind"] != "baseline") & (table["status"] != "optimal")]
+        for _, r in odd.iterrows():
+            console.print(f"{r['variant']}: {r['status']}", soft_wrap=False)
     worst = table["plan_vs_exact"].dropna()
     if not worst.empty:
         ok = "agree" if worst.max() <= 1.0 else "DISAGREE (a bug: please report)"
@@ -1511,9 +1543,12 @@ def _fail(message: str, code: int) -> None:
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 for anything the user can fix."""
     _WIDE[0] = False  # each run starts narrow-aware (tests run many in one process)
-    columns = os.environ.get("COLUMNS", "")
+    # Not COLUMNS: a library of some hosts sets it for the processes they start.
+    columns = os.environ.get("ISOPLAN_WIDTH", "")
     piped_width = int(columns) if columns.isdigit() and int(columns) >= 40 else None
-    console.width = piped_width if piped_width and not sys.stdout.isatty() else _WIDTH
+    width = piped_width if piped_width and not sys.stdout.isatty() else _WIDTH
+    # Both dimensions: with a width alone rich reads a TERM=dumb pipe as 80 columns.
+    console.size = (width, 25) if width is not None else (None, None)
     try:
         cli.main(prog_name="isoplan", standalone_mode=False)
     except InputError as exc:

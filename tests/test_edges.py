@@ -136,7 +136,7 @@ def test_plans_compared_fits_80_columns_and_wide_shows_cents(
 ) -> None:
     """Issue 18, item 3: at 80 columns every table of `plan` fits, no number cut (compact
     money, names wrapped); --wide prints dollars and cents whatever the width."""
-    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("ISOPLAN_WIDTH", "80")
     r = run_isoplan("plan", ROOT / "scenarios" / "plan-california-move.yaml")
     assert r.code == 0, r.stderr
     table_lines = [line for line in r.stdout.splitlines() if line[:1] in "┏┃┡│└"]
@@ -148,3 +148,18 @@ def test_plans_compared_fits_80_columns_and_wide_shows_cents(
     # the next run is narrow again: --wide holds for its own run only
     again = run_isoplan("plan", ROOT / "scenarios" / "plan-california-move.yaml")
     assert "$807.6k" in again.stdout
+
+
+def test_compare_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ISOPLAN_WIDTH", "80")
+    args = ("compare", SEED_PLAN, "--set", "liquidity.ipo_date=2029-03-01", "--baselines")
+    r = run_isoplan(*args)
+    assert r.code == 0, r.stderr
+    table_lines = [line for line in r.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table_lines and max(len(line) for line in table_lines) <= 80
+    assert "…" not in r.stdout and "$811.6k" in r.stdout
+    # the variant's name folds over lines, whole
+    names = "".join(line.split("│")[1].strip() for line in table_lines if line.startswith("│"))
+    assert "plan-seed-story+liquidity.ipo_date=2029-03-01" in names
+    wide = run_isoplan(*args, "--wide")
+    assert "811,606" in wide.stdout and "exercised in" in wide.stdout
