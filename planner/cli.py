@@ -336,18 +336,40 @@ def _cell(column: str, value: Any) -> str:
     return _money(value) if isinstance(value, float) else str(value)
 
 
+# The columns a console under 110 columns keeps (the rest are in -o and --json).
+_NARROW_COLUMNS = ("id", "year", "filing_status", "regular_tax", "amt", "ca_amt", "total_tax",
+                   "shares", "next_amt", "rule_of_thumb_shares")  # fmt: skip
+
+
 def _print_rows(out: pd.DataFrame, columns: tuple[str, ...], limit: int = 40) -> None:
-    """A result table for the console; projected years are starred."""
+    """A result table for the console; projected years are starred. Under 110 columns it keeps
+    `_NARROW_COLUMNS`, in compact money (`_compact`) with two-line headers, so that it fits 80
+    columns without cutting a number."""
+    narrow = _table_money() is _compact
+    if narrow:
+        columns = tuple(c for c in columns if c in _NARROW_COLUMNS)
     table = Table(show_header=True, header_style="bold")
     for c in columns:
-        table.add_column(c, justify="left" if c in ("id", "filing_status") else "right")
+        left = c in ("id", "filing_status")
+        head = c.replace("_", "\n" if narrow else "_", 1) if not left else c
+        table.add_column(
+            "status" if narrow and c == "filing_status" else head,
+            justify="left" if left else "right",
+            no_wrap=narrow and not left,
+            overflow="fold",
+        )
     for _, row in out.head(limit).iterrows():
-        cells = [_cell(c, row[c]) for c in columns]
+        cells = [
+            _compact(row[c]) if narrow and isinstance(row[c], float) else _cell(c, row[c])
+            for c in columns
+        ]
         cells[1] += "*" if row["projected"] else ""
         table.add_row(*cells)
     console.print(table)
     if len(out) > limit:
         console.print(f"... {len(out) - limit:,} more rows; use -o FILE or --json for all")
+    elif narrow:
+        console.print("(a narrow console: more columns with -o FILE or --json)", soft_wrap=False)
 
 
 # ----------------------------------------------------------------------------------------------

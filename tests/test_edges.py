@@ -163,3 +163,12 @@ def test_compare_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "plan-seed-story+liquidity.ipo_date=2029-03-01" in names
     wide = run_isoplan(*args, "--wide")
     assert "811,606" in wide.stdout and "exercised in" in wide.stdout
+
+
+def test_tax_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ISOPLAN_WIDTH", "80")
+    r = run_isoplan("tax", ROOT / "scenarios" / "households.csv")
+    assert r.code == 0, r.stderr
+    table_lines = [line for line in r.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table_lines and max(len(line) for line in table_lines) <= 80
+    assert "…" not in r.stdout and "$220.2k" in r.stdout  # the California seed's total
