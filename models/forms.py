@@ -191,10 +191,19 @@ def tax_on_ordinary(x: Any, p: Params, ops: Any) -> Any:
     (the tax on the row's midpoint, rounded to whole dollars, half up) below `p.table_max`
     ($100,000), the rate formula (Tax Computation Worksheet) at or above it. QDCG worksheet lines
     22 and 24 use the same rule."""
-    midpoint = tax_table_midpoint(x, p, ops)
     in_table = x + _ROW_NOISE < p.table_max
+    midpoint = tax_table_midpoint(x, p, ops)
+    return table_or_schedule(x, in_table, midpoint, p.ord_rates, p.ord_edges, ops)
+
+
+def table_or_schedule(
+    x: Any, in_table: Any, midpoint: Any, rates: tuple, edges: tuple, ops: Any
+) -> Any:
+    """A Tax Table's tax where `in_table` (the rate schedule on the row's `midpoint`, rounded to
+    whole dollars, half up), the schedule on `x` elsewhere, 0 for no income: Form 1040 line 16
+    (`tax_on_ordinary`) and Form 540 line 31 (`models.forms_ca.ca_tax_on`) alike."""
     amount = ops.where(in_table, midpoint, x)
-    tax = rate_schedule(amount, p.ord_rates, p.ord_edges, ops)
+    tax = rate_schedule(amount, rates, edges, ops)
     table_tax = ops.floor(tax + 0.5 + _ROUND_EPS)
     return ops.where(x <= 0.0, 0.0, ops.where(in_table, table_tax, tax))
 

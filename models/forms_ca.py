@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.forms import Household, amt_exemption, rate_schedule
+from models.forms import Household, amt_exemption, table_or_schedule
 from models.law import CaParams
 
 _ROW_NOISE = 1e-6  # as in models.forms: an income within this of a row's end is at the end
@@ -52,10 +52,8 @@ def ca_tax_on(x: Any, ca: CaParams, ops: Any) -> Any:
     """Form 540 line 31 on taxable income `x`: the Tax Table (the rate schedule on the row's
     midpoint, in whole dollars) at or below `ca.table_max`, the rate schedule above it."""
     in_table = x <= ca.table_max + _ROW_NOISE
-    amount = ops.where(in_table, ca_tax_table_midpoint(x, ca, ops), x)
-    tax = rate_schedule(amount, ca.rates, ca.edges, ops)
-    table_tax = ops.floor(tax + 0.5 + _ROUND_EPS)
-    return ops.where(x <= 0.0, 0.0, ops.where(in_table, table_tax, tax))
+    midpoint = ca_tax_table_midpoint(x, ca, ops)
+    return table_or_schedule(x, in_table, midpoint, ca.rates, ca.edges, ops)
 
 
 def schedule_ca_itemized(h: Household, agi: Any, ca: CaParams, ops: Any) -> dict[str, Any]:

@@ -460,22 +460,20 @@ def crossover(
     """
     if output is not None:
         check_output_path(output)
+    # A book, or a plan scenario: the input holds its households; only --amt-budget applies.
+    whole = None
     if input_path is not None and input_path.is_dir():
+        whole = _crossover_book, "one household; a book has its own columns"
+    elif input_path is not None and _is_plan_scenario(input_path):
+        whole = _crossover_scenario, "a household; a plan scenario has its own"
+    if whole is not None:
+        answer, why = whole
         budget = fields.pop("amt_budget", None)
         extra = [k for k, v in fields.items() if v is not None] + (["state"] if state else [])
         if extra or filing_status is not None or itemize is not None:
             name = (extra or ["filing_status"])[0].replace("_", "-")
-            raise InputError(f"--{name} applies to one household; a book has its own columns")
-        _crossover_book(input_path, year, budget or 0.0, output, as_json, inflation, no_projection)
-        return
-    if input_path is not None and _is_plan_scenario(input_path):
-        budget = fields.pop("amt_budget", None)
-        extra = [k for k, v in fields.items() if v is not None] + (["state"] if state else [])
-        if extra or filing_status is not None or itemize is not None:
-            name = (extra or ["filing_status"])[0].replace("_", "-")
-            raise InputError(f"--{name} applies to a household; a plan scenario has its own")
-        _crossover_scenario(input_path, year, budget or 0.0, output, as_json, inflation,
-                            no_projection)  # fmt: skip
+            raise InputError(f"--{name} applies to {why}")
+        answer(input_path, year, budget or 0.0, output, as_json, inflation, no_projection)
         return
     given = {k: v for k, v in fields.items() if v is not None}
     if year is not None:

@@ -17,7 +17,7 @@ from models.crossover import crossover
 from models.engine import tax_many
 from models.forms import FORM_LINES, VECTOR, Household
 from models.forms_ca import CA_FORM_LINES
-from models.law import STATUSES, LawTable, ca_params_for, params_for
+from models.law import STATUSES, CaParams, LawTable, ca_params_for, params_for
 from planner.errors import InputError, LawYearError
 from planner.households import (
     GRANT_COLUMNS,
@@ -74,6 +74,13 @@ def _law_table(
     return LawTable(laws, view), {y: law.projected for y, law in laws.items()}
 
 
+def _ca_params(ca_law: LawTable, table: HouseholdTable, rows: slice) -> CaParams:
+    """California's law of each row (arrays); a row with no state gathers any cell,
+    which nothing reads (the engine takes the residents' rows only)."""
+    years = np.where(table.resident[rows], table.years[rows], ca_law.years[0])
+    return ca_law.gather(ca_law.cell_index(years, table.statuses[rows]))
+
+
 def _household(table: HouseholdTable, rows: slice | np.ndarray) -> Household:
     return Household(**{k: v[rows] for k, v in table.money.items()}, itemize=table.itemize[rows])
 
@@ -114,11 +121,7 @@ def compute_tax(
         resident = table.resident[rows]
         ca = None
         if ca_law is not None and resident.any():
-            # Rows with no state gather any cell; tax_many reads only the residents' rows.
-            ca_index = ca_law.cell_index(
-                np.where(resident, table.years[rows], ca_law.years[0]), table.statuses[rows]
-            )
-            ca = ca_law.gather(ca_index)
+            ca = _ca_params(ca_law, table, rows)
         result = tax_many(
             _household(table, rows), law.gather(index[rows]), table.itemize[rows], ca, resident
         )
@@ -185,8 +188,7 @@ def compute_crossover(
     ca = None
     if table.resident.any():
         ca_law, ca_projected = _law_table(source, df, table, inflation, allow_projection, "ca")
-        years = np.where(table.resident, table.years, ca_law.years[0])
-        ca = ca_law.gather(ca_law.cell_index(years, table.statuses))
+        ca = _ca_params(ca_law, table, slice(None))
         projected = {y: flag or ca_projected.get(y, False) for y, flag in projected.items()}
     r = crossover(
         h, p, grant["strike"], grant["fmv"], grant["shares"], grant["amt_budget"], VECTOR, ca

@@ -101,23 +101,32 @@ def _check_parameter(path: Path, name: str, entry: Any, documents: dict[str, Any
     return value
 
 
-def _check_federal_year(path: Path, values: dict[str, Any]) -> None:
-    rates = values["ordinary.rates"]
+def _check_schedule(path: Path, values: dict[str, Any], rates: str, brackets: str) -> None:
+    """A rate schedule: one fewer bracket edge than rates, for every filing status."""
     for s in STATUSES:
-        edges = values["ordinary.brackets"][s]
-        if len(edges) != len(rates) - 1:
+        edges, n = values[brackets][s], len(values[rates])
+        if len(edges) != n - 1:
             raise LawDataError(
-                f"{path}: ordinary.brackets.{s}: {len(edges)} edges for {len(rates)} rates "
+                f"{path}: {brackets}.{s}: {len(edges)} edges for {n} rates "
                 f"(need one fewer edge than rates)"
             )
+
+
+def _check_phaseout_rate(path: Path, values: dict[str, Any], name: str) -> None:
+    if not 0 < values[name] <= 1:
+        raise LawDataError(f"{path}: {name} must be in (0, 1]")
+
+
+def _check_federal_year(path: Path, values: dict[str, Any]) -> None:
+    _check_schedule(path, values, "ordinary.rates", "ordinary.brackets")
+    for s in STATUSES:
         if values["capital_gains.zero_rate_max"][s] >= values["capital_gains.fifteen_rate_max"][s]:
             raise LawDataError(
                 f"{path}: capital_gains.{s}: the 0% band must end below the 15% band"
             )
     if len(values["capital_gains.rates"]) != 3 or len(values["amt.rates"]) != 2:
         raise LawDataError(f"{path}: capital_gains.rates needs 3 rates and amt.rates 2")
-    if not 0 < values["amt.phaseout_rate"] <= 1:
-        raise LawDataError(f"{path}: amt.phaseout_rate must be in (0, 1]")
+    _check_phaseout_rate(path, values, "amt.phaseout_rate")
     first_rows, wide_from = values["tax_table.first_row_edges"], values["tax_table.wide_rows_from"]
     widths = (values["tax_table.narrow_row_width"], values["tax_table.wide_row_width"])
     if min(widths) <= 0 or not first_rows[-1] <= wide_from <= values["tax_table.max_income"]:
@@ -128,18 +137,11 @@ def _check_federal_year(path: Path, values: dict[str, Any]) -> None:
 
 
 def _check_ca_year(path: Path, values: dict[str, Any]) -> None:
-    rates = values["ca.rates"]
+    _check_schedule(path, values, "ca.rates", "ca.brackets")
     for s in STATUSES:
-        edges = values["ca.brackets"][s]
-        if len(edges) != len(rates) - 1:
-            raise LawDataError(
-                f"{path}: ca.brackets.{s}: {len(edges)} edges for {len(rates)} rates "
-                f"(need one fewer edge than rates)"
-            )
         if not values["ca.credit_phaseout_step"][s] > 0:
             raise LawDataError(f"{path}: ca.credit_phaseout_step.{s} must be positive")
-    if not 0 < values["ca.amt_phaseout_rate"] <= 1:
-        raise LawDataError(f"{path}: ca.amt_phaseout_rate must be in (0, 1]")
+    _check_phaseout_rate(path, values, "ca.amt_phaseout_rate")
     width, first = values["ca.tax_table_row_width"], values["ca.tax_table_first_row_end"]
     if not (width > 0 and 0 < first <= values["ca.tax_table_max_income"]):
         raise LawDataError(
