@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,8 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "iso.max_term_years",
     "iso.holding_years_from_grant",
     "iso.holding_years_from_exercise",
+    "filing.due_month",
+    "filing.due_day",
 )
 
 
@@ -304,6 +307,14 @@ def holding_for(law: YearLaw) -> Holding:
         from_exercise=int(law.values["iso.holding_years_from_exercise"]),
         long_term=int(law.values["capital_gains.long_term_holding_years"]),
     )
+
+
+def return_due_date(law: YearLaw) -> date:
+    """The day the return of `law`'s tax year and the tax it shows are due (§6072(a), §6151(a)):
+    `filing.due_month` and `filing.due_day` of the following year. A weekend or holiday would
+    move it to the next business day (§7503); the statutory day is shown."""
+    month, day = int(law.values["filing.due_month"]), int(law.values["filing.due_day"])
+    return date(law.year + 1, month, day)
 
 
 class LawTable:

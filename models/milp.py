@@ -152,6 +152,10 @@ class LadderModel:
     # False when built into a caller's problem (`models.stochastic`), whose objective the
     # caller composes from `objective`.
     sets_objective: bool = True
+    # With `build(..., probes=True)`: per year, a column fixed at 0 in the final LP that adds a
+    # dollar of cash at the year's end ("cash") or of credit carried into it ("credit"); its
+    # reduced cost is what that dollar is worth (`planner.solve.marginal_values`).
+    probes: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
 
     @property
     def decisions(self) -> list[pulp.LpVariable]:
@@ -191,12 +195,18 @@ def build(
     *,
     prob: pulp.LpProblem | None = None,
     prefix: str = "",
+    probes: bool = False,
 ) -> LadderModel:
     """The MILP of a scenario.
 
     With `prob`, the model is added to that problem (several scenarios in one program, as in
     `models.stochastic`): every name starts with `prefix` (so do the keys of `bounds`), and the
-    problem's objective is left to the caller, who reads each model's `objective`."""
+    problem's objective is left to the caller, who reads each model's `objective`.
+
+    With `probes`, each year gets two more columns, `probe__cash__y<year>` (a dollar more cash
+    at the year's end) and `probe__credit__y<year>` (a dollar more minimum tax credit carried
+    into the year), each between 0 and 1 so that the forms they feed are built over a range
+    (a range of zero width would be folded into a constant); the final LP fixes them at 0."""
     started = time.perf_counter()
     sense = pulp.LpMaximize if scenario.objective == "wealth" else pulp.LpMinimize
     own = prob is None
@@ -245,6 +255,8 @@ def build(
     carried = {k: Lin.const(v) for k, v in loss_carryovers_in(scenario).items()}
     for ty in scenario.years:
         tag = f"{prefix}y{ty.year}"
+        if probes:
+            cf = cf + _probe(m, "credit", ty.year)
         f = _with_losses(fields[ty.year], carried)
         tax = _year_tax(m.builder, tag, f, ty, law[ty.year], cf, ca_cf)
         m.itemize[ty.year] = tax.pop("itemize")
@@ -254,7 +266,7 @@ def build(
         cf = tax["mtc_carryforward_out"]
         ca_cf = tax["ca_credit_carryforward_out"]
         carried = {k: tax[f"{k}_out"] for k in LOSS_CARRYOVER_FIELDS}
-    _cash(m, scenario)
+    _cash(m, scenario, probes)
     _objective(m, scenario)
     m.build_seconds = time.perf_counter() - started
     return m
@@ -1337,7 +1349,14 @@ def _minus(v: float) -> float:
     return min(v, 0.0)
 
 
-def _cash(m: LadderModel, scenario: Scenario) -> None:
+def _probe(m: LadderModel, kind: str, year: int) -> Lin:
+    """A dollar more of `kind` in `year` (`build`'s `probes`), as an amount from 0 to 1."""
+    v = pulp.LpVariable(f"{m.prefix}probe__{kind}__y{year}", 0.0, 1.0)
+    m.probes[(kind, year)] = v
+    return Lin(v, 0.0, 1.0)
+
+
+def _cash(m: LadderModel, scenario: Scenario, probes: bool = False) -> None:
     """cash[y] = cash[y-1] x (1 + r) + savings + proceeds - exercise cost - last year's extra
     tax, r = `scenario.cash_return`: the balance at the end of the year before (the start cash,
     in the first year) earns a year's return, the year's own flows none that year, as in the
@@ -1354,6 +1373,8 @@ def _cash(m: LadderModel, scenario: Scenario) -> None:
         moved = linear(flows) if flows else 0.0
         grown = cash.expr * growth if scenario.cash_return else cash.expr
         cash = Lin(grown + ty.savings + moved - prior_tax.expr, -math.inf, math.inf)
+        if probes:
+            cash = cash + _probe(m, "cash", ty.year)
         m.prob += cash.expr >= scenario.cash_floor, f"{m.prefix}cash__y{ty.year}"
         m.cash[ty.year] = cash
         prior_tax = m.years[ty.year]["extra_tax"]
@@ -1473,6 +1494,8 @@ def settle(m: LadderModel, plan: Plan | None = None) -> list[str]:
     for table, chosen in tables:
         for key, (var, step) in table.items():
             var.varValue = float(round(chosen.get(key, 0.0) / step))
+    for probe in m.probes.values():
+        probe.varValue = 0.0
     for year, w in m.itemize.items():
         if not isinstance(w, bool):
             if year not in plan.itemize:

@@ -65,7 +65,7 @@ _TYPES: dict[str, dict[str, pa.DataType]] = {
     "actions": {"year": _INT, "date": _DATE, "kind": _TEXT, "option_id": _TEXT, "lot_id": _TEXT,
                 "window_id": _TEXT, "treatment": _TEXT, "qualifying": _BOOL, "long_term": _BOOL},
     "years": {"year": _INT, "projected": _BOOL, "exercise_date": _DATE, "itemize": _BOOL,
-              "itemized": _BOOL, "state": _TEXT},
+              "itemized": _BOOL, "state": _TEXT, "tax_due_date": _DATE},
     "lots": {"lot_id": _TEXT, "source": _TEXT, "grant_id": _TEXT, "kind": _TEXT,
              "exercise_year": _INT, "exercise_date": _DATE},
     "summary": {"approach": _TEXT, "solver": _TEXT, "status": _TEXT, "note": _TEXT},

@@ -57,6 +57,13 @@ from planner.outputs import (
     write_table,
 )
 from planner.plan import run_plan, summary_lines, tables
+from planner.report.command import (
+    check_report_path,
+    report,
+    report_option,
+    write_compare_report,
+    write_plan_report,
+)
 from planner.robust import robust_lines, robust_tables, run_robust
 from planner.scenario import scenario_json_schema
 from planner.scenario.reading import read_yaml
@@ -169,6 +176,26 @@ def _with_outputs(f: Any) -> Any:
     )(f)
 
 
+def _set_wide(ctx: click.Context, param: click.Parameter, wide: bool) -> None:
+    if wide:
+        _WIDE[0] = True
+        console.size = (max(console.width, 200), console.height)
+
+
+def _with_wide(f: Any) -> Any:
+    """--wide: every table's full figures (dollars and cents) and columns, however narrow the
+    console."""
+    return click.option(
+        "--wide",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_wide,
+        help="Full figures (dollars and cents) and every column in the tables, however narrow "
+        "the console; by default a console under 110 columns gets compact ones ($807.6k) and "
+        "the key columns, so that tables fit.",
+    )(f)
+
+
 def _with_projection(f: Any) -> Any:
     """The --inflation and --no-projection options every computing command shares."""
     f = click.option(
@@ -227,6 +254,7 @@ def cli() -> None:
       isoplan schema                                the format of multi-year scenario files
       isoplan plan scenario.yaml -o plan/           one household's multi-year exercise ladder
       isoplan compare base.yaml variant.yaml        scenarios side by side (what-ifs)
+      isoplan report plan/ -o report.html           a plan's folder as a page (or .xlsx)
       isoplan batch book/ -o results/               every client of a book (local pool or Dask)
       isoplan crossover book/                       every client's AMT-free exercise, at once
 
@@ -245,6 +273,7 @@ def cli() -> None:
     help="Also write the form lines a CPA checks, one column each (f1040_l7 ... f6251_l2i ..., "
     "ca540_l35 ...; the Parquet file's metadata names each column's form and line).",
 )
+@_with_wide
 @_with_outputs
 @_with_projection
 def tax(
@@ -418,6 +447,7 @@ def _household_options(f: Any) -> Any:
     "crossover, beside each system's own).",
 )
 @_household_options
+@_with_wide
 @_with_outputs
 @_with_projection
 def crossover(
@@ -590,14 +620,31 @@ def _crossover_book(
         return
     ok = out[out["error"] == ""]
     if output is None:
+        # Under 110 columns: compact money and two-line headers, ids and grants folded whole,
+        # so that the table fits 80 columns without cutting a number.
+        narrow = _table_money() is _compact
         table = Table(show_header=True, header_style="bold")
         columns = ("client_id", "year", "filing_status", "iso_shares", "shares", "amt",
                    "spread_capacity", "by_grant")  # fmt: skip
         for c in columns:
-            table.add_column(c, justify="right" if c not in ("client_id", "by_grant") else "left")
+            left = c in ("client_id", "by_grant")
+            table.add_column(
+                c.replace("_", "\n", 1) if narrow else c,
+                justify="left" if left else "right",
+                no_wrap=not left,
+                overflow="fold",
+            )
+        whole = ("year", "shares", "iso_shares")  # a client that failed makes the column float
         for _, r in ok.head(40).iterrows():
-            whole = ("year", "shares", "iso_shares")  # a client that failed makes the column float
-            table.add_row(*[_cell(c, int(r[c]) if c in whole else r[c]) for c in columns])
+            cells = [
+                _cell(c, int(r[c]))
+                if c in whole
+                else _compact(r[c])
+                if narrow and isinstance(r[c], float)
+                else _cell(c, r[c])
+                for c in columns
+            ]
+            table.add_row(*cells)
         console.print(table)
         if len(ok) > 40:
             console.print(f"... {len(ok) - 40:,} more clients; use -o FILE or --json for all")
@@ -722,14 +769,18 @@ def law(
         return
     where = "" if state is None else "California "
     title = f"{where}Tax law {year}" + (" (projected)" if year_law.projected else "")
+    # Under 110 columns the sources are left to the data files (their path is printed below)
+    # and names fold whole, so that the figures are never cut.
+    narrow = _table_money() is _compact
     table = Table(title=title, show_header=True, header_style="bold")
-    table.add_column("parameter")
+    table.add_column("parameter", overflow="fold")
     for s in STATUSES:
-        table.add_column(s, justify="right")
-    table.add_column("source")
+        table.add_column(s, justify="right", overflow="fold")
+    if not narrow:
+        table.add_column("source")
     for name, value in year_law.values.items():
-        cells = [value.get(s) if isinstance(value, dict) else value for s in STATUSES]
-        table.add_row(name, *[_fmt(c) for c in cells], sources.get(name, ""))
+        cells = [_fmt(value.get(s) if isinstance(value, dict) else value) for s in STATUSES]
+        table.add_row(name, *cells, *([] if narrow else [sources.get(name, "")]))
     console.print(table)
     if not year_law.projected:
         console.print(f"Full references with links: data/{jurisdiction}/{year}.yaml")
@@ -847,8 +898,8 @@ def _check_outdir(outdir: Path | None) -> None:
     "--output",
     "outdir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for actions.parquet, years.parquet, lots.parquet, summary.parquet, "
-    "key_dates.parquet and warnings.parquet (and paths.parquet for a robust plan).",
+    help="Folder for the plan's tables, one Parquet file each (actions, years, forms, lots, "
+    "summary, windows, scenario, key_dates, warnings; and paths for a robust plan).",
 )
 @_with_sets
 @_with_solver(
@@ -861,12 +912,8 @@ def _check_outdir(outdir: Path | None) -> None:
     "second each solver phase always gets.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every table as JSON.")
-@click.option(
-    "--wide",
-    is_flag=True,
-    help="Full figures (dollars and cents) in every table, however narrow the console; by "
-    "default a console under 110 columns gets compact ones ($807.6k) so that tables fit.",
-)
+@report_option
+@_with_wide
 @_with_projection
 def plan(
     scenario_spec: str,
@@ -876,9 +923,9 @@ def plan(
     gap: float | None,
     time_limit: float | None,
     as_json: bool,
-    wide: bool,
     inflation: float | None,
     no_projection: bool,
+    report_path: Path | None,
 ) -> None:
     """The multi-year exercise ladder of a scenario, proven optimal within a gap.
 
@@ -898,12 +945,14 @@ def plan(
 
     \b
     Writes (with -o): actions (one row per exercise or sale), years (income, regular tax, AMTI,
-    TMT, AMT, credit generated/used/carried, NIIT, cash; the model's own figures beside as
-    model_*), lots (regular and AMT basis, sold per year, held at the end), summary (objective of
-    the plan and of each baseline, solver, status, gap, times, plan-vs-exact difference),
-    key_dates (each lot's first qualifying and long-term day, each option class's expiry and
-    ISO window end; also printed), warnings (a deadline within the first year; a sale window
-    before its year's exercise date; also printed).
+    TMT, AMT, credit generated/used/carried, NIIT, cash, the tax's due date, what one more
+    dollar of cash or credit is worth (value_of_cash, value_of_credit); the model's own figures
+    beside as model_*), forms (one row per year and form line, for a CPA), lots (regular and
+    AMT basis, sold per year, held at the end), summary (objective of the plan and of each
+    baseline, solver, status, gap, times, plan-vs-exact difference), windows (sale windows),
+    scenario (the scenario's own figures), key_dates (each lot's first qualifying and long-term
+    day, each option class's expiry and ISO window end; also printed), warnings (a deadline
+    within the first year; a sale window before its year's exercise date; also printed).
 
     \b
     SCENARIO is a file, or layers joined by '+': base.yaml+ipo-2028.yaml reads base.yaml and
@@ -933,20 +982,21 @@ def plan(
       isoplan plan scenarios/whatif/paths-ipo.yaml -o robust/      the robust plan
       isoplan schema > scenario.schema.json     the file format
     """
-    if wide:
-        _WIDE[0] = True
-        console.size = (max(console.width, 200), console.height)
     _check_outdir(outdir)
+    if report_path is not None:
+        check_report_path(report_path)
     overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
     variant = load_variant(scenario_spec, sets, overrides=overrides)
     if variant.robust:
-        _plan_robust(variant, outdir, as_json)
+        _plan_robust(variant, outdir, as_json, report_path)
         return
     with err_console.status("solving the plan...", spinner="dots"):
-        result = run_plan(variant.scenario, variant.laws, variant.options)
+        result = run_plan(variant.scenario, variant.laws, variant.options, worth=True)
     out = tables(result)
     if outdir is not None:
         _write_plan(out, outdir, variant, scenario_spec)
+    if report_path is not None:
+        write_plan_report(out, _plan_meta(variant, scenario_spec), scenario_spec, report_path)
     if as_json:
         click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
     else:
@@ -957,13 +1007,17 @@ def plan(
         sys.exit(1)
 
 
-def _plan_robust(variant: Variant, outdir: Path | None, as_json: bool) -> None:
+def _plan_robust(
+    variant: Variant, outdir: Path | None, as_json: bool, report_path: Path | None = None
+) -> None:
     """`isoplan plan` of a scenario with paths."""
     with err_console.status(f"solving the robust plan over {len(variant.paths)} paths..."):
         result = run_robust(variant)
     out = robust_tables(result)
     if outdir is not None:
         _write_plan(out, outdir, variant, variant.spec)
+    if report_path is not None:
+        write_plan_report(out, _plan_meta(variant, variant.spec), variant.spec, report_path)
     if as_json:
         click.echo(json.dumps({name: records(frame) for name, frame in out.items()}))
     else:
@@ -978,19 +1032,30 @@ def _print_robust(result: Any, out: dict[str, pd.DataFrame]) -> None:
     console.print(result.variant.scenario.description, style="dim")
     paths = out["paths"]
     if not paths.empty and "after_tax_wealth" in paths:
+        # Under 110 columns: compact money, two-line headers and the money columns alone (the
+        # lowest cash and the shares are in -o and --json), so that no number is cut at 80.
+        money = _table_money()
+        narrow = money is _compact
         t = Table(title="Robust plan, path by path (exact re-evaluation)", header_style="bold")
-        for c in ("path", "probability", "after-tax wealth", "mean-value plan", "AMT paid",
-                  "credit left", "lowest cash", "exercised", "sold"):  # fmt: skip
-            t.add_column(c, justify="left" if c == "path" else "right")
+        heads = ["path", "chance", "after-tax\nwealth", "mean-value\nplan", "AMT\npaid",
+                 "credit\nleft", "lowest\ncash", "exercised", "sold"]  # fmt: skip
+        for c in heads[:6] if narrow else heads:
+            left = c == "path"
+            t.add_column(c, justify="left" if left else "right", no_wrap=not left)
         for _, r in paths.iterrows():
             mv = r["mean_value_wealth"]
-            t.add_row(
-                str(r["path"]), f"{r['probability']:.0%}", _money(r["after_tax_wealth"]),
-                "infeasible" if pd.isna(mv) else _money(mv), _money(r["amt_paid"]),
-                _money(r["credit_left"]), _money(r["lowest_cash"]),
+            cells = [
+                str(r["path"]), f"{r['probability']:.0%}", money(r["after_tax_wealth"]),
+                "infeasible" if pd.isna(mv) else money(mv), money(r["amt_paid"]),
+                money(r["credit_left"]), money(r["lowest_cash"]),
                 f"{r['shares_exercised']:,.0f}", f"{r['shares_sold']:,.0f}",
-            )  # fmt: skip
+            ]  # fmt: skip
+            t.add_row(*(cells[:6] if narrow else cells))
         console.print(t)
+        if narrow:
+            console.print(
+                "(a narrow console: the lowest cash and the shares with --wide, -o or --json)"
+            )
     actions = out["actions"]
     if not actions.empty:
         first = result.variant.scenario.year_numbers[: result.variant.shared_years]
@@ -1107,9 +1172,16 @@ def _print_plan(result: Any, out: dict[str, pd.DataFrame]) -> None:
 def _print_years(years: pd.DataFrame, actions: pd.DataFrame | None) -> None:
     """One line per year of the optimized plan (80 columns): shares exercised and sold, the
     tax the plan adds (paid the next April), cash at the end of the year and the credit left
-    (federal plus California's); a projected year is starred."""
-    t = Table(title="Year by year (optimized plan)", header_style="bold")
-    for c in ("year", "exercised", "sold", "tax due next April", "cash after", "credit left"):
+    (federal plus California's), and what one more dollar of cash at the year's end adds at the
+    horizon (the return on cash alone where cash does not bind); a projected year is starred."""
+    t = Table(
+        title="Year by year (optimized plan)",
+        caption="$1 of cash: what a dollar more at the year's end adds to the objective",
+        header_style="bold",
+    )
+    heads = ("year", "exercised", "sold", "tax due\nnext April", "cash after", "credit left",
+             "$1 of\ncash")  # fmt: skip
+    for c in heads:
         t.add_column(c, justify="right", no_wrap=True)
     done = actions if actions is not None and not actions.empty else None
     for _, y in years.iterrows():
@@ -1128,6 +1200,7 @@ def _print_years(years: pd.DataFrame, actions: pd.DataFrame | None) -> None:
             _dollars(y["extra_tax"]),
             _dollars(y["cash"]),
             _dollars(y["mtc_carryforward_out"] + y["ca_credit_carryforward_out"]),
+            "-" if pd.isna(y["value_of_cash"]) else f"${y['value_of_cash']:,.2f}",
         )
     console.print(t)
 
@@ -1195,12 +1268,8 @@ def _print_warnings(warnings: pd.DataFrame) -> None:
     "`isoplan plan`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-@click.option(
-    "--wide",
-    is_flag=True,
-    help="Every column, in full dollars, however narrow the console (under 110 columns the "
-    "table otherwise keeps the money columns, compact).",
-)
+@report_option
+@_with_wide
 @_with_projection
 def compare(
     scenario_spec: str,
@@ -1212,9 +1281,9 @@ def compare(
     gap: float | None,
     time_limit: float | None,
     as_json: bool,
-    wide: bool,
     inflation: float | None,
     no_projection: bool,
+    report_path: Path | None,
 ) -> None:
     """Scenarios side by side: each variant's optimized plan, exactly re-evaluated.
 
@@ -1238,10 +1307,9 @@ def compare(
       isoplan compare scenarios/whatif/crossover-vs-all.yaml --baselines
       isoplan compare scenarios/plan-seed-story.yaml --set liquidity.ipo_date=2029-03-01
     """
-    if wide:
-        _WIDE[0] = True
-        console.size = (max(console.width, 200), console.height)
     _check_outdir(outdir)
+    if report_path is not None:
+        check_report_path(report_path)
     overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
     variants = load_variants(scenario_spec, variant_specs, sets, overrides)
     done = []
@@ -1255,18 +1323,17 @@ def compare(
         if baselines:
             rows.extend(baseline_rows(c))
     table = compare_table(rows)
+    meta = _compare_meta(variants, scenario_spec)
     if outdir is not None:
-        laws = {y: law for v in variants for y, law in v.laws.items()}
-        projected = (y for y in laws if laws[y].projected)
-        names = ",".join(v.name for v in variants)
-        rates = [v.options.inflation for v in variants]
-        meta = _provenance(laws, projected, rates, scenario=scenario_spec, variants=names)
         files = {"compare.parquet": (table, meta)}
         for c in done:
             variant_meta = _plan_meta(c.variant, c.variant.spec)
             for name, frame in c.tables.items():
                 files[f"{c.variant.name}/{name}.parquet"] = (frame, variant_meta)
         write_folder(outdir, files)
+    if report_path is not None:
+        plans = [(c.variant.name, c.tables, _plan_meta(c.variant, c.variant.spec)) for c in done]
+        write_compare_report(table, meta, plans, scenario_spec, report_path)
     if as_json:
         click.echo(json.dumps({"compare": records(table)}))
     else:
@@ -1287,6 +1354,15 @@ def compare(
     if failed:
         err_console.print(f"isoplan: no plan for {', '.join(failed)}")
         sys.exit(1)
+
+
+def _compare_meta(variants: list[Variant], scenario_spec: str) -> dict[str, str]:
+    """Provenance of compare.parquet: every variant's law years, projections and rates."""
+    laws = {y: law for v in variants for y, law in v.laws.items()}
+    projected = (y for y in laws if laws[y].projected)
+    names = ",".join(v.name for v in variants)
+    rates = [v.options.inflation for v in variants]
+    return _provenance(laws, projected, rates, scenario=scenario_spec, variants=names)
 
 
 def _print_compare(table: pd.DataFrame) -> None:
@@ -1558,6 +1634,9 @@ def _fail(message: str, code: int) -> None:
     line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
     err_console.print(line, highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+cli.add_command(report)
 
 
 def main() -> None:

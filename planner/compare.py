@@ -90,7 +90,7 @@ def plan_variant(v: Variant) -> Compared:
         result: PlanResult | RobustResult = rr
         r = rr.solve
     else:
-        pr = run_plan(s, v.laws, v.options)
+        pr = run_plan(s, v.laws, v.options, worth=True)
         out = tables(pr)
         if pr.evaluation is not None:
             row.update(totals(pr.evaluation))

@@ -26,7 +26,9 @@ from planner.limits import GROWTH
 _RATE_LISTS = ("ordinary.rates", "capital_gains.rates", "amt.rates", "ca.rates")
 _EDGE_LISTS = ("tax_table.first_row_edges",)
 _NULLABLE = ("salt.phasedown_threshold", "senior_deduction.phaseout_threshold")
-_WHOLE_UNITS = ("months", "years")  # the date arithmetic of models.grants counts whole ones
+# Whole numbers: the date arithmetic of models.grants counts whole months and years, and a
+# return's due date is a month and a day.
+_WHOLE_UNITS = ("months", "years", "month", "day of month")
 
 
 def data_dir() -> Path:

@@ -18,13 +18,21 @@ from models.baselines import best_baseline, evaluate_baselines_by
 from models.exact import LINE_FIELDS, Evaluation, InfeasiblePlan, evaluate, with_deductions
 from models.forms import FORM_LINES
 from models.forms_ca import CA_FORM_LINES
-from models.law import YearLaw
+from models.law import YearLaw, return_due_date
 from models.milp import model_taxes, read_plan, settle
 from models.pwl import value_of
 from models.scenario import Plan, Scenario
 from planner.key_dates import date_warnings, key_dates
 from planner.options import PlanOptions
-from planner.solve import MIN_SECONDS, Budget, SolveResult, model_of, retightened, solve
+from planner.solve import (
+    MIN_SECONDS,
+    Budget,
+    SolveResult,
+    marginal_values,
+    model_of,
+    retightened,
+    solve,
+)
 
 COMPARED_LINES = (
     "regular_tax", "tmt", "amt", "niit", "mtc_allowed", "mtc_generated", "mtc_carryforward_out",
@@ -55,6 +63,10 @@ class PlanResult:
     # The time limit cut something short: a baseline, or the solver (whose plan may then be the
     # best baseline's: its status alone cannot say why).
     time_limit_hit: bool = False
+    laws: dict[int, YearLaw] = field(default_factory=dict)
+    # What one more dollar is worth at the plan (`planner.solve.marginal_values`): of cash at
+    # each year's end and of credit carried into each year; None when not asked or not solved.
+    worth: dict[tuple[str, int], float] | None = None
 
     @property
     def exact(self) -> bool:
@@ -103,11 +115,14 @@ def run_plan(
     laws: dict[int, YearLaw],
     options: PlanOptions,
     budget: Budget | None = None,
+    *,
+    worth: bool = False,
 ) -> PlanResult:
     """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective.
     The model's build, the baselines, the bound tightening and the solver run within `budget`
     (`planner.solve.Budget`, in that order; by default the options' time limit from now), and
-    the baselines cut short have the time the solver leaves to finish."""
+    the baselines cut short have the time the solver leaves to finish. With `worth`, also what
+    one more dollar of cash or of credit is worth at the plan (`PlanResult.worth`)."""
     budget = budget or Budget.of(options.time_limit)
     model = model_of(scenario, laws)
     baselines, cut_short = evaluate_baselines_by(scenario, laws, budget.for_baselines())
@@ -126,6 +141,7 @@ def run_plan(
         model_size=model.size,
         build_seconds=model.build_seconds,
         cut_short=cut_short,
+        laws=laws,
     )
     gap = options.gap
     # Out of time, the solver runs only if no baseline can stand in for its plan.
@@ -166,6 +182,9 @@ def run_plan(
         ) from None
     worst = model_vs_exact(result.model_years, r.objective, result.evaluation)
     result.plan_vs_exact = max(worst, solver_overshoot(r, sign))
+    if worth:
+        seconds = max(budget.left(), MIN_SECONDS)
+        result.worth = marginal_values(scenario, laws, result.plan, seconds)
     return result
 
 
@@ -236,8 +255,14 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         rows.append({"approach": name, **totals(ev), "note": "; ".join(notes)})
     summary = pd.DataFrame(rows)
     out = {"summary": summary}
-    # Key dates and warnings come last, and with no plan too: the deadlines are the scenario's.
-    dated = {"key_dates": key_dates(s, result.plan), "warnings": date_warnings(s)}
+    # Key dates and warnings come last, and with no plan too: the deadlines are the scenario's;
+    # so are its own figures and sale windows, which a report states as its assumptions.
+    dated = {
+        "windows": windows_table(s),
+        "scenario": scenario_table(s),
+        "key_dates": key_dates(s, result.plan),
+        "warnings": date_warnings(s),
+    }
     ev = result.evaluation
     if ev is None:
         return {**out, **dated}
@@ -265,6 +290,11 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
     years = pd.DataFrame(ev.years)
     for line in COMPARED_LINES:
         years[f"model_{line}"] = [result.model_years[y][line] for y in years["year"]]
+    if result.laws:
+        years["tax_due_date"] = [return_due_date(result.laws[y]) for y in years["year"]]
+    worth = result.worth or {}
+    for kind in ("cash", "credit"):
+        years[f"value_of_{kind}"] = [worth.get((kind, y), math.nan) for y in years["year"]]
     out["years"] = years.drop(columns=list(LINE_FIELDS))
     out["forms"] = forms_table(ev.years)
     lots = pd.DataFrame(ev.lots)
@@ -274,6 +304,32 @@ def tables(result: PlanResult) -> dict[str, pd.DataFrame]:
             lots[f"sold_{year}"] = [d.get(year, 0.0) for d in sold]
     out["lots"] = lots
     return {**out, **dated}
+
+
+WINDOW_COLUMNS = ("id", "kind", "year", "date", "price", "max_shares")
+
+
+def windows_table(s: Scenario) -> pd.DataFrame:
+    """The scenario's sale windows (`WINDOW_COLUMNS`): the open market's from the end of the
+    IPO's lockup (`market`), and each tender offer (`tender`, with its cap)."""
+    rows = [{c: getattr(w, c) for c in WINDOW_COLUMNS} for w in s.windows]
+    return pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))
+
+
+def scenario_table(s: Scenario) -> pd.DataFrame:
+    """The scenario's own figures in one row: what a plan assumed beyond each year's income and
+    price (those are in `years`), for a report's assumptions and a CPA."""
+    row = {
+        "description": s.description, "filing_status": s.filing_status,
+        "objective": s.objective, "start_cash": s.start_cash, "cash_floor": s.cash_floor,
+        "cash_return": s.cash_return, "terminal_price": s.terminal_price,
+        "terminal_tax_rate": s.terminal_tax_rate,
+        "terminal_ordinary_rate": s.terminal_ordinary_rate, "credit_value": s.credit_value,
+        "discount_rate": s.discount_rate, "share_step": s.share_step,
+        "amt_credit_carryforward": s.amt_credit_carryforward,
+        "ca_amt_credit_carryforward": s.ca_amt_credit_carryforward,
+    }  # fmt: skip
+    return pd.DataFrame([row])
 
 
 FORMS_COLUMNS = ("year", "form", "line", "description", "amount")

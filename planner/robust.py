@@ -154,6 +154,7 @@ def run_robust(variant: Variant, mean_value: bool = True) -> RobustResult:
             model_size=sm.size,
             build_seconds=sm.build_seconds,
             cut_short=cut_short[name],
+            laws=laws,
         )
         result.paths[name] = pr
         if pr.plan is None:
@@ -261,7 +262,8 @@ def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
     out = {"summary": pd.DataFrame(rows)}
     path_rows = []
     per_path: dict[str, list[pd.DataFrame]] = {
-        "actions": [], "years": [], "lots": [], "key_dates": [], "warnings": []
+        "actions": [], "years": [], "lots": [], "key_dates": [], "warnings": [], "windows": [],
+        "scenario": [],
     }  # fmt: skip
     for name, pr in result.paths.items():
         ev, mv = pr.evaluation, result.eev.get(name)

@@ -23,7 +23,7 @@ from highspy._core import _Highs
 from models.law import YearLaw
 from models.milp import LadderModel, NotModelled, build, settle
 from models.pwl import value_of
-from models.scenario import Scenario
+from models.scenario import Plan, Scenario
 from models.stochastic import StochasticModel
 from planner.errors import InputError
 
@@ -336,6 +336,54 @@ def retightened(
         out = model_of(m.scenario, laws, bounds)
     out.build_seconds = m.build_seconds + time.perf_counter() - started
     return out
+
+
+def final_lp(
+    scenario: Scenario,
+    laws: dict[int, YearLaw],
+    plan: Plan,
+    seconds: float = 10.0,
+    probes_at: dict[tuple[str, int], float] | None = None,
+) -> tuple[LadderModel, Highs] | None:
+    """The plan's final LP, solved: the model built with its probes (`models.milp.build`), the
+    plan settled into it, every integer but the shares fixed where the plan put it (each kink's
+    side, each Tax Table row), the shares continuous, each probe fixed at 0 (or `probes_at`).
+    None if the plan does not fit the model or the LP does not solve."""
+    m = build(scenario, laws, probes=True)
+    if settle(m, plan):
+        return None
+    shares = {id(v) for v in m.decisions}
+    for v in m.prob.variables():
+        if v.cat == pulp.LpInteger and id(v) not in shares:
+            v.lowBound = v.upBound = round(v.varValue or 0.0)
+    for v in m.decisions:
+        v.cat = pulp.LpContinuous
+    for key, v in m.probes.items():
+        v.lowBound = v.upBound = (probes_at or {}).get(key, 0.0)
+    lp = Highs(m.prob, m.decisions)
+    lp.relax()
+    return (m, lp) if lp.run(0.0, seconds).status == "optimal" else None
+
+
+def marginal_values(
+    scenario: Scenario, laws: dict[int, YearLaw], plan: Plan, seconds: float = 10.0
+) -> dict[tuple[str, int], float] | None:
+    """What one more dollar is worth at the plan, in objective dollars (after-tax wealth, or
+    present value of tax saved): of cash at the end of each year ("cash"), and of minimum tax
+    credit carried into each year beyond the household's own ("credit": what one more dollar of
+    AMT paid the year before comes back as). None if the final LP does not solve.
+
+    A probe's reduced cost in the final LP (`final_lp`): the value at the margin of this plan,
+    its exercises free to move a little. Above the return on cash where cash binds; at a kink
+    the LP takes the side the fixed integers say."""
+    solved = final_lp(scenario, laws, plan, seconds)
+    if solved is None:
+        return None
+    m, lp = solved
+    duals = np.asarray(lp.h.getSolution().col_dual)
+    # A reduced cost is d(scaled objective)/d(scaled column); for a continuous column both
+    # scalings are SCALE, and HiGHS minimizes, so the objective's gain per dollar is -dual.
+    return {key: float(-duals[lp.index[v.name]]) for key, v in m.probes.items()}
 
 
 @dataclass

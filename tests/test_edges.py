@@ -172,3 +172,19 @@ def test_tax_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     table_lines = [line for line in r.stdout.splitlines() if line[:1] in "┏┃┡│└"]
     assert table_lines and max(len(line) for line in table_lines) <= 80
     assert "…" not in r.stdout and "$220.2k" in r.stdout  # the California seed's total
+    # --wide: every column in dollars and cents, as on a wide console
+    wide = run_isoplan("tax", ROOT / "scenarios" / "households.csv", "--wide")
+    assert "$220,223.43" in wide.stdout and "mtc_allowed" in wide.stdout
+
+
+def test_crossover_table_wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ISOPLAN_WIDTH", "80")
+    book = ROOT / "scenarios" / "book"
+    narrow = run_isoplan("crossover", book)
+    assert narrow.code == 0, narrow.stderr
+    table_lines = [line for line in narrow.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table_lines and max(len(line) for line in table_lines) <= 80
+    assert "…" not in narrow.stdout and "$51.0k" in narrow.stdout  # c0's spread capacity
+    wide = run_isoplan("crossover", book, "--wide")
+    assert wide.code == 0, wide.stderr
+    assert "$51,013.51" in wide.stdout
