@@ -185,9 +185,13 @@ def test_amt_then_drop_shows_the_stranded_credit(tmp_path: Path) -> None:
     assert crash["vs_first"] < -400_000
 
 
-def test_plan_of_paths_is_the_robust_plan(tmp_path: Path) -> None:
+def test_plan_of_paths_is_the_robust_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ISOPLAN_WIDTH", "80")  # and its tables fit 80 columns, no number cut
     out = tmp_path / "robust"
     proc = ok(isoplan("plan", WHATIF / "paths-ipo.yaml", "-o", out, cwd=tmp_path))
+    table_lines = [line for line in proc.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in table_lines) <= 80 and "…" not in proc.stdout
+    assert "$1.75M" in proc.stdout  # the IPO-2027 path's wealth, compact
     assert "Decided now (the same on every path)" in proc.stdout
     assert "Value of planning for the uncertainty (VSS)" in proc.stdout
     paths = pd.read_parquet(out / "paths.parquet")
