@@ -235,8 +235,8 @@ def expected_totals(
 
 def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
     """summary (the robust plan and the mean-value plan, in expected figures), paths (one row
-    per path), and each path's actions, years, lots, key_dates and warnings with a `path`
-    column."""
+    per path), and each path's actions, years, forms, lots, windows, scenario, key_dates and
+    warnings with a `path` column."""
     probs, r, v = result.probabilities, result.solve, result.variant
     evs = {n: p.evaluation for n, p in result.paths.items() if p.evaluation is not None}
     rows = []
@@ -262,8 +262,8 @@ def robust_tables(result: RobustResult) -> dict[str, pd.DataFrame]:
     out = {"summary": pd.DataFrame(rows)}
     path_rows = []
     per_path: dict[str, list[pd.DataFrame]] = {
-        "actions": [], "years": [], "lots": [], "key_dates": [], "warnings": [], "windows": [],
-        "scenario": [],
+        "actions": [], "years": [], "forms": [], "lots": [], "key_dates": [], "warnings": [],
+        "windows": [], "scenario": [],
     }  # fmt: skip
     for name, pr in result.paths.items():
         ev, mv = pr.evaluation, result.eev.get(name)
