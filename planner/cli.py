@@ -984,7 +984,7 @@ def plan(
     """
     _check_outdir(outdir)
     if report_path is not None:
-        check_report_path(report_path)
+        check_report_path(report_path, outdir)
     overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
     variant = load_variant(scenario_spec, sets, overrides=overrides)
     if variant.robust:
@@ -1309,7 +1309,7 @@ def compare(
     """
     _check_outdir(outdir)
     if report_path is not None:
-        check_report_path(report_path)
+        check_report_path(report_path, outdir)
     overrides = _overrides(solver, gap, time_limit, inflation, no_projection)
     variants = load_variants(scenario_spec, variant_specs, sets, overrides)
     done = []

@@ -151,6 +151,43 @@ def write_table(
         tmp.unlink(missing_ok=True)
 
 
+def check_output_file(
+    path: Path, suffixes: tuple[str, ...], what: str, *, check_folder: bool = True
+) -> None:
+    """Fail before any work if `path` (a `what`, one of `suffixes`) cannot be written; without
+    `check_folder`, only its type (its folder is made later, and checked where it is)."""
+    if path.suffix.lower() not in suffixes:
+        raise InputError(
+            f"{path}: unknown {what} type {path.suffix or '(none)'!r} (use {', '.join(suffixes)})"
+        )
+    if not check_folder:
+        return
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a {what} file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{path}: folder {parent} does not exist")
+    _probe(parent, path)
+
+
+def write_bytes(data: bytes, path: Path) -> None:
+    """Write a whole file atomically (a temporary file in its folder, then renamed)."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        _open_up(tmp, 0o666)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_folder(folder: Path, files: dict[str, tuple[pd.DataFrame, dict[str, str]]]) -> None:
     """Tables written as files under `folder`, each named by its path in it (`plan/actions.parquet`
     may name a subfolder) with its Parquet metadata. A folder that does not exist yet appears

@@ -227,7 +227,8 @@ def test_a_new_plan_folder_appears_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
     assert {p.name for p in (tmp_path / "plan").iterdir()} == {
         "actions.parquet", "years.parquet", "lots.parquet", "summary.parquet",
-        "key_dates.parquet", "warnings.parquet", "forms.parquet",
+        "key_dates.parquet", "warnings.parquet", "forms.parquet", "windows.parquet",
+        "scenario.parquet",
     }  # fmt: skip
 
 

@@ -46,6 +46,7 @@ def test_a_dollar_where_cash_binds_is_worth_what_the_plan_makes_of_it() -> None:
     more, _ = _plan(*TIGHT, "household.start_cash=21100")
     assert (more - base) / 103.0 == pytest.approx(worth[("cash", 2026)], rel=0.02)
 
+
 def test_each_value_is_the_final_lps_own_difference() -> None:
     """A probe fixed at $1 instead of 0 moves the final LP's objective by its reduced cost (the
     LP is linear near the plan). Credit is probed in the plan's chain only: a credit carried in

@@ -1,0 +1,165 @@
+"""The report's sections, as plain data (`planner.report.model`), for each kind of folder.
+
+A plan's sections are assembled from one module each (action_plan, years, plan_charts, cpa,
+assumptions); a robust plan's from robust.py, which adds its paths and shows each path's
+tables; a comparison has its own table, then each variant's parts one after another under the
+same sections. Every figure that is a Parquet cell keeps its source (`Ref`), which is how a
+reader (or a test) traces it back. The page and the workbook both render what this builds.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from planner.report import charts
+from planner.report.action_plan import action_plan_blocks, headline
+from planner.report.assumptions import assumptions_blocks
+from planner.report.common import (
+    SECTIONS,
+    Col,
+    View,
+    column_values,
+    make_table,
+    quiet,
+    scenario_of,
+    slug,
+)
+from planner.report.cpa import cpa_blocks
+from planner.report.formats import (
+    CENTS,
+    SCI,
+    SHARES,
+    TEXT,
+    compact,
+)
+from planner.report.model import (
+    Block,
+    Chart,
+    Heading,
+    Paragraph,
+    Report,
+    Section,
+    Table,
+)
+from planner.report.plan_charts import chart_blocks
+from planner.report.robust import path_names, robust_parts
+from planner.report.source import COMPARE, ROBUST, PlanTables, Source
+from planner.report.years import approaches_table, years_tables
+
+
+def plan_parts(pt: PlanTables) -> dict[str, list[Block]]:
+    """The blocks of each section for a deterministic plan."""
+    v = View(pt)
+    return {
+        "action-plan": [*headline(pt), *action_plan_blocks(v)],
+        "years": [*years_tables(v), *filter(None, [approaches_table(pt)])],
+        "charts": chart_blocks(v),
+        "cpa": cpa_blocks(v),
+        "assumptions": assumptions_blocks(v),
+    }
+
+
+def parts_of(pt: PlanTables) -> dict[str, list[Block]]:
+    return robust_parts(pt) if pt.kind == ROBUST else plan_parts(pt)
+
+
+def compare_table(source: Source) -> Table | None:
+    table = source.compare
+    if table is None or table.empty:
+        return None
+    cols = [
+        Col("variant", "variant", TEXT),
+        Col("after-tax wealth", "after_tax_wealth"),
+        Col("vs first", "vs_first"),
+        Col("extra tax", "total_extra_tax"),
+        Col("AMT paid", "amt_paid"),
+        Col("credit used", "credit_used"),
+        Col("credit left", "credit_left"),
+        Col("lowest cash", "lowest_cash"),
+        Col("exercised", "shares_exercised", SHARES),
+        Col("sold", "shares_sold", SHARES),
+        Col("exercised in", "exercise_years", TEXT),
+        Col("years", "years", TEXT),
+        Col("status", "status", TEXT),
+        Col("gap", "gap", SCI),
+        Col("plan vs exact", "plan_vs_exact", CENTS),
+    ]
+    notes = [
+        "Each variant's optimized plan, re-evaluated by the exact engine (a robust "
+        "variant's figures are expected values over its paths); vs first: its after-tax "
+        "wealth less the first row's."
+    ]
+    return make_table(
+        "Variants side by side", table, "compare", [str(v) for v in table["variant"]], cols, notes
+    )
+
+
+def compare_chart(source: Source) -> Chart | None:
+    table = source.compare
+    if table is None or "after_tax_wealth" not in table:
+        return None
+    labels = [str(v) for v in table["variant"]]
+    values = column_values(table, "after_tax_wealth")
+    first = values[0] if values else None
+    notes = [
+        "" if i == 0 or v is None or first is None else f"({compact(v - first)})"
+        for i, v in enumerate(values)
+    ]
+    colors = [charts.PALETTE[i % len(charts.PALETTE)] for i in range(len(labels))]
+    return Chart(
+        "After-tax wealth of each variant",
+        charts.bar_chart("After-tax wealth", labels, values, colors, notes=notes),
+        "Each variant's after-tax wealth at the horizon; in brackets, the difference to the first.",
+    )
+
+
+def _title(meta: dict[str, str], where: str) -> str:
+    return f"isoplan report: {meta.get('scenario') or where}"
+
+
+def build_report(source: Source) -> Report:
+    """The report's sections for a plan, a robust plan or a comparison."""
+    if source.kind == COMPARE:
+        order = ["compare", "action-plan", "years", "charts", "cpa", "assumptions"]
+        blocks: dict[str, list[Block]] = {s: [] for s in order}
+        table, chart = compare_table(source), compare_chart(source)
+        blocks["compare"] += [b for b in (table, chart) if b is not None]
+        for i, pt in enumerate(source.variants):
+            parts = parts_of(pt)
+            if i > 0:  # the tables' notes once, at the first variant
+                parts = {k: [quiet(b) for b in v] for k, v in parts.items()}
+            if "paths" in parts:
+                parts["action-plan"] = parts["action-plan"] + parts.pop("paths")
+            description = scenario_of(pt).get("description")
+            for s in order[1:]:
+                head = Heading(f"Variant {pt.name}", f"{s}-{slug(pt.name)}")
+                lead = (
+                    [Paragraph((str(description),), "note")]
+                    if description and s == "action-plan"
+                    else []
+                )
+                blocks[s] += [head, *lead, *parts.get(s, [])]
+        names = ", ".join(pt.name for pt in source.variants)
+        subtitle = f"{len(source.variants)} variants compared: {names}."
+    else:
+        assert source.plan is not None
+        pt = source.plan
+        parts = parts_of(pt)
+        order = (
+            ["action-plan", "paths", "years", "charts", "cpa", "assumptions"]
+            if source.kind == ROBUST
+            else ["action-plan", "years", "charts", "cpa", "assumptions"]
+        )
+        blocks = {s: parts.get(s, []) for s in order}
+        description = scenario_of(pt).get("description")
+        subtitle = str(description) if description else ""
+        if source.kind == ROBUST:
+            subtitle = subtitle or f"A robust plan over {len(path_names(pt))} paths."
+    sections = [Section(s, SECTIONS[s], blocks[s]) for s in order]
+    meta = source.meta
+    footer = (
+        f"isoplan {meta.get('version', '')}; tax law {meta.get('tax_law_years', '')}"
+        + (f" (projected: {meta['projected_years']})" if meta.get("projected_years") else "")
+        + f"; from {source.where}; made {_dt.date.today().isoformat()}."
+    )
+    return Report(_title(meta, source.where), source.kind, subtitle, sections, footer)
