@@ -16,6 +16,8 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -122,13 +124,7 @@ def write_table(
     _check_suffix(path)
     _check_finite(df, path)
     suffix = path.suffix.lower()
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _replaced(path) as tmp:
         if suffix == ".parquet":
             table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
             meta = {b"isoplan.schema_version": SCHEMA_VERSION.encode()}
@@ -143,6 +139,20 @@ def write_table(
                     fh.write(json.dumps(row) + "\n")
         else:
             tmp.write_text(json.dumps(records(df), indent=1) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def _replaced(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write, renamed over `path` when the block ends: a
+    reader never sees half a file, and a failure leaves the old one (or none)."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
         _open_up(tmp, 0o666)
         os.replace(tmp, path)
     except OSError as exc:
@@ -171,21 +181,9 @@ def check_output_file(
 
 
 def write_bytes(data: bytes, path: Path) -> None:
-    """Write a whole file atomically (a temporary file in its folder, then renamed)."""
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        _open_up(tmp, 0o666)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a whole file atomically (`_replaced`)."""
+    with _replaced(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_folder(folder: Path, files: dict[str, tuple[pd.DataFrame, dict[str, str]]]) -> None:

@@ -11,8 +11,9 @@ driver) and writes:
     report-plan-full.png  the whole plan page, 1280 wide (a window as tall as the page)
     report-compare.png    the compare's first screen, 1280 x 900
 
-The PNGs are re-encoded for the repository: a palette of the page's 256 commonest colours (the
-rare others, the edges of anti-aliased text, drawn in the nearest), zlib at level 9. A page
+The PNGs are re-encoded for the repository: a palette of 256 colours, the report's own (its CSS's
+and its charts', kept exact: a thin red floor stays red) and then the page's commonest (the rare
+others, the edges of anti-aliased text, drawn in the nearest), zlib at level 9. A page
 with a console error or a failed load stops the script: a screenshot of a broken page is not
 committed.
 """
@@ -20,6 +21,7 @@ committed.
 from __future__ import annotations
 
 import argparse
+import re
 import struct
 import subprocess
 import sys
@@ -67,19 +69,32 @@ def _filtered(rows: np.ndarray, bpp: int, block: int = 256) -> bytes:
     return b"".join(parts)
 
 
-def _palette(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(palette, index): the 256 commonest colours, each pixel of another colour (about 2% of a
-    report's, the edges of anti-aliased text) drawn in the nearest of them."""
+def report_colours() -> set[int]:
+    """The colours the report draws in (its CSS and its charts' series, the cash floor's red):
+    a palette keeps them exactly, so that a thin line is never shown in a neighbour's colour."""
+    from planner.report import charts, html
+
+    drawn = [*charts.PALETTE, charts.FLOOR, charts.GREY, charts.INK, charts.MUTED, charts.GRID]
+    found = re.findall(r"#([0-9a-fA-F]{6})\b", html.CSS + " ".join(drawn))
+    return {int(c, 16) for c in found}
+
+
+def _palette(pixels: np.ndarray, keep: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(palette, index): the colours of `keep` the page uses, then its commonest, 256 in all;
+    each pixel of another colour (about 2% of a report's, the edges of anti-aliased text) drawn
+    in the nearest of them."""
     packed = (pixels[:, :, 0].astype(np.int64) << 16 | pixels[:, :, 1].astype(np.int64) << 8
               | pixels[:, :, 2].astype(np.int64))  # fmt: skip
     colours, inverse, counts = np.unique(packed, return_inverse=True, return_counts=True)
     rgb = np.stack([colours >> 16, colours >> 8 & 0xFF, colours & 0xFF], axis=1)
-    keep = np.sort(np.argsort(-counts, kind="stable")[:256])
+    first = np.isin(colours, np.array(sorted(keep), dtype=np.int64))
+    order = np.lexsort((-counts, ~first))  # the kept colours first, then by count
+    keep_at = np.sort(order[:256])
     nearest = np.empty(len(colours), dtype=np.int64)
     for lo in range(0, len(colours), 4096):
-        d = ((rgb[lo : lo + 4096, None, :] - rgb[None, keep, :]) ** 2).sum(axis=2)
+        d = ((rgb[lo : lo + 4096, None, :] - rgb[None, keep_at, :]) ** 2).sum(axis=2)
         nearest[lo : lo + 4096] = d.argmin(axis=1)
-    palette = rgb[keep].astype(np.uint8)
+    palette = rgb[keep_at].astype(np.uint8)
     return palette, nearest[inverse.reshape(pixels.shape[:2])].astype(np.uint8)
 
 
@@ -88,7 +103,7 @@ def compact_png(png: bytes) -> bytes:
     best, at zlib's level 9; about a fifth of Chromium's own PNG, and checked by decoding it."""
     pixels = decode_png(png)[:, :, :3]
     height, width = pixels.shape[:2]
-    palette, index = _palette(pixels)
+    palette, index = _palette(pixels, report_colours())
     header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
     unfiltered = np.concatenate([np.zeros((height, 1), np.uint8), index], axis=1).tobytes()
     # A palette's indices usually deflate best unfiltered; keep whichever is smaller.

@@ -27,6 +27,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_isoplan
 
+from planner.report import charts
+from planner.report.formats import money_format
+
 # In-process runs, each a plan of a second or two: a backstop, not a budget.
 pytestmark = pytest.mark.timeout(120)
 
@@ -293,6 +296,84 @@ def test_a_folder_with_no_plan(tmp_path: Path) -> None:
     p, html = page(tmp_path / "no.html")
     assert "No plan" in html and set(p.sections) == PLAN_SECTIONS
     check_figures(tmp_path / "no", p)
+
+
+def section(html: str, sid: str) -> str:
+    start = html.index(f'<section id="{sid}"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_first_screen_speaks_plainly(made: dict[str, Path]) -> None:
+    """The action plan says in one sentence that the plan is proven and re-checked; the solver's
+    own figures (solver, gap, plan vs exact) are the Assumptions' provenance."""
+    _, html = page(made["root"] / "plan.html")
+    action, assumptions = section(html, "action-plan"), section(html, "assumptions")
+    assert "Proven optimal; re-checked line by line by the exact tax engine." in action
+    for jargon in ("highs", "gap", "plan_vs_exact", "Solver"):
+        assert jargon not in action, jargon
+    for row in ("solver", "proven gap", "largest plan-vs-exact difference"):
+        assert f">{row}</td>" in assumptions, row
+
+
+def test_the_compare_table_is_the_client_s(made: dict[str, Path]) -> None:
+    """The first variant is the reference: its "vs first" is a dash, as the baselines' table
+    says it; the solver's columns are not in the client's table."""
+    _, html = page(made["root"] / "compare.html")
+    compare = section(html, "compare")
+    table = compare[compare.index("<table>") : compare.index("</table>")]
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert "vs first" in heads and not {"status", "gap", "plan vs exact"} & set(heads), heads
+    first_row = re.findall(r"<td[^>]*>([^<]*)</td>", table.split("<tr>")[2])
+    assert first_row[heads.index("vs first")] == "–", first_row
+    assert ">status</td>" in section(html, "assumptions")
+
+
+def test_chart_labels_share_one_format() -> None:
+    """$581.0k beside $582.6k, never $581k; an axis's ticks in the decimals its step needs."""
+    fmt = money_format([582584.35, 581009.84])
+    assert [fmt(582584.35), fmt(581009.84)] == ["$582.6k", "$581.0k"]
+    assert money_format([-1574.51])(-1574.51) == "-$1,575"
+    ticks = charts.nice_ticks(0, 1_745_781)
+    assert [money_format(ticks, ticks[1] - ticks[0])(t) for t in ticks] == [
+        "$0", "$0.5M", "$1.0M", "$1.5M", "$2.0M"
+    ]  # fmt: skip
+
+
+def test_a_small_difference_shows() -> None:
+    """Two wealths $1,575 apart: the second's bar is drawn from the first's wealth, not from $0,
+    so it is most of the plot wide."""
+    svg = charts.difference_chart(
+        "w", ["a", "b"], [582584.35, 581009.84], ["#000", "#111"], "after-tax wealth"
+    )
+    root = ET.fromstring(svg)
+    bars = [r for r in root.iter("rect") if r.find("title") is not None]
+    assert len(bars) == 1 and float(bars[0].get("width", 0)) > 150
+    texts = [t.text for t in root.iter("text")]
+    assert {"$582.6k", "$581.0k", "-$1,575", "the reference"} <= set(texts), texts
+
+
+def test_lines_on_each_other_stay_visible_and_are_said() -> None:
+    """Each line has its own dash and marker; the caption names the lines drawn on each other."""
+    years = ["2026", "2027*", "2028*"]
+    series = [
+        charts.Series("a", [1.0, 50.0, 90.0], "#000", "line"),
+        charts.Series("b", [1.0, 50.1, 90.0], "#111", "line"),
+        charts.Series("c", [1.0, 20.0, 10.0], "#222", "line"),
+    ]
+    svg = charts.column_chart("t", years, series)
+    assert len(set(re.findall(r'<polyline[^>]*?(stroke-dasharray="[^"]*")?/>', svg))) == 3
+    assert {"circle", "polygon"} <= {e.tag for e in ET.fromstring(svg).iter()}
+    assert charts.overlaps(years, series) == (
+        " Lines drawn on each other: every line in 2026; a and b in 2027*–2028*."
+    )
+
+
+@pytest.mark.parametrize("name", ["plan", "robust", "compare"])
+def test_the_cash_floor_is_one_colour(made: dict[str, Path], name: str) -> None:
+    _, html = page(made["root"] / f"{name}.html")
+    assert charts.FLOOR not in charts.PALETTE
+    floors = re.findall(r'<line[^>]*stroke="([^"]+)"[^>]*><title>cash floor', html)
+    assert floors and set(floors) == {charts.FLOOR}, floors
 
 
 # ----------------------------------------------------------------------------------------------

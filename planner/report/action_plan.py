@@ -1,5 +1,5 @@
-"""The action plan: the headline (the plan against the best baseline and doing nothing), the
-warnings, what to do when, the cash it needs and when its tax is due, and the key dates."""
+"""The action plan after its headline (headline.py): the warnings, what to do when, the cash it
+needs and when its tax is due, and the key dates."""
 
 from __future__ import annotations
 
@@ -7,43 +7,21 @@ from typing import Any
 
 import pandas as pd
 
+from models.law import return_due_date
+from planner.errors import InputError
+from planner.law import law_for_years
 from planner.report.common import (
-    DO_NOTHING,
     Col,
     View,
-    approach_label,
-    best_baseline,
-    has_column,
+    inflation,
     make_table,
-    objective_of,
-    ref_value,
     scenario_of,
     scenario_row,
-    summary_row,
     total_of,
-    year_labels,
+    year_table,
 )
-from planner.report.formats import (
-    CENTS,
-    DATE,
-    MONEY,
-    SCI,
-    SHARES,
-    TEXT,
-    is_missing,
-    number,
-    show,
-)
-from planner.report.model import (
-    Block,
-    Card,
-    Cards,
-    Paragraph,
-    Ref,
-    Table,
-    Value,
-)
-from planner.report.source import PlanTables
+from planner.report.formats import CENTS, DATE, MONEY, SHARES, TEXT, is_missing
+from planner.report.model import Block, Paragraph, Ref, Table, Value
 
 EVENTS = {
     "qualifying": "qualifying disposition from this day",
@@ -98,12 +76,16 @@ def actions_table(v: View, title: str = "What to do") -> Table | None:
     )
 
 
-def _due_dates(years: pd.DataFrame) -> tuple[list[Any], str]:
-    """When each year's extra tax is due: the law's date (years.tax_due_date), else the usual
-    April 15 of the next year, said as such."""
+def _due_dates(v: View, years: pd.DataFrame) -> list[Any]:
+    """When each year's extra tax is due: the plan's (years.tax_due_date), else the law's day
+    for that year (`models.law.return_due_date`, an older folder); a dash if there is no law."""
     if "tax_due_date" in years:
-        return years["tax_due_date"].tolist(), DATE
-    return [f"April 15, {int(y) + 1}" for y in years["year"]], TEXT
+        return years["tax_due_date"].tolist()
+    try:
+        laws = law_for_years([int(y) for y in years["year"]], inflation(v.pt.meta))
+    except InputError:
+        return [None] * len(years)
+    return [return_due_date(laws[int(y)]) for y in years["year"]]
 
 
 def cash_needs_table(v: View) -> Table | None:
@@ -111,16 +93,12 @@ def cash_needs_table(v: View) -> Table | None:
     if years is None:
         return None
     actions = v.get("actions")
-    exercised = []
-    for y in years["year"]:
-        if actions is None:
-            exercised.append(0.0)
-            continue
-        rows = actions[
-            (actions["year"] == y) & actions["kind"].isin(["exercise", "exercise_and_sell"])
-        ]
-        exercised.append(float(rows["shares"].sum()))
-    due, due_kind = _due_dates(years)
+    exercised = [
+        0.0
+        if actions is None
+        else float(actions[(actions["year"] == y) & (actions["kind"] != "sale")]["shares"].sum())
+        for y in years["year"]
+    ]
     strike, extra = years.get("exercise_cost"), years.get("extra_tax")
     both = (
         [total_of([a, b]) for a, b in zip(strike, extra, strict=True)]
@@ -128,11 +106,10 @@ def cash_needs_table(v: View) -> Table | None:
         else None
     )
     cols = [
-        Col("year", values=year_labels(years), kind=TEXT),
         Col("shares exercised", values=exercised, kind=SHARES),
         Col("strike cost", "exercise_cost"),
         Col("tax it adds", "extra_tax"),
-        Col("tax due", values=due, kind=due_kind),
+        Col("tax due", values=_due_dates(v, years), kind=DATE),
         Col("strike + tax", values=both),
         Col("sale proceeds", "proceeds"),
         Col("cash at end of year", "cash"),
@@ -142,15 +119,7 @@ def cash_needs_table(v: View) -> Table | None:
         "paid when the year's return is due, from the next year's cash; a negative figure is "
         "tax saved (credit coming back). Strike + tax is the year's whole cost of its exercises."
     ]
-    return make_table(
-        "The cash it needs",
-        years,
-        v.table("years"),
-        [str(int(y)) for y in years["year"]],
-        cols,
-        notes,
-        ["projected" if lab.endswith("*") else "" for lab in year_labels(years)],
-    )
+    return year_table(v, "The cash it needs", cols, notes)
 
 
 def key_dates_table(
@@ -260,90 +229,6 @@ def warnings_blocks(v: View) -> list[Block]:
     if warnings is None or "message" not in warnings:
         return []
     return [Paragraph((f"Warning: {m}",), "warning") for m in warnings["message"].dropna()]
-
-
-def headline(pt: PlanTables) -> list[Block]:
-    """The optimized plan against the best baseline and doing nothing: the first thing read."""
-    plan = summary_row(pt, "optimized")
-    if plan is None:
-        return [
-            Paragraph(
-                (
-                    "No plan: the scenario has no feasible plan, or none was found within the time "
-                    "limit (`isoplan plan` says why). The key dates and warnings below are the "
-                    "scenario's.",
-                ),
-                "warning",
-            )
-        ]
-    wealth = objective_of(pt) == "wealth"
-    column, what = (
-        ("after_tax_wealth", "after-tax wealth")
-        if wealth
-        else ("pv_extra_tax", "present value of the extra tax")
-    )
-    ours = number(plan.get(column))
-    cards = [
-        Card(
-            f"This plan: {what}",
-            ref_value(pt, "summary", "optimized", column, plan, MONEY),
-            ("at the horizon, after every tax" if wealth else "the tax the plan adds, discounted",),
-        )
-    ]
-
-    def versus(name: str, label: str) -> Card | None:
-        row = summary_row(pt, name)
-        if row is None:
-            return None
-        theirs = number(row.get(column))
-        note: tuple[str | Value, ...] = ()
-        if ours is not None and theirs is not None:
-            diff = (ours - theirs) if wealth else (theirs - ours)
-            note = (f"this plan is {show(abs(diff), MONEY)} {'better' if diff >= 0 else 'worse'}",)
-        return Card(label, ref_value(pt, "summary", name, column, row, MONEY), note)
-
-    best = best_baseline(pt)
-    if best is not None:
-        card = versus(best, f"Best baseline: {approach_label(best)}")
-        if card:
-            cards.append(card)
-    if best != DO_NOTHING:
-        card = versus(DO_NOTHING, "Doing nothing until liquidity")
-        if card:
-            cards.append(card)
-    if has_column(pt.get("summary"), "total_extra_tax"):
-        cards.append(
-            Card(
-                "Extra tax this plan pays",
-                ref_value(pt, "summary", "optimized", "total_extra_tax", plan, MONEY),
-                (
-                    "of which AMT ",
-                    ref_value(pt, "summary", "optimized", "amt_paid", plan, MONEY),
-                    "; credit left ",
-                    ref_value(pt, "summary", "optimized", "credit_left", plan, MONEY),
-                ),
-            )
-        )
-    return [Cards(tuple(cards)), *solver_line(pt, "optimized")]
-
-
-def solver_line(pt: PlanTables, approach: str) -> list[Block]:
-    row = summary_row(pt, approach)
-    if row is None or is_missing(row.get("solver")):
-        return []
-    parts: list[str | Value] = [f"Solver {row['solver']}: {row.get('status', '')}"]
-    if not is_missing(row.get("gap")):
-        parts += [", proven gap ", ref_value(pt, "summary", approach, "gap", row, SCI)]
-    if not is_missing(row.get("gap_requested")):
-        parts += [" (asked ", ref_value(pt, "summary", approach, "gap_requested", row, SCI), ")"]
-    if not is_missing(row.get("plan_vs_exact")):
-        parts += [
-            ". The exact tax engine re-evaluated the plan year by year: it differs from the "
-            "optimizer's own figures by at most ",
-            ref_value(pt, "summary", approach, "plan_vs_exact", row, CENTS),
-        ]
-    parts.append(".")
-    return [Paragraph(tuple(parts), "note")]
 
 
 def action_plan_blocks(

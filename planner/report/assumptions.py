@@ -3,19 +3,22 @@ results come from (isoplan version, tax-law years and projection, solver, status
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from planner.report.common import (
     Col,
     View,
-    first_float,
+    has_column,
+    inflation,
     is_california,
     key_value,
     make_table,
+    meta_list,
     nonzero,
     scenario_of,
     summary_row,
-    year_labels,
+    year_table,
 )
 from planner.report.formats import (
     BOOL,
@@ -63,19 +66,18 @@ SCENARIO_FIELDS = {
 
 def provenance_table(pt: PlanTables, approach: str) -> Table:
     meta = pt.meta
-    rate = meta.get("inflation_assumed", "")
+    rate = inflation(meta)
+
     rows: list[tuple[str, Any, str, Ref | None]] = [
         ("isoplan version", meta.get("version"), TEXT, None),
         ("schema version", meta.get("schema_version"), TEXT, None),
         ("scenario", meta.get("scenario"), TEXT, None),
-        ("tax-law years", meta.get("tax_law_years"), TEXT, None),
-        ("published tax law", meta.get("published_years"), TEXT, None),
-        ("projected years", meta.get("projected_years") or "none", TEXT, None),
+        ("tax-law years", meta_list(meta, "tax_law_years") or None, TEXT, None),
+        ("published tax law", meta_list(meta, "published_years") or None, TEXT, None),
+        ("projected years", meta_list(meta, "projected_years") or "none", TEXT, None),
         (
             "assumed inflation (projected years)",
-            f"{show(first_float(rate), PERCENT)} a year"
-            if first_float(rate) is not None
-            else MISSING,
+            MISSING if rate is None else f"{show(rate, PERCENT)} a year",
             TEXT,
             None,
         ),
@@ -122,25 +124,14 @@ def scenario_table(v: View) -> Table | None:
 
 
 def prices_table(v: View) -> Table | None:
-    years = v.get("years")
-    if years is None or "fmv" not in years:
+    if not has_column(v.get("years"), "fmv"):
         return None
-    cols = [
-        Col("year", values=year_labels(years), kind=TEXT),
-        Col("FMV / share", "fmv", CENTS),
-        Col("exercise date", "exercise_date", DATE),
+    cols = [Col("FMV / share", "fmv", CENTS), Col("exercise date", "exercise_date", DATE)]
+    notes = [
+        "Each year's fair market value per share (a private company's 409A value), the price "
+        "the AMT counts on an exercise at that year's exercise date."
     ]
-    return make_table(
-        "Prices",
-        years,
-        v.table("years"),
-        [str(int(y)) for y in years["year"]],
-        cols,
-        [
-            "Each year's fair market value per share (a private company's 409A value), the price "
-            "the AMT counts on an exercise at that year's exercise date."
-        ],
-    )
+    return year_table(v, "Prices", cols, notes)
 
 
 def windows_table(v: View) -> Table | None:
@@ -188,38 +179,30 @@ INCOME = (
 
 def income_table(v: View) -> Table | None:
     years = v.get("years")
-    if years is None:
-        return None
-    cols = [Col("year", values=year_labels(years), kind=TEXT)]
-    if is_california(years):
-        cols.append(Col("state", "state", TEXT))
-    for label, column in INCOME:
-        if column in ("wages", "savings") or nonzero(years, column):
-            cols.append(Col(label, column))
-    return make_table(
-        "Income and spending, per year" + (f" (path {v.path})" if v.path else ""),
-        years,
-        v.table("years"),
-        [str(int(y)) for y in years["year"]],
-        cols,
-        [
-            "The household's income each year as its return shows it (a disqualifying sale of "
-            "the plan adds ordinary income, an NSO exercise wages; capital gains are in the CPA "
-            "appendix), and what it saves each year after its own taxes and spending."
-        ],
-    )
+    cols = [Col("state", "state", TEXT)] if is_california(years) else []
+    cols += [
+        Col(label, column)
+        for label, column in INCOME
+        if column in ("wages", "savings") or nonzero(years, column)
+    ]
+    notes = [
+        "The household's income each year as its return shows it (a disqualifying sale of the "
+        "plan adds ordinary income, an NSO exercise wages; capital gains are in the CPA "
+        "appendix), and what it saves each year after its own taxes and spending."
+    ]
+    title = "Income and spending, per year" + (f" (path {v.path})" if v.path else "")
+    return year_table(v, title, cols, notes)
 
 
 def assumptions_blocks(
-    v: View, approach: str = "optimized", provenance: bool = True
+    v: View, approach: str = "optimized", market: Sequence[Table | None] | None = None
 ) -> list[Block]:
-    blocks: list[Block] = []
+    """The scenario's description, the prices and sale windows (`market` in place of the view's
+    own: a robust plan's, of every path), income, the scenario's figures and the provenance."""
     description = scenario_of(v).get("description")
-    if description:
-        blocks.append(Paragraph((str(description),), "lead"))
-    for t in (prices_table(v), windows_table(v), income_table(v), scenario_table(v)):
-        if t is not None:
-            blocks.append(t)
-    if provenance:
-        blocks.append(provenance_table(v.pt, approach))
-    return blocks
+    market = [prices_table(v), windows_table(v)] if market is None else market
+    tables = [*market, income_table(v), scenario_table(v), provenance_table(v.pt, approach)]
+    return [
+        *([Paragraph((str(description),), "lead")] if description else []),
+        *(t for t in tables if t is not None),
+    ]

@@ -11,18 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from planner.report.formats import (
-    MONEY,
-    TEXT,
-    is_missing,
-    number,
-)
-from planner.report.model import (
-    Block,
-    Ref,
-    Table,
-    Value,
-)
+from planner.report.formats import MONEY, SHARES, TEXT, is_missing, number
+from planner.report.model import Block, Ref, Table, Value
 from planner.report.source import PlanTables
 
 SECTIONS = {
@@ -50,12 +40,25 @@ APPROACHES = {
 @dataclass(frozen=True)
 class Col:
     """A display column: a Parquet column (`column`, left out when the table lacks it) or
-    computed `values` (no source)."""
+    computed `values` (no source); both: `values` shown, each sourced from `column` unless it
+    is missing (a table's reference row, shown as a dash)."""
 
     header: str
     column: str | None = None
     kind: str = MONEY
     values: Sequence[Any] | None = None
+
+
+# The totals of an evaluated plan (`planner.plan.totals`): summary, compare and paths alike.
+OUTCOMES = (
+    Col("extra tax", "total_extra_tax"),
+    Col("AMT paid", "amt_paid"),
+    Col("credit used", "credit_used"),
+    Col("credit left", "credit_left"),
+    Col("lowest cash", "lowest_cash"),
+    Col("exercised", "shares_exercised", SHARES),
+    Col("sold", "shares_sold", SHARES),
+)
 
 
 def make_table(
@@ -75,14 +78,14 @@ def make_table(
     kinds: dict[str, str | list[str]] = {}
     refs: dict[str, list[Ref | None]] = {}
     for c in cols:
-        if c.values is not None:
-            frame[c.header] = list(c.values)
-            refs[c.header] = [None] * len(df)
-        elif c.column is not None and c.column in df.columns:
-            frame[c.header] = df[c.column].tolist()
-            refs[c.header] = [Ref(t, k, c.column) for t, k in zip(tables, keys, strict=True)]
-        else:
+        sourced = c.column is not None and c.column in df.columns
+        if c.values is None and not sourced:
             continue
+        frame[c.header] = list(c.values) if c.values is not None else df[c.column].tolist()
+        refs[c.header] = [
+            Ref(t, k, c.column) if sourced and not is_missing(x) else None  # type: ignore[arg-type]
+            for t, k, x in zip(tables, keys, frame[c.header], strict=True)
+        ]
         kinds[c.header] = c.kind
     row_classes = list(classes) if classes is not None else [""] * len(df)
     if total is not None:
@@ -94,7 +97,43 @@ def make_table(
     return Table(title, pd.DataFrame(frame), kinds, refs, tuple(notes), row_classes)
 
 
-def key_value(title: str, rows: Sequence[tuple[str, Any, str, Ref | None]], notes=()) -> Table:
+def year_table(
+    v: View,
+    title: str,
+    cols: Sequence[Col],
+    notes: Sequence[str] = (),
+    summed: Sequence[str] = (),
+) -> Table | None:
+    """A table of the view's years, a row a year: the year first (starred and in italics when its
+    tax law is projected), then `cols`; a total row of the `summed` Parquet columns."""
+    years = v.get("years")
+    if years is None:
+        return None
+    labels = year_labels(years)
+    total = (
+        {
+            c.header: total_of(years[c.column])
+            for c in cols
+            if c.column in summed and c.column in years
+        }
+        if summed
+        else None
+    )
+    return make_table(
+        title,
+        years,
+        v.table("years"),
+        [str(int(y)) for y in years["year"]],
+        [Col("year", values=labels, kind=TEXT), *cols],
+        notes,
+        ["projected" if lab.endswith("*") else "" for lab in labels],
+        total,
+    )
+
+
+def key_value(
+    title: str, rows: Sequence[tuple[str, Any, str, Ref | None]], notes: Sequence[str] = ()
+) -> Table:
     """A two-column table (what, figure), each figure with its own kind and source."""
     frame = pd.DataFrame({"": [r[0] for r in rows], "value": [r[1] for r in rows]})
     kinds: dict[str, str | list[str]] = {"": TEXT, "value": [r[2] for r in rows]}
@@ -219,10 +258,17 @@ def is_california(years: pd.DataFrame | None) -> bool:
     return has_column(years, "state") and bool((years["state"].fillna("") == "ca").any())  # type: ignore[index]
 
 
-def first_float(text: str) -> float | None:
+def meta_list(meta: dict[str, str], name: str) -> str:
+    """A list in the files' metadata ("2026,2027") as a reader's ("2026, 2027"); "" if none."""
+    return ", ".join(x for x in meta.get(name, "").split(",") if x)
+
+
+def inflation(meta: dict[str, str]) -> float | None:
+    """The inflation the plan assumed for projected years (its files' `inflation_assumed`: the
+    first rate), for reading the same projected law again; None when it projected nothing."""
     try:
-        return float(text.split(",")[0])
-    except (ValueError, AttributeError):
+        return float(meta.get("inflation_assumed", "").split(",")[0])
+    except ValueError:
         return None
 
 

@@ -106,8 +106,8 @@ def lots_table(v: View) -> Table | None:
         Col("from", "source", TEXT),
         Col("grant date (box 1)", "grant_date", DATE),
         Col("exercise date (box 2)", "exercise_date", DATE),
-        Col("exercise price / share (box 3)", "regular_basis", CENTS),
-        Col("FMV / share at exercise (box 4)", "amt_basis", CENTS),
+        Col("strike (box 3)", "regular_basis", CENTS),
+        Col("FMV (box 4)", "amt_basis", CENTS),
         Col("shares (box 5)", "shares", SHARES),
         Col("AMT minus regular basis", values=adjustment),
         Col("held at end", "held_end", SHARES),
@@ -133,29 +133,30 @@ def lots_table(v: View) -> Table | None:
     )
 
 
-def cpa_blocks(v: View, with_law: bool = True) -> list[Block]:
-    blocks: list[Block] = [
-        Paragraph(
-            (
-                "For the preparer: every figure is the exact engine's (the optimizer's own agree "
-                "with them to the cent: the summary's plan_vs_exact), each traceable to a cell of "
-                "the plan's Parquet tables. The law figures of a year: `isoplan law YEAR` "
-                "(California: `isoplan law YEAR --state ca`).",
-            ),
-            "note",
-        )
-    ]
-    blocks += forms_tables(v)
-    lots = lots_table(v)
-    if lots is not None:
-        blocks.append(lots)
-    if with_law:
-        years = v.get("years")
-        if years is not None:
-            blocks += law_blocks(
-                [int(y) for y in sorted(set(years["year"]))],
-                scenario_of(v).get("filing_status"),
-                v.pt.meta,
-                is_california(years),
-            )
-    return blocks
+def preparer_note() -> Paragraph:
+    return Paragraph(
+        (
+            "For the preparer: every figure is the exact engine's (the optimizer's own agree with "
+            "them to the cent: the summary's plan_vs_exact), each traceable to a cell of the "
+            "plan's Parquet tables. The law figures of a year: `isoplan law YEAR` (California: "
+            "`isoplan law YEAR --state ca`).",
+        ),
+        "note",
+    )
+
+
+def law_used(v: View) -> list[Block]:
+    """The law figures of the view's years (a robust plan's: of every path's) and their sources."""
+    years = v.get("years")
+    if years is None:
+        return []
+    return law_blocks(
+        sorted({int(y) for y in years["year"]}),
+        scenario_of(v).get("filing_status"),
+        v.pt.meta,
+        is_california(years),
+    )
+
+
+def cpa_blocks(v: View) -> list[Block]:
+    return [preparer_note(), *forms_tables(v), *filter(None, [lots_table(v)]), *law_used(v)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 # A cell's kind: how it is shown on the page and which number format it gets in the workbook.
@@ -80,18 +81,30 @@ def show(value: Any, kind: str) -> str:
     return f"{x:,.6g}"
 
 
-def compact(x: float) -> str:
-    """Money in a few characters, for a chart's axis and labels ($807.6k, $1.23M)."""
-    sign, a = ("-" if x < 0 else ""), abs(x)
-    if a < 999.5:
-        return f"{sign}${a:,.0f}"
-    if a < 9_995:
-        return f"{sign}${_trim(f'{a / 1e3:.2f}')}k"
-    if a < 999_950:
-        return f"{sign}${_trim(f'{a / 1e3:.1f}')}k"
-    return f"{sign}${_trim(f'{a / 1e6:.2f}')}M"
+def money_format(values: Iterable[float], step: float | None = None) -> Callable[[float], str]:
+    """One compact money format for every label of a chart, so that $581.0k stands beside
+    $582.6k (never $581k): the unit of its largest figure (whole dollars below $10k, then $k
+    with one decimal, then $M with two); an axis's ticks (`step` apart) get the fewest decimals
+    that tell them apart, and zero is $0."""
+    top = max((abs(v) for v in values), default=0.0)
+    div, unit, decimals = (1.0, "", 0) if top < 9_999.5 else (1e3, "k", 1)
+    if top >= 999_950:
+        div, unit, decimals = 1e6, "M", 2
+    if step is not None:
+        decimals = next((d for d in range(3) if abs(round(step / div, d) - step / div) < 1e-9), 3)
+
+    def fmt(x: float) -> str:
+        if step is not None and x == 0:
+            return "$0"
+        return _signed(f"${abs(x) / div:,.{decimals}f}{unit}", x < 0)
+
+    return fmt
 
 
-def _trim(digits: str) -> str:
-    """2.50 -> 2.5, 200.0 -> 200."""
-    return digits.rstrip("0").rstrip(".") if "." in digits else digits
+def less_first(values: Sequence[float | None]) -> list[float | None]:
+    """Each figure less the first (None for the first itself, the reference, and for a missing
+    one): how a table's "vs" column and a chart's difference bars read."""
+    first = values[0] if values else None
+    return [
+        None if i == 0 or v is None or first is None else v - first for i, v in enumerate(values)
+    ]

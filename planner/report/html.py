@@ -50,11 +50,15 @@ p.lead { font-size: 16px; }
 p.note, p.table-note, figure p { color: var(--muted); font-size: 13.5px; }
 p.warning { background: var(--warn-bg); border-left: 4px solid var(--warn-line);
   padding: 8px 12px; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
-.card { flex: 1 1 210px; max-width: 330px; border: 1px solid var(--line); border-radius: 6px;
-  padding: 10px 14px; background: var(--soft); }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px;
+  margin: 12px 0; max-width: 1360px; }
+/* A card's label, figure and note are rows of the row of cards (subgrid): a label on two lines
+   lowers the figures of the whole row alike. */
+.card { display: grid; grid-row: span 3; grid-template-rows: subgrid; row-gap: 2px;
+  align-content: start; border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px;
+  background: var(--soft); }
 .card:first-child { border-color: var(--accent); background: #ebf4ff; }
-.card .label { font-size: 13px; color: var(--muted); }
+.card .label { font-size: 13px; color: var(--muted); align-self: end; }
 .card .figure { font-size: 26px; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .card-note { font-size: 13px; color: var(--muted); }
 .table-wrap { overflow-x: auto; margin: 4px 0; }
@@ -67,6 +71,7 @@ td.num { text-align: right; white-space: nowrap; }
 td.text { max-width: 34em; }
 td.nw { white-space: nowrap; }
 td.missing { color: #a0aec0; text-align: center; }
+td.kv { text-align: left; white-space: nowrap; }
 tr.projected td:first-child { font-style: italic; }
 tr.total td { font-weight: 650; border-top: 2px solid #cbd5e0; }
 td.neg { color: #9b2c2c; }
@@ -132,7 +137,11 @@ def _cell(t: Table, column: str, row: int) -> str:
     kind = t.kind(column, row)
     text = show(value, kind)
     classes = []
-    if is_missing(value):
+    if not isinstance(t.kinds.get(column), str):  # a kind per row (what, figure): all left
+        classes.append("kv")
+        if (number(value) or 0) < 0 and text.startswith("-"):
+            classes.append("neg")
+    elif is_missing(value):
         classes.append("missing")
     elif kind in NUMERIC:
         classes.append("num")
@@ -218,7 +227,7 @@ def render_html(report: Report, version: str = "") -> str:
         + "</section>"
         for s in report.sections
     )
-    subtitle = f"<p>{_e(report.subtitle)}</p>" if report.subtitle else ""
+    subtitle = f"<p>{_code(report.subtitle)}</p>" if report.subtitle else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

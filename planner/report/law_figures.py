@@ -17,7 +17,8 @@ import yaml
 
 from models.law import STATUSES
 from planner.errors import InputError
-from planner.law import citations, data_dir, law_for_years
+from planner.law import JURISDICTIONS, citations, data_dir, law_for_years
+from planner.report.common import inflation
 from planner.report.formats import MONEY, TEXT
 from planner.report.model import Block, Links, Paragraph, Table
 
@@ -43,12 +44,13 @@ def _document(path: str) -> dict[str, Any]:
 
 
 def _url(year: int, jurisdiction: str, name: str) -> str | None:
-    """The deep link of a figure's source: the published year's reference, else the rule's."""
-    folder = data_dir() / ("federal" if jurisdiction == "federal" else "ca")
-    doc = _document(str(folder / f"{year}.yaml"))
+    """The deep link of a figure's source: the published year's reference, else the rule's
+    (where `planner.law` reads them: `JURISDICTIONS`' folder and projection file)."""
+    spec = JURISDICTIONS[jurisdiction]
+    doc = _document(str(data_dir() / spec.folder / f"{year}.yaml"))
     entry = doc.get("parameters", {}).get(name)
     if entry is None:
-        doc = _document(str(folder / "projection.yaml"))
+        doc = _document(str(data_dir() / spec.projection))
         entry = doc.get("rules", {}).get(name)
     if not isinstance(entry, dict):
         return None
@@ -57,20 +59,13 @@ def _url(year: int, jurisdiction: str, name: str) -> str | None:
     return url if isinstance(url, str) and url.startswith("https://") else None
 
 
-def _inflation(meta: dict[str, str]) -> float | None:
-    try:
-        return float(meta.get("inflation_assumed", "").split(",")[0])
-    except ValueError:
-        return None
-
-
 def law_blocks(years: list[int], filing_status: Any, meta: dict[str, str], ca: bool) -> list[Block]:
     """A table of the AMT's law figures per year (the household's filing status, or every
     status when the folder does not say it), and their sources."""
     if not years:
         return []
     try:
-        laws = law_for_years(years, _inflation(meta))
+        laws = law_for_years(years, inflation(meta))
     except InputError as exc:
         return [Paragraph((f"Law figures: run `isoplan law YEAR` ({exc}).",), "note")]
     statuses = [filing_status] if filing_status in STATUSES else list(STATUSES)

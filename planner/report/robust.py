@@ -12,44 +12,26 @@ from planner.report.action_plan import (
     action_plan_blocks,
     actions_table,
     key_dates_table,
-    solver_line,
 )
-from planner.report.assumptions import assumptions_blocks, provenance_table, windows_table
+from planner.report.assumptions import assumptions_blocks, windows_table
 from planner.report.common import (
+    OUTCOMES,
     Col,
     View,
     approach_label,
     column_values,
-    is_california,
     make_table,
     quiet,
     ref_value,
-    scenario_of,
     slug,
     summary_row,
     year_labels,
 )
-from planner.report.cpa import cpa_blocks, forms_tables, lots_table
-from planner.report.formats import (
-    CENTS,
-    MONEY,
-    PERCENT,
-    SHARES,
-    TEXT,
-    is_missing,
-    number,
-)
-from planner.report.law_figures import law_blocks
-from planner.report.model import (
-    Block,
-    Card,
-    Cards,
-    Chart,
-    Heading,
-    Paragraph,
-    Ref,
-    Table,
-)
+from planner.report.cpa import forms_tables, law_used, lots_table, preparer_note
+from planner.report.formats import CENTS, MONEY, PERCENT, TEXT, is_missing, number
+from planner.report.headline import no_plan, status_line
+from planner.report.model import Block, Card, Cards, Chart, Heading, Paragraph, Ref, Table
+from planner.report.plan_charts import floor_series
 from planner.report.source import PlanTables
 from planner.report.years import years_tables
 
@@ -62,15 +44,7 @@ def path_names(pt: PlanTables) -> list[str]:
 def robust_headline(pt: PlanTables) -> list[Block]:
     robust = summary_row(pt, "robust")
     if robust is None:
-        return [
-            Paragraph(
-                (
-                    "No robust plan: the scenario has no feasible plan on every path, or "
-                    "none was found within the time limit (`isoplan plan` says why).",
-                ),
-                "warning",
-            )
-        ]
+        return no_plan("robust plan", " on every path")
     cards = [
         Card(
             "Robust plan: expected after-tax wealth",
@@ -101,7 +75,7 @@ def robust_headline(pt: PlanTables) -> list[Block]:
                 ref_value(pt, "summary", "robust", "worst_path_wealth", robust, MONEY),
             )
         )
-    return [Cards(tuple(cards)), *solver_line(pt, "robust")]
+    return [Cards(tuple(cards)), *status_line(pt, "robust")]
 
 
 def decided_now(pt: PlanTables) -> list[Block]:
@@ -138,12 +112,7 @@ def paths_table(pt: PlanTables) -> Table | None:
         Col("after-tax wealth", "after_tax_wealth"),
         Col("mean-value plan", "mean_value_wealth"),
         Col("robust − mean-value", "robust_minus_mean_value"),
-        Col("AMT paid", "amt_paid"),
-        Col("credit used", "credit_used"),
-        Col("credit left", "credit_left"),
-        Col("lowest cash", "lowest_cash"),
-        Col("exercised", "shares_exercised", SHARES),
-        Col("sold", "shares_sold", SHARES),
+        *OUTCOMES,
         Col(
             "best baseline",
             values=[
@@ -171,78 +140,71 @@ def paths_descriptions(pt: PlanTables) -> list[Block]:
     return [Paragraph((f"{p}: {d}",), "note") for p, d in _path_descriptions(pt).items()]
 
 
+def by_path(pt: PlanTables, column: str) -> tuple[list[str], dict[str, list[Any]]]:
+    """The years' labels and each path's `column`, year by year (None where a path lacks the
+    year): a chart's series, or a table's column per path."""
+    years = pt.get("years")
+    assert years is not None
+    order = sorted({int(y) for y in years["year"]})
+    labels = year_labels(years.drop_duplicates("year").sort_values("year"))
+    out: dict[str, list[Any]] = {}
+    for p in path_names(pt):
+        rows = years[years["path"] == p].set_index("year")[column]
+        out[p] = [rows.get(y) if y in rows.index else None for y in order]
+    return labels, out
+
+
+PER_PATH = (
+    ("cash", "Cash at the end of each year, per path",
+     "Cash per path: the years decided now are the same on every path."),
+    ("mtc_carryforward_out", "Federal AMT credit left, per path",
+     "The minimum tax credit carried out of each year, per path."),
+    ("iso_spread", "ISO spread exercised, per path",
+     "The ISO spread exercised and held each year (Form 6251 line 2i), per path."),
+)  # fmt: skip
+
+
 def robust_charts(pt: PlanTables) -> list[Block]:
     out: list[Block] = []
     paths, years = pt.get("paths"), pt.get("years")
-    names = path_names(pt)
     if paths is not None and "after_tax_wealth" in paths:
+        found = (
+            ("robust plan", "after_tax_wealth", charts.PALETTE[0]),
+            ("plan for the average path", "mean_value_wealth", charts.PALETTE[2]),
+            ("best baseline", "best_baseline_wealth", charts.GREY),
+        )
         series = [
-            charts.Series(
-                "robust plan", column_values(paths, "after_tax_wealth"), charts.PALETTE[0]
-            )
+            charts.Series(name, column_values(paths, column), color)
+            for name, column, color in found
+            if column in paths
         ]
-        if "mean_value_wealth" in paths:
-            series.append(
-                charts.Series(
-                    "plan for the average path",
-                    column_values(paths, "mean_value_wealth"),
-                    charts.PALETTE[2],
-                )
-            )
-        if "best_baseline_wealth" in paths:
-            series.append(
-                charts.Series(
-                    "best baseline", column_values(paths, "best_baseline_wealth"), charts.GREY
-                )
-            )
         out.append(
             Chart(
                 "After-tax wealth on each path",
-                charts.column_chart("Wealth per path", names, series),
+                charts.column_chart("Wealth per path", path_names(pt), series),
                 "The robust plan's after-tax wealth on each path, beside the plan for the average "
                 "path and the path's best baseline.",
             )
         )
-    if years is not None and "path" in years:
-        labels = year_labels(years.drop_duplicates("year").sort_values("year"))
-        order = sorted({int(y) for y in years["year"]})
-        for column, title, caption in (
-            (
-                "cash",
-                "Cash at the end of each year, per path",
-                "Cash per path: the years decided now are the same on every path.",
-            ),
-            (
-                "mtc_carryforward_out",
-                "Federal AMT credit left, per path",
-                "The minimum tax credit carried out of each year, per path.",
-            ),
-            (
-                "iso_spread",
-                "ISO spread exercised, per path",
-                "The ISO spread exercised and held each year (Form 6251 line 2i), per path.",
-            ),
-        ):
-            if column not in years:
-                continue
-            series = []
-            for i, p in enumerate(names):
-                rows = years[years["path"] == p].set_index("year")
-                values = [number(rows[column].get(y)) if y in rows.index else None for y in order]
-                series.append(
-                    charts.Series(
-                        p,
-                        values,
-                        charts.PALETTE[i % len(charts.PALETTE)],
-                        "bar" if column == "iso_spread" else "line",
-                    )
-                )
-            floor = number(scenario_of(pt).get("cash_floor"))
-            if column == "cash" and floor is not None:
-                series.append(
-                    charts.Series("cash floor", [floor] * len(order), charts.PALETTE[4], "dashed")
-                )
-            out.append(Chart(title, charts.column_chart(title, labels, series), caption))
+    if years is None or "path" not in years:
+        return out
+    for column, title, caption in PER_PATH:
+        if column not in years:
+            continue
+        labels, values = by_path(pt, column)
+        style = "bar" if column == "iso_spread" else "line"
+        series = [
+            charts.Series(
+                p, [number(x) for x in xs], charts.PALETTE[i % len(charts.PALETTE)], style
+            )
+            for i, (p, xs) in enumerate(values.items())
+        ]
+        caption += charts.overlaps(labels, series)
+        floor = floor_series(pt, len(labels)) if column == "cash" else None
+        if floor is not None:
+            series.append(floor)
+            caption += " The dashed red line is the cash floor."
+        out.append(Chart(title, charts.column_chart(title, labels, series), caption))
     return out
 
 
@@ -256,7 +218,7 @@ def robust_parts(pt: PlanTables) -> dict[str, list[Block]]:
         "paths": [*filter(None, [paths_table(pt)]), *paths_descriptions(pt)],
         "years": [],
         "charts": robust_charts(pt),
-        "cpa": cpa_blocks(View(pt), with_law=False)[:1],
+        "cpa": [preparer_note()],
         "assumptions": [],
     }
     windows = pt.get("windows")
@@ -286,25 +248,11 @@ def robust_parts(pt: PlanTables) -> dict[str, list[Block]]:
         }
         for section, blocks in found.items():
             parts[section] += blocks if i == 0 else [quiet(b) for b in blocks]
-    years = pt.get("years")
-    if years is not None:
-        parts["cpa"] += law_blocks(
-            sorted({int(y) for y in years["year"]}),
-            scenario_of(pt).get("filing_status"),
-            pt.meta,
-            is_california(years),
-        )
-    v0 = View(pt, names[0] if names else None)
-    blocks = [
-        b
-        for b in assumptions_blocks(v0, "robust", provenance=False)
-        if not (isinstance(b, Table) and b.title.startswith(("Prices", "Sale windows")))
-    ]
-    at = 1 if scenario_of(pt).get("description") else 0
-    for table in (windows_table(View(pt)), fmv_by_path(pt)):
-        if table is not None:
-            blocks.insert(at, table)
-    parts["assumptions"] = [*blocks, provenance_table(pt, "robust")]
+    parts["cpa"] += law_used(View(pt))
+    market = [fmv_by_path(pt), windows_table(View(pt))]
+    parts["assumptions"] = assumptions_blocks(
+        View(pt, names[0] if names else None), "robust", market
+    )
     return parts
 
 
@@ -346,18 +294,17 @@ def fmv_by_path(pt: PlanTables) -> Table | None:
     years = pt.get("years")
     if years is None or "path" not in years or "fmv" not in years:
         return None
+    labels, values = by_path(pt, "fmv")
     order = sorted({int(y) for y in years["year"]})
-    labels = year_labels(years.drop_duplicates("year").sort_values("year"))
-    frame: dict[str, list[Any]] = {"year": labels}
-    kinds: dict[str, str | list[str]] = {"year": TEXT}
-    refs: dict[str, list[Ref | None]] = {}
-    for p in path_names(pt):
-        rows = years[years["path"] == p].set_index("year")
-        frame[p] = [rows["fmv"].get(y) if y in rows.index else None for y in order]
-        kinds[p] = CENTS
-        refs[p] = [
-            Ref(f"{pt.prefix}{p}/years", str(y), "fmv") if y in rows.index else None for y in order
+    frame: dict[str, list[Any]] = {"year": labels, **values}
+    kinds: dict[str, str | list[str]] = {"year": TEXT, **{p: CENTS for p in values}}
+    refs: dict[str, list[Ref | None]] = {
+        p: [
+            None if x is None else Ref(f"{pt.prefix}{p}/years", str(y), "fmv")
+            for x, y in zip(xs, order, strict=True)
         ]
+        for p, xs in values.items()
+    }
     return Table(
         "Prices per path (FMV / share)",
         pd.DataFrame(frame),

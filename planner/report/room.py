@@ -18,13 +18,7 @@ from planner.errors import InputError
 from planner.household_taxes import compute_crossover
 from planner.households import HOUSEHOLD_COLUMNS
 from planner.limits import MAX_SHARES
-
-
-def _inflation(meta: dict[str, str]) -> float | None:
-    try:
-        return float(meta.get("inflation_assumed", "").split(",")[0])
-    except ValueError:
-        return None
+from planner.report.common import inflation
 
 
 def amt_room(
@@ -51,7 +45,7 @@ def amt_room(
             df = df.drop(columns=["state"])
             resident = None
     try:
-        r = compute_crossover(df, _inflation(meta))
+        r = compute_crossover(df, inflation(meta))
     except (InputError, ValueError, KeyError):
         return None
     column = "federal_shares" if "federal_shares" in r else "shares"

@@ -10,37 +10,27 @@ reader (or a test) traces it back. The page and the workbook both render what th
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 
 from planner.report import charts
-from planner.report.action_plan import action_plan_blocks, headline
+from planner.report.action_plan import action_plan_blocks
 from planner.report.assumptions import assumptions_blocks
 from planner.report.common import (
+    OUTCOMES,
     SECTIONS,
     Col,
     View,
     column_values,
     make_table,
+    meta_list,
     quiet,
     scenario_of,
     slug,
 )
 from planner.report.cpa import cpa_blocks
-from planner.report.formats import (
-    CENTS,
-    SCI,
-    SHARES,
-    TEXT,
-    compact,
-)
-from planner.report.model import (
-    Block,
-    Chart,
-    Heading,
-    Paragraph,
-    Report,
-    Section,
-    Table,
-)
+from planner.report.formats import TEXT
+from planner.report.headline import headline
+from planner.report.model import Block, Chart, Heading, Paragraph, Report, Section, Table
 from planner.report.plan_charts import chart_blocks
 from planner.report.robust import path_names, robust_parts
 from planner.report.source import COMPARE, ROBUST, PlanTables, Source
@@ -64,34 +54,27 @@ def parts_of(pt: PlanTables) -> dict[str, list[Block]]:
 
 
 def compare_table(source: Source) -> Table | None:
+    """The variants side by side, for the client: the solver's status, gap and plan-vs-exact
+    are each variant's provenance (Assumptions), not here."""
     table = source.compare
     if table is None or table.empty:
         return None
+    versus = table["vs_first"].tolist() if "vs_first" in table else None
     cols = [
         Col("variant", "variant", TEXT),
         Col("after-tax wealth", "after_tax_wealth"),
-        Col("vs first", "vs_first"),
-        Col("extra tax", "total_extra_tax"),
-        Col("AMT paid", "amt_paid"),
-        Col("credit used", "credit_used"),
-        Col("credit left", "credit_left"),
-        Col("lowest cash", "lowest_cash"),
-        Col("exercised", "shares_exercised", SHARES),
-        Col("sold", "shares_sold", SHARES),
+        Col("vs first", "vs_first", values=None if versus is None else [None, *versus[1:]]),
+        *OUTCOMES,
         Col("exercised in", "exercise_years", TEXT),
         Col("years", "years", TEXT),
-        Col("status", "status", TEXT),
-        Col("gap", "gap", SCI),
-        Col("plan vs exact", "plan_vs_exact", CENTS),
     ]
     notes = [
         "Each variant's optimized plan, re-evaluated by the exact engine (a robust "
         "variant's figures are expected values over its paths); vs first: its after-tax "
-        "wealth less the first row's."
+        "wealth less the first row's (the reference, a dash)."
     ]
-    return make_table(
-        "Variants side by side", table, "compare", [str(v) for v in table["variant"]], cols, notes
-    )
+    keys = [str(v) for v in table["variant"]]
+    return make_table("Variants side by side", table, "compare", keys, cols, notes)
 
 
 def compare_chart(source: Source) -> Chart | None:
@@ -99,17 +82,20 @@ def compare_chart(source: Source) -> Chart | None:
     if table is None or "after_tax_wealth" not in table:
         return None
     labels = [str(v) for v in table["variant"]]
-    values = column_values(table, "after_tax_wealth")
-    first = values[0] if values else None
-    notes = [
-        "" if i == 0 or v is None or first is None else f"({compact(v - first)})"
-        for i, v in enumerate(values)
-    ]
-    colors = [charts.PALETTE[i % len(charts.PALETTE)] for i in range(len(labels))]
+    colors = [c for c, _ in zip(itertools.cycle(charts.PALETTE), labels)]
+    svg = charts.difference_chart(
+        "After-tax wealth",
+        labels,
+        column_values(table, "after_tax_wealth"),
+        colors,
+        "after-tax wealth",
+    )
     return Chart(
         "After-tax wealth of each variant",
-        charts.bar_chart("After-tax wealth", labels, values, colors, notes=notes),
-        "Each variant's after-tax wealth at the horizon; in brackets, the difference to the first.",
+        svg,
+        f"Each variant's after-tax wealth at the horizon and, as a bar, its difference to the "
+        f"first ({labels[0]}): the bars start at the first variant's wealth, not at $0, so "
+        "that a small difference shows.",
     )
 
 
@@ -158,8 +144,8 @@ def build_report(source: Source) -> Report:
     sections = [Section(s, SECTIONS[s], blocks[s]) for s in order]
     meta = source.meta
     footer = (
-        f"isoplan {meta.get('version', '')}; tax law {meta.get('tax_law_years', '')}"
-        + (f" (projected: {meta['projected_years']})" if meta.get("projected_years") else "")
+        f"isoplan {meta.get('version', '')}; tax law {meta_list(meta, 'tax_law_years')}"
+        + (f" (projected: {p})" if (p := meta_list(meta, "projected_years")) else "")
         + f"; from {source.where}; made {_dt.date.today().isoformat()}."
     )
     return Report(_title(meta, source.where), source.kind, subtitle, sections, footer)
