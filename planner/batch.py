@@ -6,29 +6,57 @@ The unit of work is `plan_client(client, options)`: it validates one client's sc
 optimizer cannot make (infeasible, not supported, no plan in time) or an unexpected exception is
 one `errors` row (client_id, stage, reason). The same function runs on every engine.
 
-Results are written per chunk of clients (the book in client-id order, cut into chunks): every
-table of a chunk to `OUTDIR/<table>/part-<chunk>.parquet`, each file atomically (a temporary file
-renamed into place), then the chunk's marker `OUTDIR/_chunks/<chunk>.json`. A chunk is done when
-its marker exists; a chunk without one is planned again and its files replaced with the same rows,
-so a run killed at any point (kill -9 included) and started again finishes the book without a lost
-or a duplicated row. `OUTDIR/manifest.json` ties the folder to one book and one set of planning
-options; `OUTDIR/batch.json` (the run's summary) appears when every chunk is done.
+Results are written per chunk of clients: every table of chunk k to
+`OUTDIR/<table>/part-<k>.parquet`, each file atomically (a temporary file renamed into place),
+then its marker `OUTDIR/_chunks/<k>.json`, the chunk's commit. The marker lists the chunk's
+clients with their fingerprints (`client_fingerprint`: a hash of the client's rows in every book
+table, or its file, numbers by value; of the planning options; of the tax-law data files; of
+isoplan's version and result format; not of the chunking, the workers or the engine) and, for a
+client that failed, a hash of its input exactly as written and of the file rows that its errors
+row names (`client_exact`). A chunk's rows are results only while its marker exists, and it is
+never rewritten: chunk numbers only grow, so a new chunk never overwrites a file.
+
+Every run, the first into a new folder as well as a resume or a re-run after the book changed,
+brings the folder up to date with the book. It reads the markers (the live chunks), deletes the
+files of chunks without one (a kill mid-chunk: parts and temporary files) and then:
+
+- a client whose fingerprint its live chunk holds (and, if it failed, its exact hash) is kept;
+- a live chunk whose clients are all kept stays as it is;
+- any other live chunk (one of its clients changed or left the book) is replaced by a new chunk
+  of its clients still in the book: the kept ones' rows copied from its parts, the changed ones
+  planned again. The new chunk's marker names the chunk it `replaces`: writing it is the one
+  step that swaps the old rows for the new, after which the old chunk's marker, then its parts,
+  are deleted. A live chunk none of whose clients is left is deleted (marker first);
+- clients in no live chunk (new, or not finished by a killed run) are planned into new chunks.
+
+Kill -9 at any point then a new run loses and duplicates no row: at every instant each client
+is in at most one live chunk (a replacement commits in one rename, and a chunk named in a live
+marker's `replaces` is dead, its deletion finished by the next run), the files of an uncommitted
+chunk are deleted before anything else, and a client in no live chunk is planned. `--fresh`
+(`fresh`) records in `OUTDIR/manifest.json` that the chunks numbered below it are outdated: their
+clients are all planned again, chunk by chunk as above, by that run or, if it is killed, by the
+next one. The manifest marks the folder as a batch's (a folder with other files and none is
+refused); `OUTDIR/batch.json` (the run's summary, with the clients kept, re-planned and removed)
+is deleted before a run changes anything and written when every chunk is done.
 
 Each `OUTDIR/<table>/` folder is a Parquet dataset (`pandas.read_parquet(OUTDIR / "actions")`):
 actions, years, lots, summary, key_dates and warnings as `isoplan plan` writes them plus
 client_id (lots: the sales per year are in actions; `shares_sold` totals them), clients (one row
-per planned client: status, gap, value over the best baseline, AMT avoided against each
-baseline) and errors. Rows are the same
+per planned client: status, gap, value over the best baseline at the scenario's and at flat
+prices, the AMT the plan and each baseline pay: `CLIENT_COLUMNS`) and errors; at the end of a
+run, actions_due (`planner.actions_due`: this year's actions of the book). Rows are the same
 for the same input and options, except the timing columns (`TIMING_COLUMNS`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import math
 import multiprocessing
 import os
+import re
 import statistics
 import time
 from collections import deque
@@ -36,26 +64,42 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from models.baselines import BASELINES, best_baseline
-from planner.book import Book, Client
+from models.scenario import Scenario
+from planner.actions_due import FLAG_COLUMNS, INPUTS, actions_due, client_flags
+from planner.book import BOOK_COLUMNS, Book, Client
 from planner.errors import EngineError, InputError
+from planner.flat import FlatValue, flat_value
+from planner.law import data_dir
 from planner.options import Overrides
 from planner.outputs import write_table
-from planner.plan import run_plan, tables
-from planner.solve import Budget
+from planner.plan import PLAN_STAGES, run_plan, tables
+from planner.solve import Budget, Stopwatch
 
-FORMAT_VERSION = "1"
+# Every client's fingerprint holds it (`run_basis`): a change of isoplan that changes a result's
+# rows or columns bumps it (or the version), or re-runs keep the rows of the old code.
+FORMAT_VERSION = "2"  # 2: per-stage seconds, flat-price value, AMT by baseline
 RESULT_TABLES = ("actions", "years", "lots", "summary", "key_dates", "warnings")
 TABLES = (*RESULT_TABLES, "clients", "errors")
-TIMING_COLUMNS = ("build_seconds", "solve_seconds")
+# A client's cost, stage by stage (`stage_<name>_seconds` in `clients`), to follow the budget per
+# client: its scenario validated, `run_plan`'s stages (a batch asks no marginal values), its
+# tables, its plan valued at flat prices (`flat`), and `write`, its chunk's write time over the
+# chunk's clients (`Batch._write_chunk`).
+TIMED_STAGES = ("validate", *(s for s in PLAN_STAGES if s != "worth"), "tables", "flat", "write")
+SOLVER_TIMING = ("build_seconds", "solve_seconds")
+TIMING_COLUMNS = (*SOLVER_TIMING, *(f"stage_{s}_seconds" for s in TIMED_STAGES))
 STAGES = ("read", "validate", "plan", "time_limit", "crash")
+PATHS_IGNORED = "paths_ignored"  # the warning of a client whose price paths a batch leaves out
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 LOST_WORKER_TIMEOUT = "distributed.deploy.lost-worker-timeout"
 
@@ -73,13 +117,25 @@ _TYPES: dict[str, dict[str, pa.DataType]] = {
                   "grant_id": _TEXT, "source": _TEXT},
     "warnings": {"warning": _TEXT, "year": _INT, "date": _DATE, "subject": _TEXT,
                  "message": _TEXT},
-    "clients": {"goal": _TEXT, "status": _TEXT, "time_limit_hit": _BOOL, "best_baseline": _TEXT},
+    "clients": {"goal": _TEXT, "status": _TEXT, "time_limit_hit": _BOOL, "best_baseline": _TEXT,
+                "best_baseline_flat": _TEXT, "flat_note": _TEXT, "paths_ignored": _INT,
+                **dict.fromkeys(FLAG_COLUMNS, _DATE)},
     "errors": {"stage": _TEXT, "reason": _TEXT},
+    "actions_due": {"action": _TEXT, "date": _DATE, "option_id": _TEXT, "lot_id": _TEXT,
+                    "window_id": _TEXT, "treatment": _TEXT, "year": _INT, "tax_due_date": _DATE,
+                    **dict.fromkeys(FLAG_COLUMNS, _DATE), "time_limit_hit": _BOOL,
+                    "failed": _BOOL, "note": _TEXT},
 }  # fmt: skip
+# The clients row: the plan against the best baseline at the scenario's prices and at flat prices
+# (`planner.flat`), the AMT the plan and each baseline pay and the value over each (positive when
+# the plan is better), the first year's deadlines and tender, the price paths left out.
 CLIENT_COLUMNS = (
     "client_id", "goal", "status", "time_limit_hit", "gap", "objective_value", "best_baseline",
-    "best_baseline_value", "value_over_best_baseline", "amt_paid",
-    *(f"amt_avoided_vs_{b}" for b in BASELINES), "plan_vs_exact", *TIMING_COLUMNS,
+    "best_baseline_value", "value_over_best_baseline", "after_tax_wealth",
+    "after_tax_wealth_flat", "price_growth_wealth", "best_baseline_flat",
+    "value_over_best_baseline_flat", "flat_note", "amt_paid",
+    *(f"amt_paid_by_{b}" for b in BASELINES), *(f"value_over_{b}" for b in BASELINES),
+    *FLAG_COLUMNS, "paths_ignored", "plan_vs_exact", *TIMING_COLUMNS,
 )  # fmt: skip
 ERROR_COLUMNS = ("client_id", "stage", "reason")
 
@@ -108,18 +164,21 @@ def plan_client(client: Client, options: Overrides) -> Frames:
     Deterministic and picklable; never raises for a bad client. Its time limit counts from here,
     so that it bounds the whole client, its validation included."""
     started = time.monotonic()
+    clock = Stopwatch()
     cid = client.client_id
     if client.error is not None:
         return error_frames(cid, "read", client.error)
     try:
         v = client.validated(options)
+        clock.lap("validate")
     except InputError as exc:
         return error_frames(cid, "validate", str(exc))
     except Exception as exc:  # a bug in the conversion: this client only
         return error_frames(cid, "crash", f"{type(exc).__name__}: {exc}")
     try:
         limit = v.options.time_limit
-        result = run_plan(v.scenario, v.laws, v.options, Budget(started + limit, limit))
+        budget = Budget(started + limit, limit)
+        result = run_plan(v.scenario, v.laws, v.options, budget, clock=clock)
         if result.solve is None or not result.solve.has_plan:
             timed_out = result.solve is not None and result.solve.status == "no_solution"
             stage = "time_limit" if timed_out else "plan"
@@ -135,8 +194,24 @@ def plan_client(client: Client, options: Overrides) -> Frames:
         sold = [c for c in lots.columns if c.startswith("sold_")]
         lots["shares_sold"] = lots[sold].sum(axis=1) if sold else 0.0
         frames["lots"] = lots.drop(columns=sold)
+    clock.lap("tables")
+    try:  # the plan at flat prices: its baselines get what is left of the limit, or a tenth
+        assert result.plan is not None
+        flat = flat_value(v.scenario, result.plan, v.laws, max(budget.left(), limit / 10))
+    except Exception as exc:  # a bug in a side figure: said in its note, the plan kept
+        flat = FlatValue(note=one_line(f"internal error: {type(exc).__name__}: {exc}"))
+    clock.lap("flat")
+    paths = client.path_count()
+    if paths:
+        warnings = [frames.get("warnings"), _with_client(cid, _paths_warning(v.scenario, paths))]
+        frames["warnings"] = pd.concat(
+            [w for w in warnings if w is not None and not w.empty], ignore_index=True
+        )
     best = best_baseline(result.baselines, v.scenario.objective)
-    row = _client_row(cid, v.scenario.objective, best, out["summary"], result.time_limit_hit)
+    row = _client_row(cid, v.scenario.objective, best, out["summary"], result.time_limit_hit,
+                      flat, {**client_flags(v.scenario), "paths_ignored": paths})  # fmt: skip
+    for s in TIMED_STAGES:  # a stage that did not run took no time; the batch times `write`
+        row[f"stage_{s}_seconds"] = clock.seconds.get(s, math.nan if s == "write" else 0.0)
     frames["clients"] = pd.DataFrame([row])
     return frames
 
@@ -147,27 +222,52 @@ def _with_client(cid: str, df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _paths_warning(scenario: Scenario, paths: int) -> pd.DataFrame:
+    """The warnings row of a client whose file lists price paths, which a batch leaves out."""
+    first = scenario.years[0]
+    message = (
+        f"the scenario lists {paths} price paths, which isoplan batch ignores: this plan is for "
+        "the scenario's own prices alone; `isoplan plan FILE` makes the plan robust to the paths."
+    )
+    row = {"warning": PATHS_IGNORED, "year": first.year, "date": first.exercise_date,
+           "subject": "paths", "message": message}  # fmt: skip
+    return pd.DataFrame([row])
+
+
 def _client_row(
-    cid: str, goal: str, best: str | None, summary: pd.DataFrame, hit: bool
+    cid: str,
+    goal: str,
+    best: str | None,
+    summary: pd.DataFrame,
+    hit: bool,
+    flat: FlatValue,
+    flags: dict[str, Any],
 ) -> dict[str, Any]:
+    """The clients row (`CLIENT_COLUMNS`): values over a baseline are in the objective's
+    dollars and positive when the plan is better (less tax, with min_tax)."""
     rows = {r["approach"]: r for r in summary.to_dict("records")}
     opt = rows["optimized"]
     sign = 1.0 if goal == "wealth" else -1.0
-    status = str(opt["status"])
+
+    def over(b: str | None) -> float:
+        return sign * (opt["objective_value"] - rows[b]["objective_value"]) if b else math.nan
+
     row: dict[str, Any] = {
-        "client_id": cid, "goal": goal, "status": status, "time_limit_hit": hit,
+        "client_id": cid, "goal": goal, "status": str(opt["status"]), "time_limit_hit": hit,
         "gap": opt["gap"], "objective_value": opt["objective_value"], "best_baseline": best,
         "best_baseline_value": rows[best]["objective_value"] if best else math.nan,
-        "value_over_best_baseline": (
-            sign * (opt["objective_value"] - rows[best]["objective_value"]) if best else math.nan
-        ),
-        "amt_paid": opt["amt_paid"],
+        "value_over_best_baseline": over(best), "after_tax_wealth": opt["after_tax_wealth"],
+        "after_tax_wealth_flat": flat.wealth,
+        "price_growth_wealth": opt["after_tax_wealth"] - flat.wealth,
+        "best_baseline_flat": flat.best_baseline,
+        "value_over_best_baseline_flat": flat.value_over_best_baseline,
+        "flat_note": flat.note, "amt_paid": opt["amt_paid"],
+        **{f"amt_paid_by_{b}": rows[b]["amt_paid"] if b in rows else math.nan for b in BASELINES},
+        **{f"value_over_{b}": over(b) if b in rows else math.nan for b in BASELINES},
+        **{c: flags.get(c) for c in (*FLAG_COLUMNS, "paths_ignored")},
     }  # fmt: skip
-    for b in BASELINES:
-        avoided = rows[b]["amt_paid"] - opt["amt_paid"] if b in rows else math.nan
-        row[f"amt_avoided_vs_{b}"] = avoided
     row["plan_vs_exact"] = opt["plan_vs_exact"]
-    for c in TIMING_COLUMNS:
+    for c in SOLVER_TIMING:
         row[c] = opt[c]
     return row
 
@@ -482,7 +582,104 @@ def plan_group(fn: PlanFn, clients: list[Client], options: Overrides) -> list[Fr
 
 
 # ----------------------------------------------------------------------------------------------
-# The batch: chunks, resume, summary
+# Fingerprints: what a client's result depends on
+# ----------------------------------------------------------------------------------------------
+
+
+def isoplan_version() -> str:
+    try:
+        return importlib.metadata.version("isoplan")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
+@cache
+def law_digest() -> str:
+    """A hash of every tax-law data file (published years and projection rules): new or
+    corrected law re-plans the clients planned with the old."""
+    root = data_dir()
+    digest = hashlib.sha256()
+    for p in sorted(root.rglob("*.yaml")):
+        digest.update(p.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(p.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+# The scenario fields a book's number columns fill, by their key in a client's document. A
+# table's column holds text when one of its cells is not a number ("ten"), so the same value may
+# come as 20000, 20000.0 or "20000": the scenario reads all three alike, and so does
+# `_canonical` in these fields, so that fixing that cell keeps the other clients' results. No
+# text field has one of these names (tests/test_batch_incremental.py checks).
+NUMBER_FIELDS = frozenset(
+    c.path[-1] for cols in BOOK_COLUMNS.values() for c in cols
+    if c.path and c.type in ("number", "integer")
+)  # fmt: skip
+# Numeric text the scenario reads as the number float() reads: 15 digits at most (no rounding,
+# and a fraction stays one: an integer field refuses the text exactly when it refuses the number).
+_NUMBER_TEXT = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _canonical(v: Any, loose: bool, number: bool = False) -> Any:
+    """Plain data as JSON that tells types apart (1, 1.0 and "1"; a date and its text), except,
+    when `loose`, in a number field (`NUMBER_FIELDS`), and sorts mappings: the same inputs always
+    give the same text, and inputs that may plan differently never do."""
+    if isinstance(v, dict):
+        pairs = [[_canonical(k, loose), _canonical(x, loose, loose and k in NUMBER_FIELDS)]
+                 for k, x in v.items()]  # fmt: skip
+        return ["map", sorted(pairs, key=json.dumps)]
+    if isinstance(v, list | tuple):
+        return ["list", [_canonical(x, loose) for x in v]]
+    if hasattr(v, "tolist"):  # a numpy value or array
+        v = v.tolist()
+    text = number and isinstance(v, str) and _NUMBER_TEXT.fullmatch(v) is not None
+    if text and sum(ch.isdigit() for ch in v) <= 15:
+        v = float(v)
+    if number and isinstance(v, int | float) and not isinstance(v, bool) and abs(v) < 2**53:
+        return ["number", float(v)]
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    if isinstance(v, datetime | date):
+        return [type(v).__name__, v.isoformat()]
+    return [type(v).__name__, repr(v)]
+
+
+def _digest(payload: Any, size: int = 64) -> str:
+    text = json.dumps(payload, sort_keys=True, default=repr, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
+
+
+def run_basis(options: Overrides) -> str:
+    """What every client's result depends on besides its own inputs: isoplan's version and
+    result format, the tax-law data and the batch's planning options (not the chunking, the
+    workers or the engine, which change no row)."""
+    given = {k: float(v) if type(v) is int else v for k, v in asdict(options).items()}  # 30 is 30.0
+    return _digest([FORMAT_VERSION, isoplan_version(), law_digest(), given])
+
+
+def client_fingerprint(client: Client, basis: str) -> str:
+    """A hash of everything a client's rows depend on: `basis` and its scenario as read from the
+    book (every row of it in every table, numbers by value; or its file's text), or why it
+    cannot be read."""
+    return _digest([basis, client.client_id, _inputs(client, exact=False)])
+
+
+def client_exact(client: Client) -> str:
+    """A hash of the client's input exactly as written and of how messages name it (its file,
+    its table rows): only an errors row's reason shows these, so they re-plan only a failed
+    client (a row inserted above it in a table moves its row numbers, not its plan)."""
+    return _digest([client.source, sorted(client.rows.items()), _inputs(client, exact=True)], 32)
+
+
+def _inputs(client: Client, exact: bool) -> Any:
+    if client.error is not None:
+        return ["error", client.error]
+    if client.text is not None:
+        return ["text", client.text]
+    return ["data", _canonical(client.data, loose=not exact)]
+
+
+# ----------------------------------------------------------------------------------------------
+# The batch: chunks, resume, re-runs, summary
 # ----------------------------------------------------------------------------------------------
 
 
@@ -508,28 +705,101 @@ class BatchSummary:
     clients_per_minute: float | None
     median_solve_seconds: float | None
     worst_solve_seconds: float | None
+    # The money of the book (`headlines`): totals over the planned clients.
     value_over_best_baselines: float
-    amt_avoided: dict[str, float]
+    flat_prices: dict[str, Any]
+    amt_paid: float
+    amt_paid_by_baseline: dict[str, float]
+    value_over_baseline: dict[str, float]
+    clients_by_baseline: dict[str, int]
+    paths_ignored: int
     errors_by_stage: dict[str, int]
+    # This run's effect on the folder, in clients: results kept, re-planned, removed.
+    changes: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class Batch:
-    """One book planned into one folder."""
+def headlines(clients: pd.DataFrame) -> dict[str, Any]:
+    """The book's money from its clients rows, as `BatchSummary` holds it: the value over the
+    best baselines at the scenario's prices; at flat prices (`planner.flat`), over the clients
+    it is a sound figure for (`clients`; `not_evaluated`: the others, their `flat_note` says
+    why), beside the same clients' value at the scenario's prices and the part of their wealth
+    that is only the assumed price growth; the AMT the plans and each baseline pay and the value
+    over each baseline (positive when the plans are better), each over the clients that baseline
+    has a plan for (`clients_by_baseline`: a baseline that breaks the cash floor has none)."""
 
-    def __init__(self, book: Book, outdir: Path, options: Overrides, chunk_size: int | None = None):
-        self.book, self.outdir, self.options = book, outdir, options
+    def total(column: str, df: pd.DataFrame = clients) -> float:
+        return round(float(df[column].sum()), 2) if column in df else 0.0
+
+    def count(column: str, df: pd.DataFrame = clients) -> int:
+        return int(df[column].notna().sum()) if column in df else 0
+
+    flat = "value_over_best_baseline_flat"
+    sound = clients[clients[flat].notna()] if flat in clients else clients.iloc[0:0]
+    return {
+        "value_over_best_baselines": total("value_over_best_baseline"),
+        "flat_prices": {
+            "clients": len(sound), "not_evaluated": len(clients) - len(sound),
+            "value_over_best_baselines": total("value_over_best_baseline_flat", sound),
+            "value_over_best_baselines_at_scenario_prices": total(
+                "value_over_best_baseline", sound),
+            "price_growth_wealth": total("price_growth_wealth", sound),
+        },
+        "amt_paid": total("amt_paid"),
+        "amt_paid_by_baseline": {b: total(f"amt_paid_by_{b}") for b in BASELINES},
+        "value_over_baseline": {b: total(f"value_over_{b}") for b in BASELINES},
+        "clients_by_baseline": {b: count(f"amt_paid_by_{b}") for b in BASELINES},
+        "paths_ignored": int((clients["paths_ignored"] > 0).sum()) if "paths_ignored" in clients
+        else 0,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a run does to its folder, in clients: results kept (inputs, options, law and
+    isoplan unchanged), clients to plan (new, changed, not finished by a killed run, or every
+    one with `fresh`) and results removed (clients no longer in the book)."""
+
+    kept: int = 0
+    replanned: int = 0
+    removed: int = 0
+    existing: int = 0  # clients with results in the folder before the run
+
+    def as_dict(self) -> dict[str, int]:
+        return {"kept": self.kept, "replanned": self.replanned, "removed": self.removed}
+
+
+@dataclass
+class _Chunk:
+    """A chunk a run writes: its clients in client-id order, those of them to plan (the others'
+    rows are copied from the chunk it replaces) and the chunk it replaces, if any."""
+
+    name: int
+    clients: list[Client]
+    plan: set[str]
+    replaces: int | None = None
+    results: dict[str, Frames] = field(default_factory=dict)
+
+
+MANIFEST_KIND = "isoplan batch"
+_MARKER = re.compile(r"(\d+)\.json")
+_PART = re.compile(r"part-(\d+)\.parquet")
+
+
+class Batch:
+    """One book planned into one folder and kept up to date by re-runs (see the module's
+    docstring); `fresh` re-plans every client."""
+
+    def __init__(self, book: Book, outdir: Path, options: Overrides, chunk_size: int | None = None,
+                 fresh: bool = False):  # fmt: skip
+        self.book, self.outdir, self.options, self.fresh = book, outdir, options, fresh
         self.chunk_size = chunk_size or default_chunk_size(len(book))
-        n = len(book.clients)
-        self.chunks = [book.clients[i : i + self.chunk_size] for i in range(0, n, self.chunk_size)]
-        self.fingerprint = hashlib.sha256(
-            json.dumps(
-                [FORMAT_VERSION, book.fingerprint, asdict(options), self.chunk_size],
-                sort_keys=True,
-            ).encode()
-        ).hexdigest()
+        self.basis = run_basis(options)
+        self._fingerprints: dict[str, tuple[str, str]] | None = None
+        self.changes = Changes()
+        self.written = self.to_write = 0  # chunks of the current run
 
     def marker(self, k: int) -> Path:
         return self.outdir / "_chunks" / f"{k:06d}.json"
@@ -537,8 +807,88 @@ class Batch:
     def part(self, table: str, k: int) -> Path:
         return self.outdir / table / f"part-{k:06d}.parquet"
 
-    def prepare(self) -> None:
-        """Create the folder or check that it holds this book's batch (InputError otherwise)."""
+    @property
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """Each client's fingerprint and `client_exact`, computed once."""
+        if self._fingerprints is None:
+            self._fingerprints = {
+                c.client_id: (client_fingerprint(c, self.basis), client_exact(c))
+                for c in self.book.clients
+            }
+        return self._fingerprints
+
+    def prepare(self) -> list[_Chunk]:
+        """Check the folder (InputError if it is not a batch's), finish or undo what a killed run
+        left half done, and return the chunks this run writes (`changes` says what they do)."""
+        old = self._manifest()
+        markers, files = self._scan()
+        # A committed chunk is replaced the moment its replacement's marker exists.
+        superseded = {r for k, m in markers.items() for r in m["replaces"] if r < k}
+        live = {k: m for k, m in markers.items()
+                if k not in superseded and self._complete(k, m)}  # fmt: skip
+        garbage = [p for k in sorted(files) if k not in live for p in files[k]]
+        garbage.sort(key=lambda p: p.parent.name != "_chunks")  # markers first
+        fresh_from = old.get("fresh_from", 0)
+        fresh_from = fresh_from if isinstance(fresh_from, int) else 0
+        name = max(max(files, default=-1) + 1, fresh_from)
+        if self.fresh:  # every chunk there is now outdated, until replaced
+            fresh_from = name
+        for k, m in live.items():
+            if m.get("legacy"):  # an older isoplan's chunk: its clients, fingerprints unknown
+                m["clients"] = dict.fromkeys(self._clients_of(k), "")
+        owner: dict[str, int] = {}
+        for k in sorted(live):
+            for cid in live[k]["clients"]:
+                owner.setdefault(cid, k)  # a client in two chunks (never written so) stays once
+
+        fps = self.fingerprints
+        keep: set[str] = set()
+        members: dict[int, list[Client]] = {k: [] for k in live}
+        new: list[Client] = []
+        for client in self.book.clients:
+            cid = client.client_id
+            if cid not in owner:
+                new.append(client)
+                continue
+            j = owner[cid]
+            members[j].append(client)
+            m, (fp, exact) = live[j], fps[cid]
+            if j >= fresh_from and m["clients"][cid] == fp and m["errors"].get(cid, exact) == exact:
+                keep.add(cid)
+        chunks: list[_Chunk] = []
+        drops: list[int] = []
+        for k in sorted(live):
+            mine = members[k]
+            if len(mine) == len(live[k]["clients"]) and all(c.client_id in keep for c in mine):
+                continue  # unchanged
+            if not mine:
+                drops.append(k)
+                continue
+            chunks.append(_Chunk(name, mine, {c.client_id for c in mine} - keep, replaces=k))
+            name += 1
+        for i in range(0, len(new), self.chunk_size):
+            group = new[i : i + self.chunk_size]
+            chunks.append(_Chunk(name, group, {c.client_id for c in group}))
+            name += 1
+        self.changes = Changes(
+            kept=len(keep),
+            replanned=len(self.book) - len(keep),
+            removed=sum(1 for cid in owner if cid not in fps),
+            existing=len(owner),
+        )
+        if old and not (garbage or drops or chunks or self.fresh):
+            return []  # nothing changes
+        (self.outdir / "batch.json").unlink(missing_ok=True)  # a summary only of a whole book
+        self._write_manifest(fresh_from)
+        for p in garbage:
+            p.unlink(missing_ok=True)
+        for k in drops:
+            self._delete_chunk(k)
+        return chunks
+
+    def _manifest(self) -> dict[str, Any]:
+        """The folder's manifest ({} for a new or empty folder); InputError if the folder holds
+        something else than a batch's results."""
         manifest = self.outdir / "manifest.json"
         if self.outdir.exists() and not self.outdir.is_dir():
             raise InputError(f"{self.outdir}: exists and is not a folder")
@@ -546,30 +896,88 @@ class Batch:
             try:
                 old = json.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise InputError(f"{manifest}: cannot read: {exc}") from None
-            if old.get("fingerprint") != self.fingerprint:
-                raise InputError(
-                    f"{self.outdir}: holds the results of another book or other planning options "
-                    f"(book {old.get('book')!r}, options {old.get('options')}); use a new folder "
-                    "or delete this one"
-                )
-            return
+                raise InputError(f"{manifest}: cannot read: {one_line(str(exc))}") from None
+            # An older isoplan's manifest has its folder's fingerprint instead of a kind.
+            if isinstance(old, dict) and (old.get("kind") == MANIFEST_KIND or "fingerprint" in old):
+                return old
+            raise InputError(f"{self.outdir}: not a batch folder (manifest.json is not a batch's)")
         if self.outdir.exists() and any(self.outdir.iterdir()):
             raise InputError(f"{self.outdir}: not empty and not a batch folder (no manifest.json)")
+        return {}
+
+    def _write_manifest(self, fresh_from: int) -> None:
+        """The manifest first (a folder with one is a batch's), then the folders."""
         try:
-            for sub in ("_chunks", *TABLES):
-                (self.outdir / sub).mkdir(parents=True, exist_ok=True)
-            _write_json(manifest, {
-                "format": FORMAT_VERSION, "fingerprint": self.fingerprint,
-                "book": str(self.book.path), "book_fingerprint": self.book.fingerprint,
-                "options": asdict(self.options), "clients": len(self.book),
-                "chunk_size": self.chunk_size, "chunks": len(self.chunks),
+            self.outdir.mkdir(parents=True, exist_ok=True)
+            _write_json(self.outdir / "manifest.json", {
+                "kind": MANIFEST_KIND, "format": FORMAT_VERSION, "isoplan": isoplan_version(),
+                "fresh_from": fresh_from, "book": str(self.book.path),
+                "book_fingerprint": self.book.fingerprint, "options": asdict(self.options),
+                "law": law_digest(), "clients": len(self.book), "chunk_size": self.chunk_size,
             })  # fmt: skip
+            for sub in ("_chunks", *TABLES):
+                (self.outdir / sub).mkdir(exist_ok=True)
         except OSError as exc:  # before any client is planned
             raise InputError(f"{self.outdir}: cannot write: {exc.strerror or exc}") from None
 
-    def todo(self) -> list[int]:
-        return [k for k in range(len(self.chunks)) if not self.marker(k).exists()]
+    def _scan(self) -> tuple[dict[int, dict[str, Any]], dict[int, list[Path]]]:
+        """The markers that read as markers, and every file of every chunk by its number (the
+        temporary files of a write that was killed under -1)."""
+        markers: dict[int, dict[str, Any]] = {}
+        files: dict[int, list[Path]] = {}
+        for sub in ("_chunks", *TABLES):
+            folder = self.outdir / sub
+            if not folder.is_dir():
+                continue
+            pattern = _MARKER if sub == "_chunks" else _PART
+            for p in folder.iterdir():
+                found = pattern.fullmatch(p.name)
+                if found is not None:
+                    k = int(found.group(1))
+                elif p.name.startswith(".") and p.name.endswith(".tmp"):
+                    k = -1
+                else:
+                    continue  # not ours: left alone
+                files.setdefault(k, []).append(p)
+                if sub == "_chunks" and k >= 0:
+                    marker = _read_marker(p)
+                    if marker is not None:
+                        markers[k] = marker
+        return markers, files
+
+    def _complete(self, k: int, marker: dict[str, Any]) -> bool:
+        """Whether every part a marker counts rows in is there (a part deleted by hand: the
+        chunk's clients are planned again)."""
+        return all(n == 0 or self.part(t, k).exists() for t, n in marker["rows"].items())
+
+    def _clients_of(self, k: int) -> list[str]:
+        """The clients of a chunk by its rows: each has a clients or an errors row."""
+        ids: list[str] = []
+        for table in ("clients", "errors"):
+            if self.part(table, k).exists():
+                df = pd.read_parquet(self.part(table, k), columns=["client_id"])
+                ids.extend(df["client_id"].astype(str))
+        return ids
+
+    def _delete_chunk(self, k: int) -> None:
+        """The marker first: its rows stop being results at once; the parts left by a kill are
+        a chunk without marker, deleted by the next run."""
+        self.marker(k).unlink(missing_ok=True)
+        for table in TABLES:
+            self.part(table, k).unlink(missing_ok=True)
+
+    def _kept_frames(self, k: int, ids: set[str]) -> dict[str, Frames]:
+        """The rows of these clients in chunk k's parts, client by client, as they are."""
+        out: dict[str, Frames] = {cid: {} for cid in ids}
+        for table in TABLES:
+            path = self.part(table, k)
+            if not ids or not path.exists():
+                continue
+            df = pd.read_parquet(path)
+            df = df[df["client_id"].isin(ids)]
+            for cid, rows in df.groupby("client_id", sort=False):
+                out[str(cid)][table] = rows.reset_index(drop=True)
+        return out
 
     def run(
         self,
@@ -578,64 +986,91 @@ class Batch:
         plan: PlanFn = plan_client,
         on_start: Callable[[int, int], None] | None = None,
     ) -> BatchSummary:
-        """Plan every client of the chunks not done yet; `on_start(todo, done)` is told the
-        number of clients before any work; `progress(n)` after every n clients."""
-        self.prepare()
-        todo = self.todo()
-        remaining = sum(len(self.chunks[k]) for k in todo)
+        """Bring the folder up to date with the book: plan the clients without a current result
+        and keep the others'; `on_start(to_plan, kept)` is told before any work (`changes` has
+        more), `progress(n)` after every n clients."""
+        chunks = self.prepare()
         if on_start is not None:
-            on_start(remaining, len(self.book) - remaining)
+            on_start(self.changes.replanned, self.changes.kept)
         started = time.perf_counter()
-        if todo:
-            pending = {k: [None] * len(self.chunks[k]) for k in todo}
-            left = {k: len(self.chunks[k]) for k in todo}
-            offset = {k: k * self.chunk_size for k in todo}
+        self.written, self.to_write = 0, len(chunks)
+        slots: list[tuple[_Chunk, str]] = []
+        left = {chunk.name: len(chunk.plan) for chunk in chunks}
 
-            def deliver(index: int, frames: Frames) -> None:
-                k = index // self.chunk_size
-                pending[k][index - offset[k]] = frames
-                left[k] -= 1
-                if left[k] == 0:
-                    self._write_chunk(k, pending.pop(k))
-                if progress is not None:
-                    progress(1)
+        def deliver(index: int, frames: Frames) -> None:
+            chunk, cid = slots[index]
+            chunk.results[cid] = frames
+            left[chunk.name] -= 1
+            if left[chunk.name] == 0:
+                self._write_chunk(chunk)
+            if progress is not None:
+                progress(1)
 
-            items = []
-            for k in todo:
-                for j, client in enumerate(self.chunks[k]):
-                    if client.error is not None:  # nothing to plan: no worker needed
-                        deliver(offset[k] + j, error_frames(client.client_id, "read", client.error))
-                    else:
-                        items.append((offset[k] + j, client))
+        items = []
+        for chunk in chunks:
+            if not chunk.plan:  # only rows to copy: a client of its chunk was removed
+                self._write_chunk(chunk)
+            for client in chunk.clients:
+                if client.client_id not in chunk.plan:
+                    continue
+                slots.append((chunk, client.client_id))
+                if client.error is not None:  # nothing to plan: no worker needed
+                    deliver(len(slots) - 1, error_frames(client.client_id, "read", client.error))
+                else:
+                    items.append((len(slots) - 1, client))
+        if items:
             engine.plan = plan
             with engine:
                 engine.run(items, plan, self.options, deliver)
-            missing = self.todo()
-            if missing:  # an engine that lost results is a bug, not a finished book
-                raise RuntimeError(f"internal error: chunks {missing[:5]} were not written")
+        if self.written < len(chunks):  # an engine that lost results is a bug, not a finished book
+            missing = [c.name for c in chunks if left[c.name]]
+            raise RuntimeError(f"internal error: chunks {missing[:5]} were not written")
         seconds = time.perf_counter() - started
-        summary = self.summary(engine, remaining, seconds)
+        summary = self.summary(engine, self.changes.replanned, seconds)
+        write_actions_due(self.outdir)
         _write_json(self.outdir / "batch.json", summary.as_dict())
         return summary
 
-    def _write_chunk(self, k: int, results: list[Frames | None]) -> None:
+    def _write_chunk(self, chunk: _Chunk) -> None:
+        """Every part, then the marker (the chunk's commit: it replaces `chunk.replaces` at
+        once), then the replaced chunk's files are deleted."""
+        k, ids = chunk.name, [c.client_id for c in chunk.clients]
         rows: dict[str, int] = {}
-        for table in TABLES:
-            frames = [r[table] for r in results if r is not None and table in r]
+        started = time.perf_counter()
+        kept = set(ids) - chunk.plan
+        old = self._kept_frames(chunk.replaces, kept) if chunk.replaces is not None else {}
+        results = [chunk.results[cid] if cid in chunk.plan else old[cid] for cid in ids]
+        # The clients part last: its rows hold the chunk's write time so far (its own left out),
+        # divided evenly over the chunk's clients, planned or not (a kept row keeps its own).
+        for table in sorted(TABLES, key=lambda t: t == "clients"):
+            frames = [r[table] for r in results if table in r]
             frames = [f for f in frames if not f.empty]
             if frames:
                 df = pd.concat(frames, ignore_index=True)
             elif table in ("clients", "errors"):
                 cols = CLIENT_COLUMNS if table == "clients" else ERROR_COLUMNS
-                df = pd.DataFrame({c: [] for c in cols})
+                df = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})  # any type
             else:
                 self.part(table, k).unlink(missing_ok=True)
                 rows[table] = 0
                 continue
+            if table == "clients" and chunk.plan:
+                planned = df["client_id"].isin(chunk.plan)
+                df.loc[planned, "stage_write_seconds"] = (time.perf_counter() - started) / len(ids)
             write_table(df, self.part(table, k), {"chunk": str(k)}, schema_of(table, df))
             rows[table] = len(df)
-        ids = [c.client_id for c in self.chunks[k]]
-        _write_json(self.marker(k), {"chunk": k, "first": ids[0], "last": ids[-1], "rows": rows})
+        fps = self.fingerprints
+        failed = [cid for cid, r in zip(ids, results, strict=True)
+                  if "errors" in r and not r["errors"].empty]  # fmt: skip
+        _write_json(self.marker(k), {
+            "chunk": k, "first": ids[0], "last": ids[-1], "rows": rows,
+            "clients": {cid: fps[cid][0] for cid in ids},
+            "errors": {cid: fps[cid][1] for cid in failed},
+            "replaces": [] if chunk.replaces is None else [chunk.replaces],
+        })  # fmt: skip
+        if chunk.replaces is not None:
+            self._delete_chunk(chunk.replaces)
+        self.written += 1
 
     def summary(self, engine: LocalPool | DaskEngine, planned_now: int, seconds: float
                 ) -> BatchSummary:  # fmt: skip
@@ -653,25 +1088,59 @@ class Batch:
             clients_per_minute=round(planned_now / seconds * 60, 1) if planned_now else None,
             median_solve_seconds=float(statistics.median(solve)) if len(solve) else None,
             worst_solve_seconds=float(solve.max()) if len(solve) else None,
-            value_over_best_baselines=round(
-                float(clients["value_over_best_baseline"].sum()) if not clients.empty else 0.0, 2
-            ),
-            amt_avoided={
-                b: round(float(clients[f"amt_avoided_vs_{b}"].sum()), 2) if not clients.empty
-                else 0.0 for b in BASELINES
-            },
+            **headlines(clients),
             errors_by_stage={
                 s: int((errors["stage"] == s).sum()) for s in STAGES
             } if not errors.empty else dict.fromkeys(STAGES, 0),
+            changes=self.changes.as_dict(),
         )  # fmt: skip
 
 
-def read_dataset(folder: Path) -> pd.DataFrame:
-    """A table of a batch folder (all its parts, in chunk order); empty if it has no part."""
+def read_dataset(folder: Path, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """A table of a batch folder (all its parts, in chunk order); empty if it has no part.
+    With `columns`, only those of them a part has (a large book's years are wide)."""
     parts = sorted(folder.glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    wanted = None if columns is None else list(columns)
+
+    def read(p: Path) -> pd.DataFrame:
+        names = None if wanted is None else [c for c in wanted if c in pq.read_schema(p).names]
+        return pd.read_parquet(p, columns=names)
+
+    return pd.concat([read(p) for p in parts], ignore_index=True)
+
+
+ACTIONS_DUE = "actions_due"
+
+
+def write_actions_due(outdir: Path) -> pd.DataFrame:
+    """The folder's `actions_due` table (`planner.actions_due`), made from its tables at the end
+    of a run, as one part of `OUTDIR/actions_due/` (read like the others)."""
+    df = actions_due(**{t: read_dataset(outdir / t, cols) for t, cols in INPUTS.items()})
+    (outdir / ACTIONS_DUE).mkdir(exist_ok=True)
+    write_table(df, outdir / ACTIONS_DUE / "part-000000.parquet", {}, schema_of(ACTIONS_DUE, df))
+    return df
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    """A chunk's marker, or None if it is not one (it then does not count: the chunk's clients
+    are planned again). An older isoplan's marker has no fingerprints: `legacy`."""
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not isinstance(m, dict) or not isinstance(m.get("rows"), dict):
+        return None
+    if "clients" not in m:
+        return {"rows": m["rows"], "clients": {}, "errors": {}, "replaces": [], "legacy": True}
+    clients, errors, replaces = m["clients"], m.get("errors"), m.get("replaces")
+    if not (isinstance(clients, dict) and isinstance(errors, dict)
+            and isinstance(replaces, list) and all(type(r) is int for r in replaces)):  # fmt: skip
+        return None
+    return m
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:

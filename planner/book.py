@@ -256,18 +256,28 @@ class Client:
         from its `solver` section alone: the batch engine bounds its waits by it without
         validating every client in its own process. A section that does not validate counts as
         the default: such a client fails validation before any solver runs."""
+        section = self._document().get("solver")
+        try:
+            solver = Solver.model_validate(section if isinstance(section, dict) else {})
+        except ValidationError:
+            solver = Solver()
+        return overrides.over(PlanOptions(time_limit=solver.time_limit)).time_limit
+
+    def path_count(self) -> int:
+        """How many price paths the client's file lists (a scenario file may; a table book's
+        client cannot): a batch plans the client on its own prices and says it ignored them."""
+        paths = self._document().get("paths")
+        return len(paths) if isinstance(paths, list) else 0
+
+    def _document(self) -> dict[str, Any]:
+        """The client's document as plain data, unvalidated; {} if it cannot be read."""
         data = self.data
         if self.text is not None:
             try:
                 data = parse_yaml(self.text, self.source)[0]
             except InputError:
                 data = None
-        section = data.get("solver") if isinstance(data, dict) else None
-        try:
-            solver = Solver.model_validate(section if isinstance(section, dict) else {})
-        except ValidationError:
-            solver = Solver()
-        return overrides.over(PlanOptions(time_limit=solver.time_limit)).time_limit
+        return data if isinstance(data, dict) else {}
 
     def _with_rows(self, message: str) -> str:
         """`grants[1].strike` also names the table row: `grants[1] (grants.csv row 14).strike`."""

@@ -112,19 +112,29 @@ def date_warnings(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(WARNING_COLUMNS)).astype({"year": "int64"})
 
 
-def _first_year_deadlines(scenario: Scenario) -> list[dict[str, object]]:
-    """An expiry or an ISO window end within the first tax year, one warning per grant, date and
-    event (a grant's ISO and NSO parts expire together). Not for an option class with nothing
-    left to exercise on the first exercise date, when the deadline comes after it."""
+def first_year_deadlines(scenario: Scenario) -> list[tuple[date, str, OptionClass]]:
+    """The deadlines to act on this year: each expiry (`EXPIRY`) or ISO window end
+    (`ISO_WINDOW_END`) within the first tax year, per option class. Not for an option class with
+    nothing left to exercise on the first exercise date, when the deadline comes after it."""
     first = scenario.years[0]
-    grouped: dict[tuple[date, str, str], list[str]] = {}
+    out = []
     for option in scenario.options:
         for event, deadline in ((EXPIRY, option.expiry), (ISO_WINDOW_END, _iso_window_end(option))):
             if deadline is None or deadline.year != first.year:
                 continue
             if deadline >= first.exercise_date and option.exercisable.get(first.year, 0.0) <= 0:
                 continue
-            grouped.setdefault((deadline, event, option.grant_id), []).append(option.id)
+            out.append((deadline, event, option))
+    return out
+
+
+def _first_year_deadlines(scenario: Scenario) -> list[dict[str, object]]:
+    """`first_year_deadlines`, one warning per grant, date and event (a grant's ISO and NSO
+    parts expire together)."""
+    first = scenario.years[0]
+    grouped: dict[tuple[date, str, str], list[str]] = {}
+    for deadline, event, option in first_year_deadlines(scenario):
+        grouped.setdefault((deadline, event, option.grant_id), []).append(option.id)
     rows: list[dict[str, object]] = []
     for (deadline, event, grant_id), ids in grouped.items():
         message = _deadline_message(event, deadline, grant_id, first)

@@ -28,6 +28,7 @@ from planner.solve import (
     MIN_SECONDS,
     Budget,
     SolveResult,
+    Stopwatch,
     marginal_values,
     model_of,
     retightened,
@@ -42,6 +43,15 @@ COMPARED_LINES = (
 )  # fmt: skip
 EXACT_TOLERANCE = 1.0  # dollars per year and line
 CUT_SHORT = "cut short by the time limit"  # a baseline's note: its later actions were left out
+# The stages of `run_plan`, in order, each timed (`PlanResult.stages`): the model's first build,
+# the baselines (both passes), the LP bound tightening and the second build with its bounds, the
+# solve (`planner.solve.solve`: the model handed to the solver, its three phases, the chosen plan
+# settled into the model, a baseline's too when it beats the solver's), the plan read out and
+# re-evaluated exactly (or, with no plan, the reason found), and what a dollar is worth.
+PLAN_STAGES = (
+    "build", "baselines", "tighten", "rebuild", "solve_setup", "solve_phase1", "solve_phase2",
+    "solve_phase3", "solve_settle", "evaluate", "worth",
+)  # fmt: skip
 
 
 @dataclass
@@ -67,6 +77,10 @@ class PlanResult:
     # What one more dollar is worth at the plan (`planner.solve.marginal_values`): of cash at
     # each year's end and of credit carried into each year; None when not asked or not solved.
     worth: dict[tuple[str, int], float] | None = None
+    # Wall-clock seconds per stage (`PLAN_STAGES`; a stage that did not run is missing), so the
+    # cost of a plan can be followed stage by stage; `build_seconds` and the solve's
+    # `solve_seconds` keep their own, coarser meaning.
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def exact(self) -> bool:
@@ -117,20 +131,26 @@ def run_plan(
     budget: Budget | None = None,
     *,
     worth: bool = False,
+    clock: Stopwatch | None = None,
 ) -> PlanResult:
     """Optimize a scenario and re-evaluate the plan exactly; baselines on the same objective.
     The model's build, the baselines, the bound tightening and the solver run within `budget`
     (`planner.solve.Budget`, in that order; by default the options' time limit from now), and
     the baselines cut short have the time the solver leaves to finish. With `worth`, also what
-    one more dollar of cash or of credit is worth at the plan (`PlanResult.worth`)."""
+    one more dollar of cash or of credit is worth at the plan (`PlanResult.worth`). Each stage's
+    seconds go to `clock` (a new one by default; a caller's holds its own stages too) and to
+    `PlanResult.stages`."""
     budget = budget or Budget.of(options.time_limit)
+    clock = clock or Stopwatch()
     model = model_of(scenario, laws)
+    clock.lap("build")
     baselines, cut_short = evaluate_baselines_by(scenario, laws, budget.for_baselines())
     sign = 1.0 if scenario.objective == "wealth" else -1.0
     best_name = best_baseline(baselines, scenario.objective)
     scale = max((abs(ev.objective_value) for _, ev in baselines.values()), default=1.0)
     floor = baselines[best_name][1].objective_value if best_name is not None else None
-    model = retightened(model, laws, floor, budget)
+    clock.lap("baselines")
+    model = retightened(model, laws, floor, budget, clock)
     result = PlanResult(
         scenario=scenario,
         solve=None,
@@ -142,11 +162,12 @@ def run_plan(
         build_seconds=model.build_seconds,
         cut_short=cut_short,
         laws=laws,
+        stages=clock.seconds,
     )
     gap = options.gap
     # Out of time, the solver runs only if no baseline can stand in for its plan.
     seconds = budget.left() if best_name is not None else max(budget.left(), MIN_SECONDS)
-    result.solve = solve(model, options.solver, gap, seconds, scale)
+    result.solve = solve(model, options.solver, gap, seconds, scale, clock=clock)
     r = result.solve
     if cut_short and budget.left() > 0:
         # The solver left time: the baselines cut short start over with it (a policy cannot
@@ -155,6 +176,7 @@ def run_plan(
         baselines.update((n, again[n]) for n in again if n not in still)
         result.cut_short = cut_short = [n for n in cut_short if n in still or n not in again]
         best_name = best_baseline(baselines, scenario.objective)
+        clock.lap("baselines")
     result.time_limit_hit = bool(cut_short) or r.status in ("time_limit", "no_solution")
     if best_name is not None:
         best_plan, best = baselines[best_name]
@@ -165,12 +187,14 @@ def run_plan(
             # with the exact figures. The status says so.
             r.status, r.objective, r.gap = f"baseline:{best_name}", value_of(model.objective), None
             r.solver_objective = None
+    clock.lap("solve_settle")
     if not r.has_plan:
         result.explanation = (
             explain_infeasible(scenario, laws)
             if r.status == "infeasible"
             else "the time limit ran out before any plan was found"
         )
+        clock.lap("evaluate")
         return result
     result.plan = read_plan(model)
     result.model_years = model_taxes(model)
@@ -182,9 +206,11 @@ def run_plan(
         ) from None
     worst = model_vs_exact(result.model_years, r.objective, result.evaluation)
     result.plan_vs_exact = max(worst, solver_overshoot(r, sign))
+    clock.lap("evaluate")
     if worth:
         seconds = max(budget.left(), MIN_SECONDS)
         result.worth = marginal_values(scenario, laws, result.plan, seconds)
+        clock.lap("worth")
     return result
 
 

@@ -11,7 +11,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +304,23 @@ class Budget:
 UNLIMITED = Budget(math.inf, math.inf)
 
 
+@dataclass
+class Stopwatch:
+    """Wall-clock seconds per stage of a plan (`planner.plan.PLAN_STAGES`), so that a batch's
+    cost per client can be followed stage by stage. Each `lap` charges the time since the last
+    one to the stage just ended, so the stages together cover the whole span, nothing counted
+    twice; a stage that runs twice (the baselines) adds up."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    last: float = field(default_factory=time.perf_counter)
+
+    def lap(self, stage: str) -> None:
+        """`stage` has just ended."""
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
 def model_of(
     scenario: Scenario,
     laws: dict[int, YearLaw],
@@ -323,17 +340,25 @@ def build_tight(scenario: Scenario, laws: dict[int, YearLaw], floor: float | Non
 
 
 def retightened(
-    m: LadderModel, laws: dict[int, YearLaw], floor: float | None, budget: Budget = UNLIMITED
+    m: LadderModel,
+    laws: dict[int, YearLaw],
+    floor: float | None,
+    budget: Budget = UNLIMITED,
+    clock: Stopwatch | None = None,
 ) -> LadderModel:
     """`m` built a second time with the bounds `tighten` proves on it within the budget's share.
     `m` itself is kept when no bound was found, or when the second build, which takes about as
     long as the first, would leave the solver less time than that. Its `build_seconds` count
-    the builds and the tightening."""
+    the builds and the tightening; `clock` gets the stages `tighten` and `rebuild` (0 when
+    skipped)."""
+    clock = clock or Stopwatch()
     started = time.perf_counter()
     bounds = tighten(m, floor, budget.for_tightening())
+    clock.lap("tighten")
     out = m
     if bounds and m.build_seconds <= budget.left() / 2:
         out = model_of(m.scenario, laws, bounds)
+    clock.lap("rebuild")
     out.build_seconds = m.build_seconds + time.perf_counter() - started
     return out
 
@@ -426,6 +451,7 @@ def solve(
     scale: float,
     *,
     settle_with: Callable[[Any], list[str]] = settle,
+    clock: Stopwatch | None = None,
 ) -> SolveResult:
     """Solve in place; the model's variables then hold the plan. `gap` is relative to `scale`,
     an estimate of the objective's size (e.g. the best baseline's). `m` is a `LadderModel` or
@@ -449,7 +475,12 @@ def solve(
     <= 0: a plan's budget spent before its solve, which a baseline stands in for) nothing runs.
 
     No MIP start: the best baseline is not handed to the solver as one; `planner.plan` keeps the
-    baseline instead when the solver ends below it, and `tighten` uses its objective as a cut."""
+    baseline instead when the solver ends below it, and `tighten` uses its objective as a cut.
+
+    `clock` gets each part's seconds: `solve_setup` (the model handed to the solver),
+    `solve_phase1`, `solve_phase2` and `solve_phase3` (each with its plan's settling; a phase that
+    does not run has none) and `solve_settle` (the chosen plan put back into the model)."""
+    clock = clock or Stopwatch()
     started = time.perf_counter()
     if time_limit <= 0:
         return _no_plan(_Run("no_solution", False, None, None), started, solver)
@@ -458,6 +489,7 @@ def solve(
     shares = m.decisions
     box = {var.name: (var.lowBound, var.upBound) for var in shares}
     engine = make_solver(m, solver)
+    clock.lap("solve_setup")
 
     def left() -> float:
         return time_limit - (time.perf_counter() - started)
@@ -475,6 +507,7 @@ def solve(
     relaxed = run(gap_abs / 4, presolve=False)
     for var in shares:
         var.cat = pulp.LpInteger
+    clock.lap("solve_phase1")
     if relaxed.status == "infeasible":  # no plan even with fractional shares
         return _no_plan(relaxed, started, solver)
     bound = relaxed.bound(sign)
@@ -493,6 +526,7 @@ def solve(
             var.lowBound, var.upBound = box[var.name]
         if rounded.found:
             best = _settled(m, rounded, shares, settle_with)
+        clock.lap("solve_phase2")
     if best is None or (sign * (bound - best[2]) > gap_abs and left() > 0):
         full = run(gap_abs)
         bound = min(bound, full.bound(sign), key=lambda b: sign * b)
@@ -500,6 +534,7 @@ def solve(
             plan = _settled(m, full, shares, settle_with)
             if best is None or sign * (plan[2] - best[2]) > 0:
                 best = plan
+        clock.lap("solve_phase3")
     if best is None:
         return _no_plan(relaxed, started, solver)
     run, chosen, objective = best
@@ -507,6 +542,7 @@ def solve(
         var.varValue = chosen[var.name]
     if settle_with(m):
         raise RuntimeError("internal error: a settled plan no longer fits the model")
+    clock.lap("solve_settle")
     abs_gap = max(0.0, sign * (bound - objective))
     status = "optimal" if abs_gap <= gap_abs * (1 + 1e-9) else "time_limit"
     return SolveResult(

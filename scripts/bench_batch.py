@@ -16,6 +16,13 @@ summary written). One row per engine and worker count (median over --runs):
                      together (sampled every 0.1 s)
   median/worst s     solve time per client (from the clients table)
   tl                 clients that hit the time limit
+After it, the cost per client stage by stage (the clients table's `stage_<name>_seconds`, from
+the first engine's runs with the most workers, i.e. on that many busy cores): each stage's median
+and mean seconds per client and its share of the stages' total (of the means), the total per
+client against the budget of 0.12 s per client per core (1,000 clients a minute on 2 cores), and
+the wall-clock core-seconds per client (wall time x workers / clients), whose excess over the
+stages is the batch's own machinery: start-up, reading the book, moving the results between
+processes.
 Then the same for a small book (--small-horizon years, --small-grants grants), which measures
 the batch machinery more than the solver, and the crossover of a --crossover-clients book
 (`isoplan crossover BOOK`: reading the tables and answering every client).
@@ -36,9 +43,17 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import psutil
 
-from planner.batch import Batch, DaskEngine, LocalPool, read_dataset, single_threaded
+from planner.batch import (
+    TIMED_STAGES,
+    Batch,
+    DaskEngine,
+    LocalPool,
+    read_dataset,
+    single_threaded,
+)
 from planner.book import read_book
 from planner.book_crossover import book_crossover
 from planner.options import Overrides
@@ -47,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_book import make_book, write_book
 
 TARGET_RATE, TARGET_SPEEDUP = 1000.0, 1.8
+BUDGET = 2 * 60 / TARGET_RATE  # seconds per client per core: 1,000 a minute on 2 cores
 
 
 def _spin(n: int) -> float:
@@ -105,8 +121,12 @@ def run_once(book_dir: Path, engine_name: str, workers: int, options: Overrides)
         engine = LocalPool(workers) if engine_name == "local" else DaskEngine(workers=workers)
         summary = Batch(book, Path(tmp) / "out", options).run(engine)
         seconds = time.perf_counter() - started
-        solve = read_dataset(Path(tmp) / "out" / "clients")["solve_seconds"]
+        clients = read_dataset(Path(tmp) / "out" / "clients")
+        solve = clients["solve_seconds"]
+    stages = clients[[f"stage_{s}_seconds" for s in TIMED_STAGES]]
     return {
+        "stages": stages.rename(columns=lambda c: c[len("stage_") : -len("_seconds")]),
+        "core_seconds": seconds * workers / max(len(book), 1),
         "rate": len(book) / seconds * 60,
         "seconds": seconds,
         "peak_mb": mem.peak / 2**20,
@@ -128,7 +148,9 @@ def bench(label: str, book_dir: Path, args: argparse.Namespace, clients: int) ->
         base = None
         for w in args.workers:
             runs = [run_once(book_dir, engine, w, options) for _ in range(args.runs)]
-            r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+            if engine == args.engines[0] and w == max(args.workers):
+                stage_runs = (f"{engine}, {w} worker{'s' * (w > 1)}", runs)
+            r = {k: statistics.median(x[k] for x in runs) for k in runs[0] if k != "stages"}
             base = base if base is not None else (r["rate"] if w == 1 else None)
             speedup = r["rate"] / base if base else float("nan")
             print(
@@ -137,6 +159,31 @@ def bench(label: str, book_dir: Path, args: argparse.Namespace, clients: int) ->
                 f"{r['time_limits']:>5.0f}{r['failed']:>8.0f}{r['seconds']:>9.1f}",
                 flush=True,
             )
+    print_stages(*stage_runs)
+
+
+def print_stages(label: str, runs: list[dict]) -> None:
+    """The cost per client stage by stage (`planner.batch.TIMED_STAGES`) over `runs`' planned
+    clients, against the budget per client per core: which stage to make faster first."""
+    stages = pd.concat([r["stages"] for r in runs], ignore_index=True)
+    if stages.empty:
+        print("\nno client planned: no stage to show")
+        return
+    total = stages.sum(axis=1)
+    means = stages.mean()
+    print(f"\nper-stage seconds per client ({label}; {len(stages):,} planned clients)")
+    print(f"{'stage':<16}{'median':>9}{'mean':>9}{'share':>8}")
+    for name in stages.columns:
+        share = means[name] / means.sum() if means.sum() > 0 else float("nan")
+        print(f"{name:<16}{stages[name].median():>9.4f}{means[name]:>9.4f}{share:>8.1%}")
+    print(f"{'stages total':<16}{total.median():>9.4f}{total.mean():>9.4f}{1:>8.0%}")
+    core = statistics.median(r["core_seconds"] for r in runs)
+    print(
+        f"wall-clock core-seconds per client {core:.4f} (stages {total.mean():.4f}, the batch's "
+        f"own machinery {core - total.mean():.4f})\nbudget {BUDGET:.2f} s per client per core "
+        f"(1,000 clients a minute on 2 cores): the stages take {total.mean() / BUDGET:.1f}x it, "
+        f"the wall clock {core / BUDGET:.1f}x"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -481,6 +481,9 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "key_dates": (),
     "windows": ("id",),
     "scenario": (),
+    # A batch folder's datasets (`isoplan batch -o`), each a folder of parts.
+    "clients": ("client_id",),
+    "actions_due": (),
 }
 NUMBER = re.compile(r"\d[\d,]*(?:\.(\d+))?(?:[eE]([-+]?\d+))?")
 MINUS = ("-", "−", "(")
@@ -492,7 +495,7 @@ class Tables:
     `data-table` is the table's path in the folder without `.parquet` (`years`, `compare`,
     `fmv-jump-wait/years`), or, for one path of a robust plan, the path's name before the table's
     (`ipo-2027/years`: the rows of years.parquet whose `path` is ipo-2027, keeping their positions
-    in the file)."""
+    in the file); in a batch folder, a dataset's folder (`clients`: its parts in order)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -504,6 +507,11 @@ class Tables:
         parts = table.split("/")
         if any(p in ("", ".", "..") for p in parts):
             raise LookupError(f"no table {table!r}")
+        dataset = sorted(self.folder.joinpath(*parts).glob("part-*.parquet"))
+        if dataset:  # a batch's dataset: its parts in order, a fresh 0..n-1 index
+            frame = pd.concat([pd.read_parquet(p) for p in dataset], ignore_index=True)
+            self._cache[table] = frame
+            return frame
         for cut in range(len(parts) - 1, -1, -1):
             path = self.folder.joinpath(*parts[:cut], f"{parts[-1]}.parquet")
             if path.is_file():

@@ -282,7 +282,9 @@ def test_a_batch_names_the_stage_file_and_field(tmp_path: Path) -> None:
     )
     (book / "bomb.yaml").write_text(BOMB, encoding="utf-8")
     run = run_isoplan("batch", book, "-o", tmp_path / "out", "--workers", "1", "--quiet")
-    assert run.code == 0, run.stderr
+    # exit 1: the batch ran to its end, and 3 of its 4 clients could not be planned
+    assert run.code == 1, run.stderr
+    assert "3 of 4 clients could not be planned" in run.stderr
     errors = pd.read_parquet(tmp_path / "out" / "errors").set_index("client_id")
     assert dict(errors["stage"]) == {"bomb": "validate", "date": "validate", "poor": "plan"}
     assert errors.loc["date", "reason"].startswith("date.yaml: liquidity.ipo_date: expected a date")

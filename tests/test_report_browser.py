@@ -445,3 +445,89 @@ def test_workbook_has_the_parquet_figures(plan_dir: Path, tmp_path: Path) -> Non
     sheet = book["Year by year"]
     formats = {c.number_format for row in sheet.iter_rows() for c in row if c.data_type == "n"}
     assert any("$" in f for f in formats), formats
+
+
+# ------------------------------------------------------------------------------------------------
+# a batch folder's dashboard
+# ------------------------------------------------------------------------------------------------
+
+DASHBOARD = ("book", "actions-due", "clients", "assumptions")
+
+
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated book of 8 clients, the first with a tender offer this year, plus one that
+    cannot be planned, run by `isoplan batch` (exit code 1: a client failed) and reported as a
+    page and a workbook beside the folder."""
+    from datetime import date
+
+    from test_book import make_book
+
+    root = tmp_path_factory.mktemp("batch")
+    clients, grants = make_book.make_book(8, seed=7, horizon=2, grants=1)
+    private = clients.index[clients["ipo_date"].isna()][0]
+    clients.loc[private, ["tender_date", "tender_price", "tender_max_shares"]] = [
+        date(2026, 9, 1), float(clients.loc[private, "fmv"]) * 1.2, 2000.0]  # fmt: skip
+    broke = {**clients.iloc[0].to_dict(), "client_id": "broke", "start_cash": 30_000,
+             "cash_floor": 25_000, "savings": 0, "ipo_date": None, "tender_date": None,
+             "tender_price": None, "tender_max_shares": None}  # fmt: skip
+    grant = {"client_id": "broke", "record": "grant", "id": "g1", "type": "iso",
+             "grant_date": "2021-01-01", "strike": 10, "shares": 20000, "cliff_months": 12,
+             "vest_months": 48, "required_exercise": 20000}  # fmt: skip
+    make_book.write_book(pd.concat([clients, pd.DataFrame([broke])], ignore_index=True),
+                         pd.concat([grants, pd.DataFrame([grant])], ignore_index=True),
+                         root / "book", csv=True)  # fmt: skip
+    out = root / "results"
+    run = subprocess.run(
+        [sys.executable, "-m", "planner", "batch", root / "book", "-o", out, "--quiet",
+         "--time-limit", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=400, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "1 of 9 clients could not be planned" in run.stderr
+    isoplan("report", out, "-o", out.with_name("report.html"))
+    isoplan("report", out, "-o", out.with_name("report.xlsx"))
+    return out
+
+
+@pytest.mark.timeout(480)
+def test_batch_dashboard_in_a_browser(batch_dir: Path, browser: Browser) -> None:
+    page = open_report(browser, batch_dir)
+    doc = parse_report(page.html)
+    assert doc.kind == "batch" and set(DASHBOARD) <= set(doc.ids)
+    cells = Tables(batch_dir)
+    wrong = [w for w in (check_figure(f, cells) for f in doc.figures) if w]
+    assert not wrong, "\n".join(wrong[:20])
+    due = cells.frame("actions_due")
+    stake = [f for f in doc.figures if f.table == "actions_due" and f.column == "value_at_stake"]
+    # One row of the page per row of actions_due, in its order: by value at stake.
+    assert [int(f.key) for f in stake] == [
+        i for i in due.index if pd.notna(due.at[i, "value_at_stake"])
+    ]
+    values = [float(f.value) for f in stake]
+    assert values == sorted(values, reverse=True) and values
+    planned = set(cells.frame("clients")["client_id"])
+    assert {f.key for f in doc.figures if f.table == "clients"} == planned
+    text = html.unescape(page.html)
+    assert "broke" in text and "not planned" in text  # the failed client, last
+    assert due.iloc[-1]["client_id"] == "broke" and bool(due.iloc[-1]["failed"])
+    assert "tender offer 2026-09-01" in text
+    summary = pd.read_json(batch_dir / "batch.json", typ="series")
+    assert summary["planned"] == 8 and summary["failed"] == 1
+
+
+@pytest.mark.timeout(480)
+def test_batch_dashboard_workbook(batch_dir: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.load_workbook(batch_dir.with_name("report.xlsx"), data_only=True)
+    assert book.sheetnames == ["The book", "Actions due this year", "Clients", "Assumptions"]
+    due = Tables(batch_dir).frame("actions_due")
+    table = sheet_table(book["Actions due this year"], "This year's actions, by value at stake")
+    # The rows with a value at stake (sheet_table stops at the failed client's, without one).
+    staked = due[due["value_at_stake"].notna()]
+    assert list(table["client"]) == list(staked["client_id"])
+    for got, want in zip(table.index, staked["value_at_stake"], strict=True):
+        assert abs(float(got) - float(want)) <= 0.005
+    rows = list(book["Actions due this year"].iter_rows(values_only=True))
+    assert any(r[1] == "broke" and r[2] == "not planned" for r in rows)

@@ -96,8 +96,9 @@ def write_compare_report(
 def report(folder: Path, output: Path | None) -> None:
     """A plan's output folder as a report: one HTML page, or an .xlsx workbook.
 
-    FOLDER is what `isoplan plan -o` or `isoplan compare -o` wrote (a plan, a robust plan over
-    paths, or a comparison of variants: told apart by its files). The page is one file, with
+    FOLDER is what `isoplan plan -o`, `isoplan compare -o` or `isoplan batch -o` wrote (a plan,
+    a robust plan over paths, a comparison of variants, or a book's batch: told apart by its
+    files). The page is one file, with
     its styles and charts inside: it opens offline in any browser and prints one section a page.
 
     \b
@@ -123,11 +124,22 @@ def report(folder: Path, output: Path | None) -> None:
     one sheet per section.
 
     \b
+    A batch folder's page is the book's dashboard:
+      The book      clients planned and failed; the value of planning at the scenario's prices
+                    and at flat prices (every price after the first year at the first year's),
+                    the wealth that is only the assumed growth, the AMT; each baseline; the
+                    clients that could not be planned and why
+      Actions due   this year's exercises and sales of every client (actions_due), the cash
+                    they need and when, the flags, sorted by value at stake
+      Clients       a row per client with its flags
+
+    \b
     Examples:
       isoplan plan scenarios/plan-seed-story.yaml -o plan/ && isoplan report plan/
       isoplan report plan/ -o report.xlsx
       isoplan plan scenarios/plan-seed-story.yaml --report report.html     in one go
       isoplan compare scenarios/whatif/fmv-jump.yaml fmv-jump-wait.yaml --report compare.html
+      isoplan batch scenarios/book -o results/; isoplan report results/      the dashboard
     """
     target = output if output is not None else folder / "report.html"
     if target.suffix.lower() not in REPORT_SUFFIXES:

@@ -15,6 +15,7 @@ import itertools
 from planner.report import charts
 from planner.report.action_plan import action_plan_blocks
 from planner.report.assumptions import assumptions_blocks
+from planner.report.book import batch_sections
 from planner.report.common import (
     OUTCOMES,
     SECTIONS,
@@ -33,7 +34,7 @@ from planner.report.headline import headline
 from planner.report.model import Block, Chart, Heading, Paragraph, Report, Section, Table
 from planner.report.plan_charts import chart_blocks
 from planner.report.robust import path_names, robust_parts
-from planner.report.source import COMPARE, ROBUST, PlanTables, Source
+from planner.report.source import BATCH, COMPARE, ROBUST, PlanTables, Source
 from planner.report.years import approaches_table, years_tables
 
 
@@ -103,8 +104,23 @@ def _title(meta: dict[str, str], where: str) -> str:
     return f"isoplan report: {meta.get('scenario') or where}"
 
 
+def batch_report(source: Source) -> Report:
+    """A batch folder's dashboard (`planner.report.book`)."""
+    assert source.batch is not None
+    s = source.batch.summary
+    subtitle = (
+        f"{s.get('planned', 0):,} of {s.get('clients', 0):,} clients planned from the book "
+        f"{s.get('book', '')}; this year's actions by value at stake."
+    )
+    footer = f"isoplan batch results in {source.where}; made {_dt.date.today().isoformat()}."
+    title = f"isoplan dashboard: {s.get('book') or source.where}"
+    return Report(title, BATCH, subtitle, batch_sections(source.batch), footer)
+
+
 def build_report(source: Source) -> Report:
-    """The report's sections for a plan, a robust plan or a comparison."""
+    """The report's sections for a plan, a robust plan, a comparison or a batch."""
+    if source.kind == BATCH:
+        return batch_report(source)
     if source.kind == COMPARE:
         order = ["compare", "action-plan", "years", "charts", "cpa", "assumptions"]
         blocks: dict[str, list[Block]] = {s: [] for s in order}

@@ -3,15 +3,18 @@
 
 Both ways give the same `Source`, so a report made on the spot and one made later from the
 folder are the same page. A folder is recognised by its files (compare.parquet: a comparison;
-paths.parquet: a robust plan; summary.parquet: a plan); anything else is refused in one line
+paths.parquet: a robust plan; summary.parquet: a plan; manifest.json and clients/: a batch of a
+book, whose report is the book's dashboard); anything else is refused in one line
 (`InputError`) before a report is written. Optional tables and columns may be missing (an
 older folder, a plan with no solution): the sections show what there is.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +23,7 @@ import pyarrow.parquet as pq
 from planner.errors import InputError
 from planner.outputs import SCHEMA_VERSION
 
-PLAN, ROBUST, COMPARE = "plan", "robust", "compare"
+PLAN, ROBUST, COMPARE, BATCH = "plan", "robust", "compare", "batch"
 
 # The columns without which a table is not the one isoplan writes (checked when it has rows).
 REQUIRED = {
@@ -32,6 +35,9 @@ REQUIRED = {
     "paths": ("path",),
     "compare": ("variant",),
     "key_dates": ("date", "event"),
+    "clients": ("client_id",),
+    "errors": ("client_id", "stage", "reason"),
+    "actions_due": ("client_id", "value_at_stake", "action"),
 }
 
 
@@ -58,8 +64,24 @@ class PlanTables:
 
 
 @dataclass(frozen=True)
+class BatchTables:
+    """A batch folder's tables for its dashboard (clients, errors, actions_due: every part, in
+    order, with a fresh 0..n-1 index), its summary (batch.json) and manifest (manifest.json)."""
+
+    tables: dict[str, pd.DataFrame]
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        """The table, or None when it has no rows."""
+        df = self.tables.get(name)
+        return None if df is None or df.empty else df
+
+
+@dataclass(frozen=True)
 class Source:
-    """A report's input: one plan (deterministic or robust), or a comparison of variants."""
+    """A report's input: one plan (deterministic or robust), a comparison of variants, or a
+    batch of a book's clients."""
 
     kind: str
     where: str  # the folder (or the scenario) it came from, for the page's title
@@ -67,6 +89,7 @@ class Source:
     compare: pd.DataFrame | None = None
     meta: dict[str, str] = field(default_factory=dict)
     variants: tuple[PlanTables, ...] = ()
+    batch: BatchTables | None = None
 
 
 def _fresh(df: pd.DataFrame) -> pd.DataFrame:
@@ -111,16 +134,47 @@ def _read_plan(folder: Path, prefix: str = "", name: str = "") -> PlanTables:
 def _not_output(folder: Path, why: str) -> InputError:
     return InputError(
         f"{folder}: not an isoplan output folder ({why}): give the folder that "
-        "`isoplan plan -o` or `isoplan compare -o` wrote"
+        "`isoplan plan -o`, `isoplan compare -o` or `isoplan batch -o` wrote"
     )
 
 
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not an isoplan batch file")
+    return data
+
+
+def _read_batch(folder: Path) -> Source:
+    """A batch folder: its summary and the tables its dashboard shows. A run not finished yet
+    (no batch.json) or from before actions_due is refused in one line: run `isoplan batch`
+    into it again."""
+    from planner.batch import ACTIONS_DUE, read_dataset
+
+    again = "run the same `isoplan batch` command again"
+    if not (folder / "batch.json").is_file():
+        raise InputError(f"{folder}: the batch is not finished (no batch.json): {again}")
+    if not (folder / ACTIONS_DUE).is_dir():
+        raise InputError(f"{folder}: made by an older isoplan (no {ACTIONS_DUE}/): {again}")
+    tables = {t: _fresh(read_dataset(folder / t)) for t in ("clients", "errors", ACTIONS_DUE)}
+    for name, df in tables.items():
+        _check(name, df, folder / name)
+    batch = BatchTables(tables, _json(folder / "batch.json"), _json(folder / "manifest.json"))
+    return Source(BATCH, str(folder), batch=batch)
+
+
 def read_folder(folder: Path) -> Source:
-    """The tables of a plan, robust plan or compare folder; one-line `InputError` otherwise."""
+    """The tables of a plan, robust plan, compare or batch folder; one-line `InputError`
+    otherwise."""
     if not folder.exists():
         raise InputError(f"{folder}: no such folder")
     if not folder.is_dir():
         raise _not_output(folder, "it is a file")
+    if (folder / "manifest.json").is_file() and (folder / "clients").is_dir():
+        return _read_batch(folder)
     if (folder / "compare.parquet").is_file():
         table, meta = _read(folder / "compare.parquet")
         names = [n for n in meta.get("variants", "").split(",") if n]
