@@ -150,6 +150,7 @@ def test_clean_run_plans_every_good_client_and_reports_the_poisoned(clean: Path)
     assert summary["planned"] == GOOD and summary["failed"] == 4
 
 
+@pytest.mark.slow  # workers killed, clusters and resumes: CI's second pass
 def test_worker_crash_and_exception_are_isolated(tmp_path: Path) -> None:
     folder = _poisoned_book(tmp_path / "book", extra=("crash", "raise"))
     out = tmp_path / "out"
@@ -171,6 +172,7 @@ def test_same_rows_with_other_chunks_and_one_worker(book: Path, clean: Path, tmp
     assert_same_rows(clean, tmp_path / "o")
 
 
+@pytest.mark.slow  # workers killed, clusters and resumes: CI's second pass
 def test_dask_local_cluster_equals_local_pool(book: Path, clean: Path, tmp_path: Path) -> None:
     summary = Batch(read_book(book), tmp_path / "dask", Overrides(time_limit=30), chunk_size=4).run(
         DaskEngine(workers=2)
@@ -195,6 +197,7 @@ def test_dask_isolates_a_client_that_kills_its_worker(tmp_path: Path) -> None:
     assert summary.planned == GOOD and summary.failed == 6
 
 
+@pytest.mark.slow  # workers killed, clusters and resumes: CI's second pass
 def test_dask_keeps_its_workers_and_their_results_while_a_client_kills_them() -> None:
     """A LocalCluster closes a nanny for good when no worker of its name is back
     `lost-worker-timeout` after one was lost: at 0 s every restart is caught, and without the
@@ -216,6 +219,7 @@ def test_dask_keeps_its_workers_and_their_results_while_a_client_kills_them() ->
     ]
 
 
+@pytest.mark.slow  # workers killed, clusters and resumes: CI's second pass
 def test_dask_stops_the_batch_when_no_task_ends_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """The safety net: a cluster that returns nothing stops the batch, naming the clients."""
     monkeypatch.setattr(batch_module, "task_seconds", lambda clients, options: 3.0)
@@ -241,6 +245,7 @@ def _markers(out: Path) -> int:
     return len(list((out / "_chunks").glob("*.json"))) if (out / "_chunks").exists() else 0
 
 
+@pytest.mark.slow  # workers killed, clusters and resumes: CI's second pass
 @pytest.mark.timeout(420)  # up to 120 s for the first chunks, then two runs of up to 120 s
 def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -273,6 +278,7 @@ def test_kill_9_then_resume(book: Path, clean: Path, tmp_path: Path) -> None:
     assert_same_rows(clean, out)
 
 
+@pytest.mark.slow  # workers killed, clusters and resumes: CI's second pass
 def test_resume_redoes_a_chunk_without_its_marker(book: Path, clean: Path, tmp_path: Path):
     out = tmp_path / "out"
     job = Batch(read_book(book), out, Overrides(time_limit=30), chunk_size=4)
@@ -361,6 +367,7 @@ def test_cli_json_summary(book: Path, tmp_path: Path) -> None:
     assert (tmp_path / "o" / "actions_due" / "part-000000.parquet").is_file()
 
 
+@pytest.mark.slow  # workers killed, clusters and resumes: CI's second pass
 def test_a_planner_folder_in_the_working_directory_is_not_imported(tmp_path: Path) -> None:
     """The workers import the installed isoplan, not a `planner/` folder where the batch runs
     (Python 3.11's fork server starts in the working directory)."""

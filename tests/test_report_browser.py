@@ -357,6 +357,7 @@ def test_report_from_the_folder_is_the_same_page(plan_dir: Path, tmp_path: Path)
     assert later.figures == at_once.figures
 
 
+@pytest.mark.slow  # the plan's page is the default's browser test; these run in CI's second pass
 @pytest.mark.timeout(120)
 def test_compare_report_in_a_browser(compare_dir: Path, browser: Browser) -> None:
     page = open_report(browser, compare_dir)
@@ -367,6 +368,7 @@ def test_compare_report_in_a_browser(compare_dir: Path, browser: Browser) -> Non
         assert {f"{variant}/years", f"{variant}/summary"} <= {f.table for f in figures}, variant
 
 
+@pytest.mark.slow  # the plan's page is the default's browser test; these run in CI's second pass
 @pytest.mark.timeout(120)
 def test_robust_report_in_a_browser(robust_dir: Path, browser: Browser) -> None:
     page = open_report(browser, robust_dir)
@@ -490,6 +492,7 @@ def batch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # the plan's page is the default's browser test; these run in CI's second pass
 @pytest.mark.timeout(480)
 def test_batch_dashboard_in_a_browser(batch_dir: Path, browser: Browser) -> None:
     page = open_report(browser, batch_dir)
