@@ -51,7 +51,6 @@ for the same input and options, except the timing columns (`TIMING_COLUMNS`).
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import math
 import multiprocessing
@@ -82,7 +81,7 @@ from planner.errors import EngineError, InputError
 from planner.flat import FlatValue, flat_value
 from planner.law import data_dir
 from planner.options import Overrides
-from planner.outputs import write_table
+from planner.outputs import isoplan_version, write_table
 from planner.plan import PLAN_STAGES, run_plan, tables
 from planner.solve import Budget, Stopwatch
 
@@ -584,13 +583,6 @@ def plan_group(fn: PlanFn, clients: list[Client], options: Overrides) -> list[Fr
 # ----------------------------------------------------------------------------------------------
 # Fingerprints: what a client's result depends on
 # ----------------------------------------------------------------------------------------------
-
-
-def isoplan_version() -> str:
-    try:
-        return importlib.metadata.version("isoplan")
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
-        return "unknown"
 
 
 @cache

@@ -18,6 +18,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,16 @@ from planner.errors import InputError
 
 OUTPUT_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json")
 SCHEMA_VERSION = "1"
+
+
+@cache
+def isoplan_version() -> str:
+    """The installed isoplan's version, for provenance (Parquet metadata, a report's footer, a
+    batch client's fingerprint); "0+unknown" in a source tree that is not installed."""
+    try:
+        return version("isoplan")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def _umask() -> int:

@@ -11,7 +11,6 @@ import math
 import os
 import sys
 from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,11 @@ from rich.table import Table
 from planner.law import default_inflation, published_years
 from planner.limits import GROWTH, MAX_TIME_LIMIT
 from planner.options import Overrides
-from planner.outputs import check_output_folder
+from planner.outputs import check_output_folder, isoplan_version
 from planner.solve import SOLVERS
 from planner.variants import Variant
 
-try:
-    __version__ = version("isoplan")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0+unknown"
+__version__ = isoplan_version()
 
 # Piped output is not cut to 80 columns: tables stay readable in files and CI logs. No console
 # markup: descriptions, ids and names are the user's text, and "[/b]" in one is not a style.

@@ -7,27 +7,19 @@ report made on the spot and one made later from the folder are the same.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import click
 import pandas as pd
 
-from planner.outputs import check_output_file, write_bytes
+from planner.outputs import check_output_file, isoplan_version, write_bytes
 from planner.report.html import render_html
 from planner.report.sections import build_report
 from planner.report.source import Source, from_compare, from_plan, read_folder
 from planner.report.workbook import render_workbook
 
 REPORT_SUFFIXES = (".html", ".htm", ".xlsx")
-
-
-def _version() -> str:
-    try:
-        return version("isoplan")
-    except PackageNotFoundError:  # a source tree that is not installed
-        return "0+unknown"
 
 
 def check_report_path(path: Path, outdir: Path | None = None) -> None:
@@ -46,7 +38,7 @@ def write_report(source: Source, path: Path) -> None:
     if path.suffix.lower() == ".xlsx":
         data = render_workbook(report)
     else:
-        data = render_html(report, _version()).encode("utf-8")
+        data = render_html(report, isoplan_version()).encode("utf-8")
     write_bytes(data, path)
 
 
