@@ -377,6 +377,11 @@ SUMS = {
 # binary alone lets the relaxation count gains across a range that runs from every loss at once
 # to every gain at once, which a year of small losses and gains (a flat price) falls inside.
 GAINS = {"ltcg": "ltcg_gains", "amt_ltcg": "amt_ltcg_gains"}
+# The losses of a year's sales without their gains, carried losses in (`_with_losses`): a linear
+# upper bound on the loss a term's net can show, max(0, -stcg) <= stcg_losses. Without it the
+# relaxation carries losses that no sale made into later years, at the terminal value a dollar,
+# its bound millions of dollars from the optimum where the losses' binaries are fractional.
+LOSSES = {k: f"{k}_losses" for k in ("stcg", "ltcg", "amt_stcg", "amt_ltcg")}
 
 
 def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]]:
@@ -450,6 +455,10 @@ def _year_fields(m: LadderModel, scenario: Scenario) -> dict[int, dict[str, Lin]
                 up = [(c, v) for c, v in parts if c > 0]
                 top = max(base, 0.0) + sum(c * v.upBound for c, v in up)
                 fields[GAINS[k]] = Lin(linear(up, max(base, 0.0)), 0, top)
+            if k in LOSSES:  # the losses alone, without the gains: see LOSSES
+                down = [(-c, v) for c, v in parts if c < 0]
+                top = max(-base, 0.0) + sum(c * v.upBound for c, v in down)
+                fields[LOSSES[k]] = Lin(linear(down, max(-base, 0.0)), 0, top)
         out[ty.year] = fields
     return out
 
@@ -499,11 +508,10 @@ def _year_tax(
         state = _ca540(b, f"{tag}__ca", f, ty, ca, f1040["agi"], line2k, ca_cf)
     # The Capital Loss Carryover Worksheet: line 1 is taxable income before its floor for the
     # regular tax, AMTI (Form 6251 line 4, after the MFS add-back) for the AMT.
-    st, lt = _loss_carryover(b, f"{tag}__cl", f1040["line1_raw"], f["stcg"], f["ltcg"], p)
+    st, lt = _loss_carryover(b, f"{tag}__cl", f1040["line1_raw"], f, "", p)
     amt_st, amt_lt = _loss_carryover(
-        b, f"{tag}__amt_cl", _line4(b, f"{tag}__amt_line4", f6251["amti"], p, key),
-        f["amt_stcg"], f["amt_ltcg"], p,
-    )  # fmt: skip
+        b, f"{tag}__amt_cl", _line4(b, f"{tag}__amt_line4", f6251["amti"], p, key), f, "amt_", p
+    )
     return {
         "agi": f1040["agi"], "taxable_income": f1040["line15"],
         "regular_tax": f1040["regular_tax"], "amti": f6251["amti"], "tmt": f6251["tmt"],
@@ -533,30 +541,40 @@ def _with_losses(f: dict[str, Lin], carried: dict[str, Lin]) -> dict[str, Lin]:
     out["net_gain"] = f["net_gain"] - st - lt
     out["amt_stcg"], out["amt_ltcg"] = f["amt_stcg"] - amt_st, f["amt_ltcg"] - amt_lt
     out["amt_net_gain"] = f["amt_net_gain"] - amt_st - amt_lt
+    for k, carried_in in (("stcg", st), ("ltcg", lt), ("amt_stcg", amt_st), ("amt_ltcg", amt_lt)):
+        out[LOSSES[k]] = f[LOSSES[k]] + carried_in
     return out
 
 
 def _loss_carryover(
-    b: Builder, tag: str, line1: Lin, st: Lin, lt: Lin, p: Params
+    b: Builder, tag: str, line1: Lin, f: dict[str, Lin], kind: str, p: Params
 ) -> tuple[Lin, Lin]:
     """The short- and long-term capital losses carried out (`models.forms.capital_loss_carryover`,
     lines 8 and 13) from line 1 and the net short- and long-term gain or loss (Schedule D lines 7
-    and 15, carried losses in). Each max(0, .) and min is modelled exactly (`Builder.exact`, a
-    binary where its range crosses the kink), as the lines are: which of the two losses is worth
-    more depends on the years after. Line 1 may be bounded from above only (a tax's cost, or a
-    deduction's relief, left slack): more of it only uses more of the loss, which never helps.
-    No loss, nothing carried: a year whose gains cannot net to a loss builds nothing."""
+    and 15, carried losses in: the fields `<kind>stcg` and `<kind>ltcg`, kind "" or "amt_").
+    Each max(0, .) and min is modelled exactly (`Builder.exact`, a binary where its range crosses
+    the kink), as the lines are: which of the two losses is worth more depends on the years
+    after. Each net loss (lines 5 and 9) is at most the losses alone (`LOSSES`). Line 1 may be
+    bounded from above only (a tax's cost, or a deduction's relief, left slack): more of it only
+    uses more of the loss, which never helps. No loss, nothing carried: a year whose gains cannot
+    net to a loss builds nothing."""
+    st, lt = f[f"{kind}stcg"], f[f"{kind}ltcg"]
     if (st + lt).lo >= 0.0:
         return Lin.const(0.0), Lin.const(0.0)
     limit = p.loss_limit
     line2 = b.exact(f"{tag}__line2", st + lt, lambda v: min(limit, max(-v, 0.0)), ("cl2", limit))
     line3 = b.exact(f"{tag}__line3", line1 + line2, _plus, "plus")
-    line4 = line2 - b.exact(f"{tag}__line4", line2 - line3, _plus, "plus")
+    # min(line2, line3), max(0, lt) and max(0, st) are never negative, which interval arithmetic
+    # on their linear forms cannot see: without the floors each year's carryover would be
+    # bounded by twice the last's, and the ranges (and binaries) would double year after year.
+    line4 = _floor(line2 - b.exact(f"{tag}__line4", line2 - line3, _plus, "plus"), 0.0)
     line5 = b.exact(f"{tag}__line5", st, _negative_part, "negative_part")
     line9 = b.exact(f"{tag}__line9", lt, _negative_part, "negative_part")
-    line6 = lt + line9  # max(0, lt)
+    _at_most(b, f"{tag}__line5__losses", line5, f[LOSSES[f"{kind}stcg"]])
+    _at_most(b, f"{tag}__line9__losses", line9, f[LOSSES[f"{kind}ltcg"]])
+    line6 = _floor(lt + line9, 0.0)  # max(0, lt)
     line8 = b.exact(f"{tag}__line8", line5 - (line4 + line6), _plus, "plus")
-    line10 = st + line5  # max(0, st)
+    line10 = _floor(st + line5, 0.0)  # max(0, st)
     line11 = b.exact(f"{tag}__line11", line4 - line5, _plus, "plus")
     line13 = b.exact(f"{tag}__line13", line9 - (line10 + line11), _plus, "plus")
     return _floor(line8, 0.0), _floor(line13, 0.0)

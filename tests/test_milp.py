@@ -25,13 +25,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import make_book
 import pytest
 from synthetic import synthetic_scenario
 
 from models.baselines import evaluate_baselines
 from models.exact import Evaluation, Evaluator, InfeasiblePlan, evaluate
 from models.law import YearLaw, holding_for
-from models.milp import LadderModel, build, model_taxes, read_plan, settle
+from models.milp import LadderModel, _year_fields, build, model_taxes, read_plan, settle
 from models.pwl import value_of
 from models.scenario import (
     ISO,
@@ -997,3 +998,27 @@ def test_phased_solve_matches_one_full_solve(years: int, grants: int, seed: int,
     assert phased.objective <= optimum + 1e-3 + 1e-9 * abs(optimum)
     assert optimum - phased.objective <= phased.gap * abs(phased.objective) + 1e-3
     assert phased.gap <= GAP * abs(best) / abs(phased.objective) + 1e-12
+
+
+def test_carried_losses_are_bounded_by_the_losses_sales_can_make(tmp_path: Path) -> None:
+    """The net loss a year's worksheet can see is at most the losses of that year's sales and
+    every year's before it (their interval bounds), however long the horizon: interval arithmetic
+    on the worksheet's max(0, st) and max(0, lt) once let each year's range double the last's (a
+    $26,364 possible loss became a $13.5M range ten years on, and dozens of binaries with it)."""
+    book = make_book.make_book(20, seed=0, horizon=10, grants=3)
+    make_book.write_book(*book, tmp_path, csv=False)
+    checked = 0
+    for client in read_book(tmp_path).clients:
+        v = client.validated(Overrides())
+        m = build(v.scenario, v.laws)
+        fields = _year_fields(m, v.scenario)
+        total = {kind: 0.0 for kind in ("", "amt_")}
+        for ty in v.scenario.years:
+            for kind in total:
+                own = (fields[ty.year][f"{kind}{t}"].lo for t in ("stcg", "ltcg"))
+                total[kind] -= sum(min(0.0, lo) for lo in own)
+                x = m.builder.inputs.get(f"y{ty.year}__{kind}cl__line2")
+                if x is not None:
+                    checked += 1
+                    assert x.lo >= -total[kind] - 1e-6, (client.client_id, ty.year, kind)
+    assert checked > 20
