@@ -127,7 +127,7 @@ CLIENT_COLUMNS: tuple[BookColumn, ...] = (
     BookColumn("terminal_tax_rate", "number", ("objective", "terminal_tax_rate")),
     BookColumn("terminal_ordinary_rate", "number", ("objective", "terminal_ordinary_rate")),
     BookColumn("credit_value", "number", ("objective", "credit_value")),
-    BookColumn("solver", "text", ("solver", "name"), "MILP solver: highs or cbc."),
+    BookColumn("solver", "text", ("solver", "name"), "MILP solver: highs, scip or cbc."),
     BookColumn("gap", "number", ("solver", "gap")),
     BookColumn("time_limit", "number", ("solver", "time_limit")),
     BookColumn("share_step", "integer", ("solver", "share_step")),

@@ -1,4 +1,5 @@
-"""Solving a built model: the one place a solver is constructed (CBC or HiGHS, one switch apart).
+"""Solving a built model: the one place a solver is constructed (HiGHS, SCIP or CBC, one switch
+apart).
 
 Solving starts a solver process or library and writes its files, so it lives in the application,
 between `models.milp.build` and `models.milp.read_plan`.
@@ -27,7 +28,7 @@ from models.scenario import Plan, Scenario
 from models.stochastic import StochasticModel
 from planner.errors import InputError
 
-SOLVERS = ("cbc", "highs")
+SOLVERS = ("cbc", "highs", "scip")
 MIN_SECONDS = 1.0  # the least a solver phase runs, so that a plan can still be found
 
 
@@ -45,25 +46,23 @@ HIGHS_OPTIONS: dict[str, Any] = {
 }
 
 
-class Highs:
-    """A PuLP problem in HiGHS, built once and run as often as needed, in scaled units.
+class Scaled:
+    """A PuLP problem as a solver's arrays, in scaled units: the one translation of the model
+    that every in-process solver (`Highs`, `Scip`) is given, so no solver has a model of its own.
 
     The amounts run to $10M and a kink's binary multiplies a segment as wide as $9M, so a row
-    sums terms near 1e13 while HiGHS's MIP tolerances are absolute (1e-6). Passed as PuLP builds
-    it, HiGHS proved plans optimal that were not: of 250 generated 10-year households, one
-    proved optimal a plan $346,714 worse than one the same model holds (the root node pruned the
-    whole tree after its first incumbent), another $10,053 worse, and so did other clients with
+    sums terms near 1e13 while MIP tolerances are absolute (1e-6). Passed as PuLP builds it,
+    HiGHS proved plans optimal that were not: of 250 generated 10-year households, one proved
+    optimal a plan $346,714 worse than one the same model holds (the root node pruned the whole
+    tree after its first incumbent), another $10,053 worse, and so did other clients with
     presolve on (tests/data/misproof). So every row and the objective are multiplied by `SCALE`
     and every continuous column except `shares` is divided by it (thousands of dollars, near
     enough); integer columns and the shares keep their units, so their bounds stay whole. On the
     same households no solve is then wrong, and solving is faster.
 
-    The model is HiGHS's core class, `_Highs`: `highspy.Highs` (1.16) prints its banner to
-    standard output when it is made, before `output_flag` can be set, which broke `--json`.
-
-    Before each run the shares' category and bounds are read from their PuLP variables (the
-    phased `solve` relaxes and confines them); after it every variable's value is written back
-    in dollars, so `settle` and `read_plan` work as after `prob.solve`."""
+    Before each run a solver reads the shares' category and bounds from their PuLP variables
+    (the phased `solve` relaxes and confines them); after it every variable's value is written
+    back in dollars (`write_back`), so `settle` and `read_plan` work as after `prob.solve`."""
 
     def __init__(self, prob: pulp.LpProblem, shares: list[pulp.LpVariable]) -> None:
         self.variables = prob.variables()
@@ -73,15 +72,11 @@ class Highs:
         free = np.array([v.cat != pulp.LpInteger for v in self.variables])
         free[self.share_cols] = False
         self.unit = np.where(free, 1.0 / SCALE, 1.0)  # dollars = unit * column value
-        self.sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0  # HiGHS minimizes
-        self.h = _Highs()
-        for key, value in HIGHS_OPTIONS.items():
-            self.h.setOptionValue(key, value)
-        n = len(self.variables)
+        self.sign = -1.0 if prob.sense == pulp.LpMaximize else 1.0  # solvers minimize here
         lower = np.array([-np.inf if v.lowBound is None else v.lowBound for v in self.variables])
         upper = np.array([np.inf if v.upBound is None else v.upBound for v in self.variables])
-        costs = self.sign * self.scaled(prob.objective)
-        self.h.addCols(n, costs, lower / self.unit, upper / self.unit, 0, [], [], [])
+        self.costs = self.sign * self.scaled(prob.objective)
+        self.lower, self.upper = lower / self.unit, upper / self.unit
         starts, cols, values, row_lo, row_hi = [], [], [], [], []
         for c in prob.constraints.values():
             starts.append(len(cols))
@@ -93,11 +88,10 @@ class Highs:
             lo, hi = c.getLb(), c.getUb()
             row_lo.append(-np.inf if lo is None else lo * SCALE)
             row_hi.append(np.inf if hi is None else hi * SCALE)
-        self.h.addRows(
-            len(starts), np.array(row_lo), np.array(row_hi), len(cols),
-            np.array(starts, dtype=np.int32), np.array(cols, dtype=np.int32), np.array(values),
-        )  # fmt: skip
-        self.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), _kinds(self.variables))
+        self.starts = np.array([*starts, len(cols)], dtype=np.int32)  # CSR rows
+        self.cols, self.values = np.array(cols, dtype=np.int32), np.array(values)
+        self.row_lo, self.row_hi = np.array(row_lo), np.array(row_hi)
+        self.integer = np.array([v.cat == pulp.LpInteger for v in self.variables])
 
     def scaled(self, expr: Any) -> np.ndarray:
         """The coefficients of a linear expression in dollars, as a row of the scaled model."""
@@ -105,6 +99,37 @@ class Highs:
         for v, a in expr.items():
             out[self.index[v.name]] = a
         return out * self.unit * SCALE
+
+    def share_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The shares' bounds and integrality as their PuLP variables now say."""
+        lo = np.array([v.lowBound for v in self.shares], dtype=float)
+        hi = np.array([v.upBound for v in self.shares], dtype=float)
+        return lo, hi, np.array([v.cat == pulp.LpInteger for v in self.shares])
+
+    def write_back(self, values: np.ndarray) -> None:
+        """A solution's columns into the PuLP variables, in dollars."""
+        for v, x in zip(self.variables, np.asarray(values) * self.unit, strict=True):
+            v.varValue = float(x)
+
+
+class Highs(Scaled):
+    """`Scaled` in HiGHS, built once and run as often as needed.
+
+    The model is HiGHS's core class, `_Highs`: `highspy.Highs` (1.16) prints its banner to
+    standard output when it is made, before `output_flag` can be set, which broke `--json`."""
+
+    def __init__(self, prob: pulp.LpProblem, shares: list[pulp.LpVariable]) -> None:
+        super().__init__(prob, shares)
+        self.h = _Highs()
+        for key, value in HIGHS_OPTIONS.items():
+            self.h.setOptionValue(key, value)
+        n = len(self.variables)
+        self.h.addCols(n, self.costs, self.lower, self.upper, 0, [], [], [])
+        self.h.addRows(
+            len(self.row_lo), self.row_lo, self.row_hi, len(self.cols), self.starts[:-1],
+            self.cols, self.values,
+        )  # fmt: skip
+        self.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), _kinds(self.integer))
 
     def relax(self) -> None:
         """Every column continuous: the LP relaxation."""
@@ -115,10 +140,9 @@ class Highs:
     def run(self, gap_abs: float, time_limit: float, *, presolve: bool = True) -> _Run:
         """Solve with the shares as their PuLP variables now say; the values back in PuLP."""
         h, k = self.h, len(self.shares)
-        lo = np.array([v.lowBound for v in self.shares], dtype=float)
-        hi = np.array([v.upBound for v in self.shares], dtype=float)
+        lo, hi, integer = self.share_bounds()
         h.changeColsBounds(k, self.share_cols, lo, hi)
-        h.changeColsIntegrality(k, self.share_cols, _kinds(self.shares))
+        h.changeColsIntegrality(k, self.share_cols, _kinds(integer))
         h.setOptionValue("mip_abs_gap", gap_abs * SCALE)
         h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("presolve", "on" if presolve else "off")
@@ -131,19 +155,84 @@ class Highs:
                 highspy.HighsModelStatus.kUnboundedOrInfeasible,
             )
             return _Run("infeasible" if infeasible else "no_solution", False, None, None)
-        values = np.asarray(h.getSolution().col_value) * self.unit
-        for v, x in zip(self.variables, values, strict=True):
-            v.varValue = float(x)
+        self.write_back(np.asarray(h.getSolution().col_value))
         mip = info.mip_node_count >= 0  # an LP (no integer left) has no node count
         abs_gap = abs(info.mip_dual_bound - info.objective_function_value) / SCALE if mip else 0.0
         optimal = status == highspy.HighsModelStatus.kOptimal
         return _Run("optimal" if optimal else "time_limit", True, None, abs_gap)
 
 
-def _kinds(variables: list[pulp.LpVariable]) -> np.ndarray:
-    """HiGHS's integrality of each variable, from its PuLP category."""
-    integer, continuous = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
-    return np.array([integer if v.cat == pulp.LpInteger else continuous for v in variables])
+def _kinds(integer: np.ndarray) -> np.ndarray:
+    """HiGHS's integrality of each column."""
+    kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+    return np.array([kinds[bool(i)] for i in integer])
+
+
+class Scip(Scaled):
+    """`Scaled` in SCIP (PySCIPOpt), with `Highs.run`'s interface: the same arrays, another
+    branch and bound, single-threaded, its output off.
+
+    SCIP's presolve is off unless asked for, as HiGHS's is in phase 1; an absolute gap as
+    `limits/absgap` in the scaled objective's units. Between runs the problem returns to its
+    original stage (`freeTransform`), where the shares' bounds and types may change."""
+
+    def __init__(self, prob: pulp.LpProblem, shares: list[pulp.LpVariable]) -> None:
+        from pyscipopt import Model, quicksum  # imported with the solver: the default is HiGHS
+
+        super().__init__(prob, shares)
+        self.m = m = Model()
+        m.hideOutput()
+        m.setParam("limits/gap", 0.0)
+        self.x = [
+            m.addVar(
+                name=f"x{j}", obj=float(self.costs[j]),
+                lb=None if lo == -np.inf else float(lo), ub=None if hi == np.inf else float(hi),
+                vtype="I" if self.integer[j] else "C",
+            )
+            for j, (lo, hi) in enumerate(zip(self.lower, self.upper, strict=True))
+        ]  # fmt: skip
+        for i, (lo, hi) in enumerate(zip(self.row_lo, self.row_hi, strict=True)):
+            a, b = self.starts[i], self.starts[i + 1]
+            terms = zip(self.cols[a:b], self.values[a:b], strict=True)
+            expr = quicksum(float(v) * self.x[j] for j, v in terms)
+            if hi == np.inf:
+                m.addCons(expr >= lo)
+            elif lo == -np.inf:
+                m.addCons(expr <= hi)
+            else:  # a range (an equation when lo == hi)
+                m.chgLhs(m.addCons(expr <= hi), lo)
+
+    def run(self, gap_abs: float, time_limit: float, *, presolve: bool = True) -> _Run:
+        """Solve with the shares as their PuLP variables now say; the values back in PuLP."""
+        from pyscipopt import SCIP_PARAMSETTING
+
+        m = self.m
+        m.freeTransform()
+        for j, lo, hi, integer in zip(self.share_cols, *self.share_bounds(), strict=True):
+            x = self.x[j]
+            m.chgVarType(x, "I" if integer else "C")
+            m.chgVarLb(x, float(lo))
+            m.chgVarUb(x, float(hi))
+        m.setParam("limits/absgap", gap_abs * SCALE)
+        m.setParam("limits/time", float(time_limit))
+        m.setPresolve(SCIP_PARAMSETTING.DEFAULT if presolve else SCIP_PARAMSETTING.OFF)
+        m.optimize()
+        status = m.getStatus()
+        # The solutions of the last run are kept across `freeTransform`, and one stopped by the
+        # time limit may not have checked them against the shares' new bounds and types: the
+        # best one that fits this run's problem, if any.
+        fits = [
+            sol for sol in m.getSols()
+            if m.checkSol(sol, printreason=False, original=True)
+        ]  # fmt: skip
+        if not fits:
+            infeasible = status in ("infeasible", "inforunbd")
+            return _Run("infeasible" if infeasible else "no_solution", False, None, None)
+        best = min(fits, key=m.getSolObjVal)
+        self.write_back(np.array([m.getSolVal(best, x) for x in self.x]))
+        abs_gap = abs(m.getDualbound() - m.getSolObjVal(best)) / SCALE
+        optimal = status in ("optimal", "gaplimit")
+        return _Run("optimal" if optimal else "time_limit", True, None, abs_gap)
 
 
 class Cbc:
@@ -172,8 +261,9 @@ class Cbc:
         return _Run(status, True, None, _cbc_abs_gap(log))
 
 
-def make_solver(m: LadderModel | StochasticModel, name: str) -> Highs | Cbc:
-    """The one place a solver is chosen: HiGHS (the highspy package) or CBC, each run with an
+def make_solver(m: LadderModel | StochasticModel, name: str) -> Highs | Scip | Cbc:
+    """The one place a solver is chosen: HiGHS (the highspy package), SCIP (PySCIPOpt) or CBC,
+    each run with an
     absolute gap (a solver's relative gap is measured on the objective without its constant
     part, savings and starting cash, which would make "1e-4 of after-tax wealth" many times
     stricter than asked)."""
@@ -181,6 +271,8 @@ def make_solver(m: LadderModel | StochasticModel, name: str) -> Highs | Cbc:
         return Highs(m.prob, m.decisions)
     if name == "cbc":
         return Cbc(m.prob)
+    if name == "scip":
+        return Scip(m.prob, m.decisions)
     raise ValueError(f"unknown solver {name!r} (use {' or '.join(SOLVERS)})")
 
 

@@ -2,6 +2,7 @@
 
     python scripts/bench_batch.py [--clients 1000] [--horizon 10] [--grants 3] [--workers 1,2]
                                   [--engines local,dask] [--runs 1] [--time-limit 60]
+                                  [--solver highs|scip|cbc]
                                   [--small-clients 1000] [--small-horizon 2] [--small-grants 1]
                                   [--crossover-clients 100000]
 
@@ -138,7 +139,7 @@ def run_once(book_dir: Path, engine_name: str, workers: int, options: Overrides)
 
 
 def bench(label: str, book_dir: Path, args: argparse.Namespace, clients: int) -> None:
-    options = Overrides(time_limit=args.time_limit, gap=args.gap)
+    options = Overrides(solver=args.solver, time_limit=args.time_limit, gap=args.gap)
     print(f"\n{label}: {clients:,} clients", flush=True)
     print(
         f"{'engine':<7}{'workers':>8}{'clients/min':>13}{'speedup':>9}{'eff.':>7}{'peak MB':>9}"
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=1, help="runs per cell (median)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per client")
     ap.add_argument("--gap", type=float, default=None, help="relative gap (default 1e-4)")
+    ap.add_argument("--solver", default=None, help="highs (default), scip or cbc")
     ap.add_argument("--small-clients", type=int, default=1000, help="0: skip the small book")
     ap.add_argument("--small-horizon", type=int, default=2)
     ap.add_argument("--small-grants", type=int, default=1)

@@ -5,7 +5,7 @@
    (`models.exact.evaluate`) to the dollar.
 2. Brute force: on tiny instances every feasible plan is enumerated and evaluated exactly; none
    beats the MILP by more than the solver's gap, and the MILP's plan is one of them.
-3. CBC and HiGHS agree (a case where CBC's preprocessing once proved a worse plan optimal).
+3. CBC, HiGHS and SCIP agree (a case where CBC's preprocessing once proved a worse plan optimal).
 4. Infeasible and time-limited solves report a status, not an exception.
 
 Examples and brute force run with CBC and with HiGHS (the default solver). Cases where a solver
@@ -791,15 +791,16 @@ SOLVER_CASES = [
 
 
 @pytest.mark.parametrize("case", SOLVER_CASES)
-def test_cbc_and_highs_agree(case: tuple[int, int, int, str | None, int]) -> None:
-    """CBC and HiGHS reach the same objective within the relative gap; each plan is exact."""
+def test_cbc_highs_and_scip_agree(case: tuple[int, int, int, str | None, int]) -> None:
+    """CBC, HiGHS and SCIP reach the same objective within the relative gap; each plan is
+    exact."""
     horizon, grants, seed, status, step = case
     scenario, laws = prepared(
         synthetic_scenario(horizon, grants, seed=seed, status=status, share_step=step)
     )
     scale, _ = best_baseline(scenario, laws)
     objectives = {}
-    for name, solver in (("cbc", "cbc"), ("highs", "highs")):
+    for name, solver in (("cbc", "cbc"), ("highs", "highs"), ("scip", "scip")):
         m = build(scenario, laws)
         result = solve(m, solver, GAP, TIME_LIMIT, scale)
         assert result.status == "optimal", (name, result)
@@ -821,16 +822,18 @@ MISPROOF_OPTIMA = {"c135": 7_178_644.18, "c145": 8_506_369.69, "c212": 6_926_384
 
 
 @pytest.mark.parametrize(
-    "client_id",
+    ("client_id", "solver"),
     [
-        pytest.param(c, marks=[pytest.mark.slow] if c == "c135" else [])  # c135: ~18 s
+        pytest.param(c, solver, marks=[pytest.mark.slow] if c == "c135" else [])  # c135: ~18 s
         for c in sorted(MISPROOF_OPTIMA)
+        for solver in ("highs", "scip")
     ],
 )
-def test_no_false_proof_on_badly_scaled_households(client_id: str) -> None:
-    """The planned wealth is within the gap of the known optimum, never below it."""
+def test_no_false_proof_on_badly_scaled_households(client_id: str, solver: str) -> None:
+    """The planned wealth is within the gap of the known optimum, never below it: with HiGHS,
+    and with SCIP given the same scaled arrays."""
     client = next(c for c in read_book(MISPROOF_BOOK).clients if c.client_id == client_id)
-    frames = plan_client(client, Overrides())
+    frames = plan_client(client, Overrides(solver=solver))
     row = frames["clients"].iloc[0]
     optimum = MISPROOF_OPTIMA[client_id]
     assert row.status == "optimal"
@@ -860,7 +863,7 @@ def cash_short_min_tax() -> Scenario:
     )
 
 
-@pytest.mark.parametrize("solver", ["cbc", "highs"])
+@pytest.mark.parametrize("solver", ["cbc", "highs", "scip"])
 def test_infeasible_is_a_status(solver: str) -> None:
     scenario, laws = prepared(cash_short_min_tax())
     result = solve(build(scenario, laws), solver, GAP, TIME_LIMIT, 100_000.0)
@@ -869,7 +872,7 @@ def test_infeasible_is_a_status(solver: str) -> None:
     assert result.objective is None
 
 
-@pytest.mark.parametrize("solver", ["cbc", "highs"])
+@pytest.mark.parametrize("solver", ["cbc", "highs", "scip"])
 def test_time_limit_is_a_status(solver: str) -> None:
     """10 years, 6 grants in steps of 100 shares, 2 seconds: a status, not an exception. (Whole
     steps of 100 shares leave cash idle that fractional ones spend, so the shares-relaxed bound

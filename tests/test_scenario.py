@@ -469,7 +469,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("objective", {"required_exercise": {"g1": 5_000}},
      "objective.required_exercise.g1: 5,000 shares, but at most 1,000 are exercisable"),
     ("objective", {"goal": "max_wealth"}, "objective.goal: expected 'wealth' or 'min_tax'"),
-    ("solver", {"name": "gurobi"}, "solver.name: expected 'cbc' or 'highs', got 'gurobi'"),
+    ("solver", {"name": "gurobi"}, "solver.name: expected 'cbc', 'highs' or 'scip', got 'gurobi'"),
     ("solver", {"share_step": 0}, "solver.share_step: must be at least 1, got 0"),
     ("tax_law", {"inflation": 2}, "tax_law.inflation: must be at most 1, got 2"),
     ("household", [], "household: expected a mapping, got []"),

@@ -177,7 +177,7 @@ def with_solver(gap: str, time_limit: str) -> Any:
             "--solver",
             type=click.Choice(SOLVERS),
             default=None,
-            help="MILP solver: highs (default) or cbc.",
+            help="MILP solver: highs (default), scip or cbc.",
         )(f)
 
     return decorate

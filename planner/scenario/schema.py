@@ -424,7 +424,7 @@ def _goal_shorthand(v: Any) -> Any:
 class Solver(_Model):
     """The optimizer's settings."""
 
-    name: Annotated[Literal["cbc", "highs"], BeforeValidator(_lower)] = _DEFAULTS["solver"]
+    name: Annotated[Literal["cbc", "highs", "scip"], BeforeValidator(_lower)] = _DEFAULTS["solver"]
     gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False), _N] = _DEFAULTS["gap"]
     """Relative optimality gap at which the solver stops."""
     time_limit: Annotated[float, Field(gt=0, le=MAX_TIME_LIMIT, allow_inf_nan=False), _N] = (
