@@ -573,3 +573,13 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, case: B
     assert proc.stdout == ""
     assert not target.exists()
     assert files_under(tmp_path) == before  # no output, no temporary file anywhere
+
+
+def test_plan_with_scip_prints_only_its_json(tmp_path: Path) -> None:
+    """SCIP's library writes some notices to standard output itself (below Python): none may
+    reach it, or `--json` is no longer JSON. A subprocess, as a user runs it."""
+    plan = ROOT / "scenarios" / "plan-seed-story.yaml"
+    proc = ok(isoplan("plan", plan, "--solver", "scip", "--json", cwd=tmp_path))
+    optimized = json.loads(proc.stdout)["summary"][0]
+    assert (optimized["approach"], optimized["solver"]) == ("optimized", "scip")
+    assert optimized["status"] == "optimal"
