@@ -814,9 +814,9 @@ def test_cbc_highs_and_scip_agree(case: tuple[int, int, int, str | None, int]) -
 # Clients of `scripts/make_book.py 1000` (seed 0) on which HiGHS, given the model in dollars,
 # proved optimal a plan worse than one the same model holds, by $10,053 (c135) and $346,714
 # (c145), and with presolve on by $37,191 (c212). The optima are the best plans any solver
-# configuration found, each re-evaluated by the exact engine to the dollar. `planner.solve.Highs`
-# scales the model; these stay as regressions. The optima are without a return on cash (the book
-# sets `cash_return` 0, as every plan had before it existed).
+# configuration found, each re-evaluated by the exact engine to the dollar. `planner.solve.Scaled`
+# scales the model for HiGHS and SCIP; these stay as regressions for both. The optima are without
+# a return on cash (the book sets `cash_return` 0, as every plan had before it existed).
 MISPROOF_BOOK = Path(__file__).parent / "data" / "misproof"
 MISPROOF_OPTIMA = {"c135": 7_178_644.18, "c145": 8_506_369.69, "c212": 6_926_384.10}
 
