@@ -136,9 +136,7 @@ class Highs(Scaled):
 
     def relax(self) -> None:
         """Every column continuous: the LP relaxation."""
-        n = len(self.variables)
-        kind = highspy.HighsVarType.kContinuous
-        self.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array([kind] * n))
+        _relax(self.h, len(self.variables))
 
     def run(self, gap_abs: float, time_limit: float, *, presolve: bool = True) -> _Run:
         """Solve with the shares as their PuLP variables now say; the values back in PuLP."""
@@ -169,6 +167,11 @@ def _kinds(integer: np.ndarray) -> np.ndarray:
     """HiGHS's integrality of each column."""
     kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
     return np.array([kinds[bool(i)] for i in integer])
+
+
+def _relax(h: _Highs, n: int) -> None:
+    """Every one of the `n` columns of `h` continuous."""
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), _kinds(np.zeros(n, dtype=bool)))
 
 
 class Scip(Scaled):
@@ -253,7 +256,7 @@ class Scip(Scaled):
         n = len(self.variables)
         if self.lp is None:
             self.lp = Highs.load(self)
-            self.lp.changeColsIntegrality(n, np.arange(n, dtype=np.int32), _kinds(np.zeros(n)))
+            _relax(self.lp, n)
         lo, hi = self.lower.copy(), self.upper.copy()
         share_lo, share_hi, share_integer = self.share_bounds()
         lo[self.share_cols], hi[self.share_cols] = share_lo, share_hi
@@ -296,10 +299,9 @@ class Cbc:
 
 def make_solver(m: LadderModel | StochasticModel, name: str) -> Highs | Scip | Cbc:
     """The one place a solver is chosen: HiGHS (the highspy package), SCIP (PySCIPOpt) or CBC,
-    each run with an
-    absolute gap (a solver's relative gap is measured on the objective without its constant
-    part, savings and starting cash, which would make "1e-4 of after-tax wealth" many times
-    stricter than asked)."""
+    each run with an absolute gap (a solver's relative gap is measured on the objective without
+    its constant part, savings and starting cash, which would make "1e-4 of after-tax wealth"
+    many times stricter than asked)."""
     if name == "highs":
         return Highs(m.prob, m.decisions)
     if name == "cbc":

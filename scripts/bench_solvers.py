@@ -13,8 +13,8 @@ baseline's objective):
   highs+incumbent  HiGHS given the best baseline's plan (settled into the model) as a start
   LP gap           the plain LP relaxation's bound (every integer relaxed) less the optimum, as
                    a share of it: an LP-first screen can stop only where it is below the gap
-One row per client (seconds, and the objective in dollars), then the mean and median of each
-column. The README's batch benchmark notes quote a run.
+One row per client (seconds, and the model's objective in dollars, as `value_of` reads it), then
+the mean and median of each column. The README's batch benchmark notes quote a run.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ import pulp
 from models.baselines import best_baseline, evaluate_baselines
 from models.exact import with_deductions
 from models.milp import LadderModel, settle
+from models.pwl import value_of
 from planner.batch import single_threaded
 from planner.book import Client, read_book
 from planner.options import Overrides
-from planner.solve import SCALE, Highs, Scaled, Scip, model_of, retightened
+from planner.solve import Highs, Scaled, Scip, model_of, retightened
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_book import make_book, write_book
@@ -62,19 +63,11 @@ def phase1_model(client: Client) -> tuple[LadderModel, float, np.ndarray | None]
     return m, ev.objective_value, start
 
 
-def timed(engine: Scaled, gap_abs: float, limit: float) -> tuple[float, float]:
-    """Seconds and objective (dollars, the model's sense) of one phase-1 run."""
+def timed(engine: Scaled, m: LadderModel, gap_abs: float, limit: float) -> tuple[float, float]:
+    """Seconds and objective (the model's, in dollars) of one phase-1 run of `m` by `engine`."""
     started = time.perf_counter()
     engine.run(gap_abs, limit, presolve=False)
-    seconds = time.perf_counter() - started
-    return seconds, float(sum(x.varValue * c for x, c in engine_objective(engine)))
-
-
-def engine_objective(engine: Scaled) -> list[tuple[pulp.LpVariable, float]]:
-    """The objective's terms in dollars (its constant left out: every figure here is compared
-    with another of the same model)."""
-    costs = engine.costs * engine.sign / engine.unit / SCALE
-    return [(x, c) for x, c in zip(engine.variables, costs, strict=True) if c]
+    return time.perf_counter() - started, value_of(m.objective)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,16 +90,16 @@ def main(argv: list[str] | None = None) -> int:
             continue
         m, floor, start = built
         gap_abs = GAP * abs(floor) / 4
-        h_s, h_obj = timed(Highs(m.prob, m.decisions), gap_abs, args.time_limit)
-        s_s, s_obj = timed(Scip(m.prob, m.decisions), gap_abs, args.time_limit)
+        h_s, h_obj = timed(Highs(m.prob, m.decisions), m, gap_abs, args.time_limit)
+        s_s, s_obj = timed(Scip(m.prob, m.decisions), m, gap_abs, args.time_limit)
         warm = Highs(m.prob, m.decisions)
         if start is not None:
             n = len(warm.variables)
             warm.h.setSolution(n, np.arange(n, dtype=np.int32), start / warm.unit)
-        w_s, _ = timed(warm, gap_abs, args.time_limit)
+        w_s, _ = timed(warm, m, gap_abs, args.time_limit)
         lp = Highs(m.prob, m.decisions)
         lp.relax()
-        _, lp_obj = timed(lp, 0.0, args.time_limit)
+        _, lp_obj = timed(lp, m, 0.0, args.time_limit)
         lp_gap = abs(lp_obj - h_obj) / max(1.0, abs(floor))
         binaries = m.size["binaries"]
         print(f"{client.client_id:<8}{binaries:>5}{h_s:>9.2f}{s_s:>9.2f}{w_s:>9.2f}"

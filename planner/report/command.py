@@ -90,8 +90,8 @@ def report(folder: Path, output: Path | None) -> None:
 
     FOLDER is what `isoplan plan -o`, `isoplan compare -o` or `isoplan batch -o` wrote (a plan,
     a robust plan over paths, a comparison of variants, or a book's batch: told apart by its
-    files). The page is one file, with
-    its styles and charts inside: it opens offline in any browser and prints one section a page.
+    files). The page is one file, with its styles and charts inside: it opens offline in any
+    browser and prints one section a page.
 
     \b
     What it shows:
