@@ -183,8 +183,11 @@ class _Builder:
         the bracket shrinks to the probe's side until it is one step wide, halving it instead
         after the same end has moved twice running (a chord stalls at one end of a curve that
         bends). With a slack that falls with k, the answer is the binary search's; only the
-        number of probes differs. Past the cutoff no probe is made: the action keeps the most steps
+        number of probes differs. An exercise held is first cut to what its own year's cash can
+        pay for (`_affordable`). Past the cutoff no probe is made: the action keeps the most steps
         found to fit so far (none before the first probe)."""
+        if exercise is not None and sale is None:
+            max_steps = min(max_steps, self._affordable(exercise))
         if max_steps <= 0 or self.cutoff.passed():
             return 0.0
         years = [] if exercise is None else [exercise[1]]
@@ -219,6 +222,20 @@ class _Builder:
                 else:
                     lo, s_lo, best, times = k + 1, slack, found, times + 1
         return self._take(lo, exercise, sale, best)
+
+    def _affordable(self, exercise: tuple[str, int]) -> int | float:
+        """The most steps of an exercise (held, no sale) its own year's cash can pay for: in that
+        year the strike is the only change (its tax is paid the April after), so more steps
+        break the floor there whatever the later years say. A bound, not the answer: the search
+        still probes, and rounding is allowed for by a margin, so it never cuts a step that fits.
+        Skipping the probes of an exercise cash cannot pay for at all is most of its use."""
+        option_id, year = exercise
+        cost = self.step * self.evaluator.options[option_id].strike
+        if cost <= 0.0:
+            return math.inf
+        cash = self.evaluation.year(year)["cash"]
+        room = cash - min(self.scenario.cash_floor, cash) + CASH_TOLERANCE
+        return math.floor(room / cost * (1.0 + 1e-9) + 1e-6)
 
     def _take(
         self,

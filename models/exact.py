@@ -309,6 +309,8 @@ class Evaluator:
         self.options: dict[str, OptionClass] = {o.id: o for o in scenario.options}
         self.windows: dict[str, SaleWindow] = {w.id: w for w in scenario.windows}
         self.scenario_lots: dict[str, Lot] = {lot.id: lot for lot in scenario.lots}
+        # The days each class can be exercised on: the scenario's, the same for every plan.
+        self.chances = {o.id: exercise_chances(scenario, o) for o in scenario.options}
         self._memo: dict[tuple, dict[str, Any]] = {}
         self.base = self._base()
 
@@ -486,15 +488,18 @@ class Evaluator:
         for option in self.scenario.options:
             done = 0.0
             over = False
-            for c in exercise_chances(self.scenario, option):
+            for c in self.chances[option.id]:
                 if c.window_id is None:
                     x = exercises.get((option.id, c.year), 0.0)
-                    when = f"in {c.year} ({c.date.isoformat()})"
                 else:
                     x = same_day.get((option.id, c.window_id), 0.0)
-                    when = f"in window {c.window_id!r} ({c.date.isoformat()})"
                 done += x
                 if x > 0 and c.exercisable <= 0:
+                    when = (
+                        f"in {c.year} ({c.date.isoformat()})"
+                        if c.window_id is None
+                        else f"in window {c.window_id!r} ({c.date.isoformat()})"
+                    )
                     why = (
                         f"it expired on {option.expiry.isoformat()}"
                         if c.date >= option.expiry

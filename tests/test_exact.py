@@ -670,6 +670,18 @@ def test_baselines_do_less_when_cash_is_short(laws):
     assert all(x <= 2_500 for x in plan.exercises.values())
 
 
+def test_an_exercise_takes_the_last_share_its_own_years_cash_pays_for(laws):
+    # exercise_all_now bounds an exercise by its year's cash before probing (`_affordable`):
+    # $300 above the floor at a $1 strike is 300 shares, the bound itself, and it is taken; the
+    # years after, with no cash left above the floor, exercise nothing (no probe needed).
+    no_savings = tuple(replace(y, savings=0.0) for y in seed().years)
+    scenario = seed(years=no_savings, start_cash=5_300.0, cash_floor=5_000.0)
+    plan = exercise_all_now(scenario, laws)
+    assert plan.exercises == {("iso", 2026): 300}
+    with pytest.raises(InfeasiblePlan, match="floor in 2026"):
+        evaluate(scenario, Plan(exercises={("iso", 2026): 301}), laws)
+
+
 def test_do_nothing_respects_tender_caps_and_sells_old_lots_first(laws):
     old = Lot(
         id="old",
