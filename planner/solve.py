@@ -580,8 +580,11 @@ def solve(
     settle_with: Callable[[Any], list[str]] = settle,
     clock: Stopwatch | None = None,
 ) -> SolveResult:
-    """Solve in place; the model's variables then hold the plan. `gap` is relative to `scale`,
-    an estimate of the objective's size (e.g. the best baseline's). `m` is a `LadderModel` or
+    """Solve in place; the model's variables then hold the plan, proven within `gap` of the best
+    possible: relative to the plan's own objective, as a relative gap is read, or to `scale` (an
+    estimate of the objective's size, e.g. the best baseline's) where that is larger, so that a
+    plan saving near $0 of tax is not held to cents. Phases 1 and 2 run before a plan is known,
+    so their gaps are relative to `scale`. `m` is a `LadderModel` or
     any model with its `prob`, `objective` and share variables `decisions` (`models.stochastic`),
     whose `settle_with` puts every tax amount on its function at the (rounded) decisions.
 
@@ -621,6 +624,10 @@ def solve(
     def left() -> float:
         return time_limit - (time.perf_counter() - started)
 
+    def allowed(objective: float) -> float:
+        """The absolute gap `gap` allows a plan of this objective."""
+        return gap * max(1.0, abs(scale), abs(objective))
+
     def run(gap_abs: float, *, presolve: bool = True) -> _Run:
         r = engine.run(gap_abs, max(MIN_SECONDS, left()), presolve=presolve)
         if r.found and m.objective is not None:
@@ -654,8 +661,8 @@ def solve(
         if rounded.found:
             best = _settled(m, rounded, shares, settle_with)
         clock.lap("solve_phase2")
-    if best is None or (sign * (bound - best[2]) > gap_abs and left() > 0):
-        full = run(gap_abs)
+    if best is None or (sign * (bound - best[2]) > allowed(best[2]) and left() > 0):
+        full = run(gap_abs if best is None else allowed(best[2]))
         bound = min(bound, full.bound(sign), key=lambda b: sign * b)
         if full.found:
             plan = _settled(m, full, shares, settle_with)
@@ -671,7 +678,7 @@ def solve(
         raise RuntimeError("internal error: a settled plan no longer fits the model")
     clock.lap("solve_settle")
     abs_gap = max(0.0, sign * (bound - objective))
-    status = "optimal" if abs_gap <= gap_abs * (1 + 1e-9) else "time_limit"
+    status = "optimal" if abs_gap <= allowed(objective) * (1 + 1e-9) else "time_limit"
     return SolveResult(
         status=status,
         objective=objective,

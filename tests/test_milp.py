@@ -23,9 +23,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import make_book
+import pulp
 import pytest
 from synthetic import synthetic_scenario
 
@@ -33,7 +35,7 @@ from models.baselines import evaluate_baselines
 from models.exact import Evaluation, Evaluator, InfeasiblePlan, evaluate
 from models.law import YearLaw, holding_for
 from models.milp import LadderModel, _year_fields, build, model_taxes, read_plan, settle
-from models.pwl import value_of
+from models.pwl import Lin, value_of
 from models.scenario import (
     ISO,
     NSO,
@@ -50,7 +52,7 @@ from planner.book import read_book
 from planner.law import law_for_years
 from planner.options import Overrides
 from planner.scenario import load_scenario
-from planner.solve import SolveResult, build_tight, make_solver, solve, tighten
+from planner.solve import SolveResult, Stopwatch, build_tight, make_solver, solve, tighten
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 PLAN_FILES = sorted(SCENARIOS.glob("plan-*.yaml"))
@@ -894,14 +896,15 @@ def test_infeasible_is_a_status(solver: str) -> None:
 def test_time_limit_is_a_status(solver: str) -> None:
     """10 years, 6 grants in steps of 100 shares, 2 seconds: a status, not an exception. (Whole
     steps of 100 shares leave cash idle that fractional ones spend, so the shares-relaxed bound
-    does not prove this household's plan and the full model runs out of time.) Any plan returned
-    is feasible and exact."""
+    does not prove this household's plan and the full model runs out of time; at 1e-4 of its
+    objective SCIP can prove one in time, so the gap asked is 1e-6.) Any plan returned is
+    feasible and exact."""
     scenario, laws = prepared(synthetic_scenario(10, 6, seed=2, share_step=100))
     scale, _ = best_baseline(scenario, laws)
     m = build(scenario, laws)
     limit = 2.0
     started = time.perf_counter()
-    result = solve(m, solver, GAP, limit, scale)
+    result = solve(m, solver, 1e-6, limit, scale)
     elapsed = time.perf_counter() - started
     assert result.status in ("time_limit", "no_solution"), result
     assert elapsed < limit + 5.0, elapsed
@@ -1018,7 +1021,25 @@ def test_phased_solve_matches_one_full_solve(years: int, grants: int, seed: int,
     optimum = value_of(full.objective)
     assert phased.objective <= optimum + 1e-3 + 1e-9 * abs(optimum)
     assert optimum - phased.objective <= phased.gap * abs(phased.objective) + 1e-3
-    assert phased.gap <= GAP * abs(best) / abs(phased.objective) + 1e-12
+    assert phased.gap <= GAP * max(abs(best), abs(phased.objective)) / abs(phased.objective) + 1e-12
+
+
+@pytest.mark.parametrize(("gap", "full_model"), [(1e-6, False), (1e-7, True)])
+def test_the_gap_is_the_plans_own_where_it_is_larger_than_the_scale(
+    gap: float, full_model: bool
+) -> None:
+    """A gap is read against the plan's objective where it is larger than `scale` (the best
+    baseline's, here $1): the whole-share plan (x = 10, $1,000,010) is $0.50 from the bound of
+    the relaxed shares (x = 10.5); 1e-6 of the plan is $1.00, so the rounding proves it and the
+    full model never runs; 1e-7 of it is $0.10, so it runs."""
+    prob = pulp.LpProblem("gap", pulp.LpMaximize)
+    x = pulp.LpVariable("x", 0, 10.5, cat=pulp.LpInteger)
+    prob += x + 1_000_000
+    m = SimpleNamespace(prob=prob, objective=Lin(x + 1_000_000, 1e6, 2e6), decisions=[x])
+    clock = Stopwatch()
+    r = solve(m, "highs", gap, TIME_LIMIT, 1.0, settle_with=lambda _: [], clock=clock)
+    assert r.status == "optimal" and r.objective == pytest.approx(1_000_010.0)
+    assert ("solve_phase3" in clock.seconds) is full_model
 
 
 def test_carried_losses_are_bounded_by_the_losses_sales_can_make(tmp_path: Path) -> None:
