@@ -614,7 +614,12 @@ def solve(
     started = time.perf_counter()
     if time_limit <= 0:
         return _no_plan(_Run("no_solution", False, None, None), started, solver)
-    gap_abs = gap * max(1.0, abs(scale))
+
+    def allowed(objective: float) -> float:
+        """The absolute gap `gap` allows a plan of this objective."""
+        return gap * max(1.0, abs(scale), abs(objective))
+
+    gap_abs = allowed(0.0)  # before a plan is known: relative to `scale`
     sign = 1.0 if m.prob.sense == pulp.LpMaximize else -1.0
     shares = m.decisions
     box = {var.name: (var.lowBound, var.upBound) for var in shares}
@@ -623,10 +628,6 @@ def solve(
 
     def left() -> float:
         return time_limit - (time.perf_counter() - started)
-
-    def allowed(objective: float) -> float:
-        """The absolute gap `gap` allows a plan of this objective."""
-        return gap * max(1.0, abs(scale), abs(objective))
 
     def run(gap_abs: float, *, presolve: bool = True) -> _Run:
         r = engine.run(gap_abs, max(MIN_SECONDS, left()), presolve=presolve)
@@ -662,7 +663,7 @@ def solve(
             best = _settled(m, rounded, shares, settle_with)
         clock.lap("solve_phase2")
     if best is None or (sign * (bound - best[2]) > allowed(best[2]) and left() > 0):
-        full = run(gap_abs if best is None else allowed(best[2]))
+        full = run(allowed(0.0 if best is None else best[2]))
         bound = min(bound, full.bound(sign), key=lambda b: sign * b)
         if full.found:
             plan = _settled(m, full, shares, settle_with)
