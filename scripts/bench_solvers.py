@@ -12,7 +12,8 @@ baseline's objective):
   scip             planner.solve.Scip, the same arrays (presolve off)
   highs+incumbent  HiGHS given the best baseline's plan (settled into the model) as a start
   LP gap           the plain LP relaxation's bound (every integer relaxed) less the optimum, as
-                   a share of it: an LP-first screen can stop only where it is below the gap
+                   a share of it (or of the best baseline's objective, where larger: the gap as
+                   `solve` reads it): an LP-first screen can stop only where it is below the gap
 One row per client (seconds, and the model's objective in dollars, as `value_of` reads it), then
 the mean and median of each column. The README's batch benchmark notes quote a run.
 """
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         lp = Highs(m.prob, m.decisions)
         lp.relax()
         _, lp_obj = timed(lp, m, 0.0, args.time_limit)
-        lp_gap = abs(lp_obj - h_obj) / max(1.0, abs(floor))
+        lp_gap = abs(lp_obj - h_obj) / max(1.0, abs(floor), abs(h_obj))  # as `solve` reads it
         binaries = m.size["binaries"]
         print(f"{client.client_id:<8}{binaries:>5}{h_s:>9.2f}{s_s:>9.2f}{w_s:>9.2f}"
               f"{lp_gap:>9.1e}{h_obj:>15,.0f}{s_obj:>15,.0f}", flush=True)  # fmt: skip
